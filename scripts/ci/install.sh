@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine. Idempotent.
+set -euo pipefail
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import xxhash' 2>/dev/null || need+=(python3-xxhash)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Other components add their installs below.

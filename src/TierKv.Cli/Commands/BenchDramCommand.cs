@@ -1,0 +1,258 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.Keys;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv bench dram</c>: memcpy of chunk-sized buffers as the baseline, then Store and Retrieve through the tiered
+/// store on the same buffers and thread count, lookup latency of a cached 512-chunk prefix, and key hashing speed.
+/// </summary>
+internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--model")]
+        [Description("Model shape whose chunk size is used for store/retrieve (llama3.2-1b, llama3-8b, llama3-70b).")]
+        [DefaultValue("llama3-8b")]
+        public string Model { get; init; } = "llama3-8b";
+
+        [CommandOption("--chunks")]
+        [Description("Chunks moved per repetition.")]
+        [DefaultValue(32)]
+        public int Chunks { get; init; } = 32;
+
+        [CommandOption("--reps")]
+        [Description("Repetitions; medians are reported.")]
+        [DefaultValue(7)]
+        public int Reps { get; init; } = 7;
+
+        [CommandOption("--lookups")]
+        [Description("Timed lookups of the 512-chunk prefix.")]
+        [DefaultValue(20000)]
+        public int Lookups { get; init; } = 20000;
+
+        [CommandOption("--policy")]
+        [Description("Eviction policy of the DRAM tier.")]
+        public string? Policy { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the result as JSON on standard output.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Chunks < 1 || Chunks > 4096)
+            {
+                return ValidationResult.Error("--chunks must be in [1, 4096].");
+            }
+
+            if (Reps < 1 || Reps > 1000)
+            {
+                return ValidationResult.Error("--reps must be in [1, 1000].");
+            }
+
+            return Lookups < 100 ? ValidationResult.Error("--lookups must be at least 100.") : ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var shape = ModelShapes.Get(settings.Model);
+        var layout = shape.Layout;
+        int cb = layout.ChunkBytes;
+        int n = settings.Chunks;
+        long volume = (long)cb * n;
+        var log = settings.Json ? null : AnsiConsole.Console;
+        log?.MarkupLine($"[grey]bench dram: {n} chunks of {cb / (1 << 20)} MiB ({layout.ModelId}), {settings.Reps} repetitions, 1 thread[/]");
+
+        // Source chunks with distinct contents, and keys of one long prefix.
+        var tokens = new int[n * layout.TokensPerChunk];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            tokens[i] = (i * 7919) + 13;
+        }
+
+        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
+        var source = GC.AllocateUninitializedArray<byte>(checked((int)Math.Min(volume, int.MaxValue - 64)), pinned: true);
+        if (source.Length < volume)
+        {
+            throw new ArgumentException($"--chunks {n} of {cb} bytes exceed 2 GiB of source buffer; use fewer chunks.");
+        }
+
+        new Random(42).NextBytes(source);
+        var destination = GC.AllocateUninitializedArray<byte>(source.Length, pinned: true);
+        destination.AsSpan().Fill(1);
+
+        // Baseline: memcpy of the same chunk-sized buffers into a separate, pre-touched native region.
+        var memcpy = new List<double>();
+        unsafe
+        {
+            byte* region = (byte*)NativeMemory.AlignedAlloc((nuint)volume, 4096);
+            try
+            {
+                new Span<byte>(region, (int)volume).Fill(1);
+                for (int r = 0; r < settings.Reps + 1; r++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    for (int c = 0; c < n; c++)
+                    {
+                        source.AsSpan(c * cb, cb).CopyTo(new Span<byte>(region + ((long)c * cb), cb));
+                    }
+
+                    double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    if (r > 0)
+                    {
+                        memcpy.Add(volume / s / 1e9);
+                    }
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(region);
+            }
+        }
+
+        var put = new List<double>();
+        var get = new List<double>();
+        using (var store = new TieredStore([new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = volume, SlotBytes = cb, EvictionPolicy = settings.Policy ?? "lru" })]))
+        {
+            var dram = (HostMemoryTier)store.Tiers[0];
+            for (int r = 0; r < settings.Reps + 1; r++)
+            {
+                foreach (var k in keys)
+                {
+                    dram.Remove(k);
+                }
+
+                long t0 = Stopwatch.GetTimestamp();
+                int stored = store.Store(layout, keys, source.AsSpan(0, (int)volume));
+                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (stored != n)
+                {
+                    throw new InvalidOperationException($"Store kept {stored} of {n} chunks.");
+                }
+
+                if (r > 0)
+                {
+                    put.Add(volume / s / 1e9);
+                }
+            }
+
+            for (int r = 0; r < settings.Reps + 1; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                int got = store.Retrieve(layout, keys, destination.AsSpan(0, (int)volume));
+                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (got != n)
+                {
+                    throw new InvalidOperationException($"Retrieve returned {got} of {n} chunks.");
+                }
+
+                if (r > 0)
+                {
+                    get.Add(volume / s / 1e9);
+                }
+            }
+
+            if (!destination.AsSpan(0, (int)volume).SequenceEqual(source.AsSpan(0, (int)volume)))
+            {
+                throw new InvalidOperationException("Retrieved bytes differ from the stored ones.");
+            }
+        }
+
+        // Lookup of a fully cached 131,072-token prefix (512 chunks of 256) whose keys the caller holds. The chunk
+        // size does not enter a lookup, so a layout with small chunks keeps the pool small.
+        var lookupLayout = new KvLayout("bench/lookup", 1, 1, 8, KvElementType.Float16);
+        const int lookupChunks = 512;
+        var lookupTokens = new int[lookupChunks * lookupLayout.TokensPerChunk];
+        for (int i = 0; i < lookupTokens.Length; i++)
+        {
+            lookupTokens[i] = (int)((i * 2654435761u) % 128256);
+        }
+
+        var lookupKeys = PrefixHasher.ComputeKeys(lookupLayout, TenantSalt.None, lookupTokens);
+        var lat = new double[settings.Lookups];
+        using (var store = new TieredStore([new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = (long)lookupLayout.ChunkBytes * lookupChunks * 2, SlotBytes = lookupLayout.ChunkBytes })]))
+        {
+            store.Store(lookupLayout, lookupKeys, new byte[lookupLayout.ChunkBytes * lookupChunks]);
+            for (int i = 0; i < 2000; i++)
+            {
+                _ = store.Lookup(lookupLayout, lookupKeys);
+            }
+
+            for (int i = 0; i < lat.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                int hit = store.Lookup(lookupLayout, lookupKeys);
+                lat[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                if (hit != lookupTokens.Length)
+                {
+                    throw new InvalidOperationException($"Lookup found {hit} of {lookupTokens.Length} tokens.");
+                }
+            }
+        }
+
+        // Chained key hashing over the same 131,072 tokens.
+        var hash = new List<double>();
+        var keyBuf = new ChunkKey[lookupChunks];
+        long tokenBytes = lookupTokens.Length * sizeof(int);
+        for (int r = 0; r < settings.Reps + 2; r++)
+        {
+            const int inner = 20;
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++)
+            {
+                PrefixHasher.ComputeKeys(lookupLayout, TenantSalt.None, lookupTokens, keyBuf);
+            }
+
+            double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            if (r > 1)
+            {
+                hash.Add(tokenBytes * inner / s / 1e9);
+            }
+        }
+
+        var result = new JsonObject
+        {
+            ["bench"] = "dram",
+            ["model"] = shape.Name,
+            ["chunk_bytes"] = cb,
+            ["chunks"] = n,
+            ["threads"] = 1,
+            ["reps"] = settings.Reps,
+            ["memcpy_gbs"] = JsonOutput.Round(Stats.Median(memcpy)),
+            ["put_gbs"] = JsonOutput.Round(Stats.Median(put)),
+            ["get_gbs"] = JsonOutput.Round(Stats.Median(get)),
+            ["put_vs_memcpy"] = JsonOutput.Round(Stats.Median(put) / Stats.Median(memcpy)),
+            ["get_vs_memcpy"] = JsonOutput.Round(Stats.Median(get) / Stats.Median(memcpy)),
+            ["lookup_tokens"] = lookupTokens.Length,
+            ["lookup_chunks"] = lookupChunks,
+            ["lookup_p50_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.50), 2),
+            ["lookup_p99_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 2),
+            ["lookup_p999_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.999), 2),
+            ["hash_gbs"] = JsonOutput.Round(Stats.Median(hash)),
+            ["hash_tokens"] = lookupTokens.Length,
+        };
+
+        if (settings.Json)
+        {
+            JsonOutput.Write(result);
+            return 0;
+        }
+
+        var table = new Table().AddColumns("measure", "TierKV", "baseline", "ratio");
+        table.AddRow("store (put)", $"{result["put_gbs"]} GB/s", $"memcpy {result["memcpy_gbs"]} GB/s", $"{result["put_vs_memcpy"]}");
+        table.AddRow("retrieve (get)", $"{result["get_gbs"]} GB/s", $"memcpy {result["memcpy_gbs"]} GB/s", $"{result["get_vs_memcpy"]}");
+        table.AddRow("lookup 512 chunks", $"p50 {result["lookup_p50_us"]} us, p99 {result["lookup_p99_us"]} us", "target p99 <= 20 us", "");
+        table.AddRow("chained key hashing", $"{result["hash_gbs"]} GB/s", "target >= 20 GB/s", "");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}

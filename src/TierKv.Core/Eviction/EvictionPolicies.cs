@@ -1,0 +1,37 @@
+namespace TierKv.Eviction;
+
+/// <summary>Creates eviction policies by name: <c>lru</c>, and any name with a <c>-prefix</c> suffix for the prefix-aware variant.</summary>
+public static class EvictionPolicies
+{
+    private static readonly Dictionary<string, Func<int, EvictionPolicy>> Factories = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["lru"] = c => new LruPolicy(c),
+    };
+
+    /// <summary>The policy tiers use unless configured otherwise.</summary>
+    public static string Default => "lru";
+
+    /// <summary>Names of the base policies (each also exists with a <c>-prefix</c> suffix).</summary>
+    public static IReadOnlyCollection<string> BaseNames => Factories.Keys;
+
+    /// <summary>Registers a policy factory under a lower-case name.</summary>
+    public static void Register(string name, Func<int, EvictionPolicy> factory) => Factories[name] = factory;
+
+    /// <summary>Creates the policy named <paramref name="name"/> for <paramref name="capacity"/> slots.</summary>
+    public static EvictionPolicy Create(string name, int capacity)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        const string suffix = "-prefix";
+        if (name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+        {
+            return new PrefixAwarePolicy(Create(name[..^suffix.Length], capacity));
+        }
+
+        if (Factories.TryGetValue(name, out var f))
+        {
+            return f(capacity);
+        }
+
+        throw new ArgumentException($"Unknown eviction policy '{name}'. Known: {string.Join(", ", BaseNames)} (each also with '-prefix').", nameof(name));
+    }
+}

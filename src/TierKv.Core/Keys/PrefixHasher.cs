@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+
+namespace TierKv.Keys;
+
+/// <summary>
+/// Computes chained chunk keys (docs/hashing.md):
+/// <c>h0 = XXH3-128("TierKV/root/v1" ‖ fingerprint ‖ u32 len(salt) ‖ salt)</c>,
+/// <c>h_i = XXH3-128(h_(i-1) ‖ XXH3-128(token ids of chunk i as u32 little-endian))</c>.
+/// Hashing the tokens one-shot and chaining over 32 bytes keeps most of XXH3's one-shot speed while every key
+/// depends on the whole 128-bit history.
+/// </summary>
+public static class PrefixHasher
+{
+    private static ReadOnlySpan<byte> RootTag => "TierKV/root/v1"u8;
+
+    /// <summary>The root key <c>h0</c> of a layout and tenant.</summary>
+    public static ChunkKey Root(KvLayout layout, TenantSalt salt)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(salt);
+        int len = RootTag.Length + ChunkKey.Size + 4 + salt.Bytes.Length;
+        Span<byte> buf = len <= 512 ? stackalloc byte[len] : new byte[len];
+        RootTag.CopyTo(buf);
+        int o = RootTag.Length;
+        layout.Fingerprint.WriteTo(buf[o..]);
+        o += ChunkKey.Size;
+        BinaryPrimitives.WriteUInt32LittleEndian(buf[o..], (uint)salt.Bytes.Length);
+        o += 4;
+        salt.Bytes.CopyTo(buf[o..]);
+        return new ChunkKey(XxHash128.HashToUInt128(buf));
+    }
+
+    /// <summary>The key of the chunk that follows <paramref name="parent"/> and holds <paramref name="chunkTokens"/>.</summary>
+    public static ChunkKey Next(ChunkKey parent, ReadOnlySpan<int> chunkTokens)
+    {
+        Span<byte> pair = stackalloc byte[2 * ChunkKey.Size];
+        parent.WriteTo(pair);
+        UInt128 t = XxHash128.HashToUInt128(AsLittleEndianBytes(chunkTokens));
+        BinaryPrimitives.WriteUInt128BigEndian(pair[ChunkKey.Size..], t);
+        return new ChunkKey(XxHash128.HashToUInt128(pair));
+    }
+
+    /// <summary>Number of full chunks in <paramref name="tokenCount"/> tokens.</summary>
+    public static int FullChunks(KvLayout layout, int tokenCount) => tokenCount / layout.TokensPerChunk;
+
+    /// <summary>
+    /// Writes the keys of every full chunk of <paramref name="tokens"/> into <paramref name="keys"/> and returns how
+    /// many were written. A trailing partial chunk gets no key (only full chunks are stored).
+    /// </summary>
+    public static int ComputeKeys(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens, Span<ChunkKey> keys)
+    {
+        int n = FullChunks(layout, tokens.Length);
+        if (keys.Length < n)
+        {
+            throw new ArgumentException($"The key buffer holds {keys.Length} keys but {tokens.Length} tokens make {n} chunks of {layout.TokensPerChunk}.", nameof(keys));
+        }
+
+        ChunkKey h = Root(layout, salt);
+        int tpc = layout.TokensPerChunk;
+        Span<byte> pair = stackalloc byte[2 * ChunkKey.Size];
+        for (int i = 0; i < n; i++)
+        {
+            h.WriteTo(pair);
+            UInt128 t = XxHash128.HashToUInt128(AsLittleEndianBytes(tokens.Slice(i * tpc, tpc)));
+            BinaryPrimitives.WriteUInt128BigEndian(pair[ChunkKey.Size..], t);
+            h = new ChunkKey(XxHash128.HashToUInt128(pair));
+            keys[i] = h;
+        }
+
+        return n;
+    }
+
+    /// <summary>Allocating convenience form of <see cref="ComputeKeys(KvLayout, TenantSalt, ReadOnlySpan{int}, Span{ChunkKey})"/>.</summary>
+    public static ChunkKey[] ComputeKeys(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens)
+    {
+        var keys = new ChunkKey[FullChunks(layout, tokens.Length)];
+        ComputeKeys(layout, salt, tokens, keys);
+        return keys;
+    }
+
+    private static ReadOnlySpan<byte> AsLittleEndianBytes(ReadOnlySpan<int> tokens)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            // The encoding is little-endian; a big-endian port would swap here.
+            throw new PlatformNotSupportedException("TierKV's key encoding is implemented for little-endian machines.");
+        }
+
+        return MemoryMarshal.AsBytes(tokens);
+    }
+}

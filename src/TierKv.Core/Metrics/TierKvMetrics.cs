@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+
+namespace TierKv.Metrics;
+
+/// <summary>
+/// All of TierKV's instruments on one <see cref="Meter"/> named <c>TierKv</c> (exported for Prometheus through
+/// OpenTelemetry by the server). Each tier also keeps plain counters (<see cref="TierCounters"/>) so the CLI and
+/// <c>tierkv top</c> can show figures without a metrics pipeline.
+/// </summary>
+public sealed class TierKvMetrics : IDisposable
+{
+    /// <summary>The meter name.</summary>
+    public const string MeterName = "TierKv";
+
+    private readonly ConcurrentDictionary<string, TierCounters> _tiers = new();
+    private readonly Counter<long> _lookups;
+    private readonly Counter<long> _requestedTokens;
+    private readonly Counter<long> _hitTokens;
+    private readonly Counter<long> _readBytes;
+    private readonly Counter<long> _writeBytes;
+    private readonly Histogram<double> _readSeconds;
+    private readonly Histogram<double> _writeSeconds;
+    private readonly Counter<long> _evictions;
+    private readonly Counter<long> _admissions;
+    private readonly Counter<long> _rejections;
+    private readonly Counter<long> _checksumFailures;
+    private readonly Counter<long> _ioErrors;
+
+    /// <summary>Creates the instruments on a new meter (or the factory's, when given).</summary>
+    public TierKvMetrics(IMeterFactory? meterFactory = null)
+    {
+        Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName, "1.0");
+        _lookups = Meter.CreateCounter<long>("tierkv.lookups", "{lookup}", "Prefix lookups.");
+        _requestedTokens = Meter.CreateCounter<long>("tierkv.lookup.requested_tokens", "{token}", "Tokens asked for by lookups.");
+        _hitTokens = Meter.CreateCounter<long>("tierkv.lookup.hit_tokens", "{token}", "Leading tokens found, by the tier that holds them.");
+        _readBytes = Meter.CreateCounter<long>("tierkv.tier.read_bytes", "By", "Payload bytes read from a tier.");
+        _writeBytes = Meter.CreateCounter<long>("tierkv.tier.write_bytes", "By", "Payload bytes written to a tier.");
+        _readSeconds = Meter.CreateHistogram<double>("tierkv.tier.read_duration", "s", "Latency of one chunk read.");
+        _writeSeconds = Meter.CreateHistogram<double>("tierkv.tier.write_duration", "s", "Latency of one chunk write.");
+        _evictions = Meter.CreateCounter<long>("tierkv.tier.evictions", "{chunk}", "Chunks evicted to make room.");
+        _admissions = Meter.CreateCounter<long>("tierkv.tier.admissions", "{chunk}", "Chunks admitted into a tier.");
+        _rejections = Meter.CreateCounter<long>("tierkv.tier.rejections", "{chunk}", "Chunks a tier declined (no space, not admitted, failed).");
+        _checksumFailures = Meter.CreateCounter<long>("tierkv.tier.checksum_failures", "{chunk}", "Damaged chunks detected and dropped.");
+        _ioErrors = Meter.CreateCounter<long>("tierkv.tier.io_errors", "{operation}", "Failed reads and writes, served as misses.");
+        Meter.CreateObservableGauge("tierkv.tier.usage", ObserveUsage, "By", "Payload bytes held by a tier.");
+        Meter.CreateObservableGauge("tierkv.tier.capacity", ObserveCapacity, "By", "Capacity of a tier.");
+        Meter.CreateObservableGauge("tierkv.tier.chunks", ObserveChunks, "{chunk}", "Chunks held by a tier.");
+    }
+
+    /// <summary>The <c>TierKv</c> meter.</summary>
+    public Meter Meter { get; }
+
+    /// <summary>Counters of every tier seen so far, by tier name.</summary>
+    public IReadOnlyDictionary<string, TierCounters> Tiers => _tiers;
+
+    /// <summary>Counters of all lookups.</summary>
+    public LookupCounters Lookups { get; } = new();
+
+    /// <summary>The counters of tier <paramref name="name"/>, created on first use.</summary>
+    public TierCounters ForTier(string name) => _tiers.GetOrAdd(name, static n => new TierCounters(n));
+
+    /// <summary>Records one lookup.</summary>
+    public void RecordLookup(long requestedTokens)
+    {
+        Lookups.Add(requestedTokens);
+        _lookups.Add(1);
+        _requestedTokens.Add(requestedTokens);
+    }
+
+    /// <summary>Records leading tokens served by a tier.</summary>
+    public void RecordHitTokens(TierCounters tier, long tokens)
+    {
+        Interlocked.Add(ref tier.HitTokens, tokens);
+        _hitTokens.Add(tokens, new KeyValuePair<string, object?>("tier", tier.Name));
+    }
+
+    /// <summary>Records a chunk read.</summary>
+    public void RecordRead(TierCounters tier, long bytes, double seconds)
+    {
+        Interlocked.Increment(ref tier.Reads);
+        Interlocked.Add(ref tier.ReadBytes, bytes);
+        tier.ReadLatency.Record(seconds);
+        var tag = new KeyValuePair<string, object?>("tier", tier.Name);
+        _readBytes.Add(bytes, tag);
+        _readSeconds.Record(seconds, tag);
+    }
+
+    /// <summary>Records a chunk write.</summary>
+    public void RecordWrite(TierCounters tier, long bytes, double seconds)
+    {
+        Interlocked.Increment(ref tier.Writes);
+        Interlocked.Add(ref tier.WriteBytes, bytes);
+        tier.WriteLatency.Record(seconds);
+        var tag = new KeyValuePair<string, object?>("tier", tier.Name);
+        _writeBytes.Add(bytes, tag);
+        _writeSeconds.Record(seconds, tag);
+        _admissions.Add(1, tag);
+    }
+
+    /// <summary>Records evictions.</summary>
+    public void RecordEviction(TierCounters tier, long chunks = 1)
+    {
+        Interlocked.Add(ref tier.Evictions, chunks);
+        _evictions.Add(chunks, new KeyValuePair<string, object?>("tier", tier.Name));
+    }
+
+    /// <summary>Records a declined write.</summary>
+    public void RecordRejection(TierCounters tier, string reason)
+    {
+        Interlocked.Increment(ref tier.Rejections);
+        _rejections.Add(1, new KeyValuePair<string, object?>("tier", tier.Name), new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>Records a damaged chunk.</summary>
+    public void RecordChecksumFailure(TierCounters tier, string reason)
+    {
+        Interlocked.Increment(ref tier.ChecksumFailures);
+        _checksumFailures.Add(1, new KeyValuePair<string, object?>("tier", tier.Name), new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>Records a failed I/O.</summary>
+    public void RecordIoError(TierCounters tier, string operation)
+    {
+        Interlocked.Increment(ref tier.IoErrors);
+        _ioErrors.Add(1, new KeyValuePair<string, object?>("tier", tier.Name), new KeyValuePair<string, object?>("operation", operation));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Meter.Dispose();
+
+    private IEnumerable<Measurement<long>> ObserveUsage()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Usage is { } u)
+            {
+                yield return new Measurement<long>(u().Used, new KeyValuePair<string, object?>("tier", t.Name));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCapacity()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Usage is { } u)
+            {
+                yield return new Measurement<long>(u().Capacity, new KeyValuePair<string, object?>("tier", t.Name));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveChunks()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Usage is { } u)
+            {
+                yield return new Measurement<long>(u().Chunks, new KeyValuePair<string, object?>("tier", t.Name));
+            }
+        }
+    }
+}

@@ -1,0 +1,560 @@
+using System.Buffers;
+using System.Diagnostics;
+using TierKv.Keys;
+using TierKv.Memory;
+using TierKv.Metrics;
+using TierKv.Tiers;
+
+namespace TierKv.Store;
+
+/// <summary>
+/// Composes tiers in order of speed (DRAM, SSD, remote). <c>Lookup</c> answers how many leading tokens are cached in
+/// any tier (chunk 3 may sit in DRAM and chunk 4 on SSD); <c>Retrieve</c> copies the hit chunks into caller buffers,
+/// each from the fastest tier that holds it; <c>Store</c> takes full chunks into the first tier. Safe for many
+/// concurrent callers; a failing tier is a miss, never an exception.
+/// </summary>
+public sealed class TieredStore : IDisposable
+{
+    private readonly IKvTier[] _tiers;
+    private readonly TierCounters[] _counters;
+    private readonly TieredStoreOptions _options;
+    private readonly bool _ownsTiers;
+
+    /// <summary>Creates a store over <paramref name="tiers"/>, fastest first.</summary>
+    public TieredStore(IEnumerable<IKvTier> tiers, TierKvMetrics? metrics = null, TieredStoreOptions? options = null, bool ownsTiers = true)
+    {
+        ArgumentNullException.ThrowIfNull(tiers);
+        _tiers = [.. tiers];
+        if (_tiers.Length == 0)
+        {
+            throw new ArgumentException("A tiered store needs at least one tier.", nameof(tiers));
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in _tiers)
+        {
+            if (!names.Add(t.Name))
+            {
+                throw new ArgumentException($"Two tiers are named '{t.Name}'; tier names must be unique.", nameof(tiers));
+            }
+        }
+
+        _options = options ?? new TieredStoreOptions();
+        _options.Validate();
+        Metrics = metrics ?? new TierKvMetrics();
+        _counters = new TierCounters[_tiers.Length];
+        for (int i = 0; i < _tiers.Length; i++)
+        {
+            var t = _tiers[i];
+            _counters[i] = Metrics.ForTier(t.Name);
+            _counters[i].Usage ??= () => (t.CapacityBytes, t.UsedBytes, t.ChunkCount);
+        }
+
+        _ownsTiers = ownsTiers;
+    }
+
+    /// <summary>The tiers, fastest first.</summary>
+    public IReadOnlyList<IKvTier> Tiers => _tiers;
+
+    /// <summary>The store's metrics.</summary>
+    public TierKvMetrics Metrics { get; }
+
+    /// <summary>
+    /// The number of leading tokens of <paramref name="tokens"/> whose chunks are cached in a tier with a local index
+    /// (hashes the tokens; engines that ask repeatedly should keep the keys and call the key overload).
+    /// </summary>
+    public int Lookup(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = PrefixHasher.FullChunks(layout, tokens.Length);
+        ChunkKey[]? rented = null;
+        Span<ChunkKey> keys = n <= 256 ? stackalloc ChunkKey[n] : (rented = ArrayPool<ChunkKey>.Shared.Rent(n)).AsSpan(0, n);
+        try
+        {
+            PrefixHasher.ComputeKeys(layout, salt, tokens, keys);
+            return Lookup(layout, keys, tokens.Length);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<ChunkKey>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>The number of leading tokens whose chunks (<paramref name="keys"/>) are cached in a tier with a local index.</summary>
+    public int Lookup(KvLayout layout, ReadOnlySpan<ChunkKey> keys) => Lookup(layout, keys, keys.Length * layout.TokensPerChunk);
+
+    /// <summary>
+    /// Finds, for each leading chunk, the index of the fastest local tier holding it; returns the number of leading
+    /// chunks found. <paramref name="tierOfChunk"/> must hold <paramref name="keys"/>.Length entries.
+    /// </summary>
+    public int LocateChunks(ReadOnlySpan<ChunkKey> keys, Span<int> tierOfChunk)
+    {
+        if (tierOfChunk.Length < keys.Length)
+        {
+            throw new ArgumentException("tierOfChunk must have one entry per key.", nameof(tierOfChunk));
+        }
+
+        for (int i = 0; i < keys.Length; i++)
+        {
+            int found = -1;
+            for (int t = 0; t < _tiers.Length; t++)
+            {
+                var tier = _tiers[t];
+                if (tier.HasLocalIndex && tier.Contains(keys[i]))
+                {
+                    found = t;
+                    break;
+                }
+            }
+
+            if (found < 0)
+            {
+                return i;
+            }
+
+            tierOfChunk[i] = found;
+        }
+
+        return keys.Length;
+    }
+
+    /// <summary>
+    /// Like <see cref="Lookup(KvLayout, ReadOnlySpan{ChunkKey})"/> but also asks tiers without a local index (the
+    /// remote tier) with one batched existence query each, for the chunks the local tiers do not hold.
+    /// </summary>
+    public async ValueTask<int> LookupAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = keys.Length;
+        int[] where = ArrayPool<int>.Shared.Rent(Math.Max(n, 1));
+        bool[]? present = null;
+        try
+        {
+            int local = LocateChunks(keys.Span, where);
+            int hit = local;
+            if (local < n)
+            {
+                present = ArrayPool<bool>.Shared.Rent(n - local);
+                for (int t = 0; t < _tiers.Length && hit < n; t++)
+                {
+                    if (_tiers[t].HasLocalIndex)
+                    {
+                        continue;
+                    }
+
+                    var rest = keys[hit..];
+                    var p = present.AsMemory(0, rest.Length);
+                    await _tiers[t].ExistsAsync(layout, rest, p, cancellationToken).ConfigureAwait(false);
+                    int run = 0;
+                    while (run < rest.Length && present[run])
+                    {
+                        where[hit + run] = t;
+                        run++;
+                    }
+
+                    hit += run;
+                }
+            }
+
+            RecordLookup(layout, n * layout.TokensPerChunk, where.AsSpan(0, hit));
+            return hit * layout.TokensPerChunk;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(where);
+            if (present is not null)
+            {
+                ArrayPool<bool>.Shared.Return(present);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the leading cached chunks of <paramref name="keys"/> into <paramref name="destination"/> (chunk i at
+    /// offset i × chunk size), each from the fastest tier holding it, and returns how many leading chunks were
+    /// copied. A chunk that turns out missing or damaged ends the run: bytes after it are not valid.
+    /// </summary>
+    public int Retrieve(KvLayout layout, ReadOnlySpan<ChunkKey> keys, Span<byte> destination, Span<TierKind> servedBy = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int cb = layout.ChunkBytes;
+        if ((long)keys.Length * cb > destination.Length)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} bytes but {keys.Length} chunks of {cb} bytes were asked for.", nameof(destination));
+        }
+
+        if (servedBy.Length != 0 && servedBy.Length < keys.Length)
+        {
+            throw new ArgumentException("servedBy must be empty or have one entry per key.", nameof(servedBy));
+        }
+
+        int i = 0;
+        for (; i < keys.Length; i++)
+        {
+            // Fast path: the DRAM tier copies synchronously with no allocation.
+            if (_tiers[0] is not HostMemoryTier dram)
+            {
+                break;
+            }
+
+            long t0 = Stopwatch.GetTimestamp();
+            if (!dram.TryRead(keys[i], destination.Slice(i * cb, cb)))
+            {
+                break;
+            }
+
+            Metrics.RecordRead(_counters[0], cb, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            if (servedBy.Length != 0)
+            {
+                servedBy[i] = TierKind.Dram;
+            }
+        }
+
+        if (i == keys.Length)
+        {
+            return i;
+        }
+
+        // Slower tiers: hand the rest to the asynchronous path over the same memory.
+        unsafe
+        {
+            fixed (byte* p = destination)
+            {
+                using var mm = new NativeMemoryManager((nint)(p + ((long)i * cb)), destination.Length - (i * cb));
+                var rest = keys[i..].ToArray();
+                var kinds = new TierKind[rest.Length];
+                int got = RetrieveAsync(layout, rest, mm.Memory, kinds).AsTask().GetAwaiter().GetResult();
+                if (servedBy.Length != 0)
+                {
+                    kinds.AsSpan(0, got).CopyTo(servedBy[i..]);
+                }
+
+                return i + got;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asynchronous <c>Retrieve</c>: reads from slower tiers run concurrently, up to
+    /// <see cref="TieredStoreOptions.MaxReadsInFlight"/> at once. Returns the number of leading chunks copied.
+    /// </summary>
+    public async ValueTask<int> RetrieveAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<byte> destination, Memory<TierKind> servedBy = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int cb = layout.ChunkBytes;
+        int n = keys.Length;
+        if ((long)n * cb > destination.Length)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} bytes but {n} chunks of {cb} bytes were asked for.", nameof(destination));
+        }
+
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        int[] where = ArrayPool<int>.Shared.Rent(n);
+        try
+        {
+            int located = LocateChunks(keys.Span, where);
+            if (located < n)
+            {
+                // Chunks no local tier holds may still be in a remote tier.
+                for (int k = located; k < n; k++)
+                {
+                    where[k] = -1;
+                }
+
+                located = n;
+            }
+
+            var status = new TierReadStatus[n];
+            int window = _options.MaxReadsInFlight;
+            var inflight = new List<Task>(Math.Min(window, n));
+            for (int k = 0; k < n; k++)
+            {
+                int idx = k;
+                inflight.Add(ReadOneAsync(layout, keys.Span[idx], where[idx], destination.Slice(idx * cb, cb), status, idx, servedBy, cancellationToken));
+                if (inflight.Count >= window)
+                {
+                    var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+                    inflight.Remove(done);
+                }
+            }
+
+            await Task.WhenAll(inflight).ConfigureAwait(false);
+            int hit = 0;
+            while (hit < n && status[hit] == TierReadStatus.Hit)
+            {
+                hit++;
+            }
+
+            return hit;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(where);
+        }
+    }
+
+    /// <summary>Stores the full chunks of <paramref name="tokens"/> whose KV is in <paramref name="payload"/> (chunk after chunk).</summary>
+    public int Store(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens, ReadOnlySpan<byte> payload)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var keys = PrefixHasher.ComputeKeys(layout, salt, tokens);
+        return Store(layout, keys, payload);
+    }
+
+    /// <summary>
+    /// Stores chunks <c>[firstChunk, firstChunk + payload.Length / chunk size)</c> of the prefix named by
+    /// <paramref name="keys"/> into the first tier that has room. Returns the number of chunks now held (stored or
+    /// already present). Throws, storing nothing, when the payload is not a whole number of chunks or names chunks
+    /// beyond <paramref name="keys"/>.
+    /// </summary>
+    public int Store(KvLayout layout, ReadOnlySpan<ChunkKey> keys, ReadOnlySpan<byte> payload, int firstChunk = 0)
+    {
+        int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
+        int cb = layout.ChunkBytes;
+        int held = 0;
+        for (int c = 0; c < count; c++)
+        {
+            int i = firstChunk + c;
+            ChunkKey? parent = i > 0 ? keys[i - 1] : null;
+            if (StoreOne(layout, keys[i], parent, payload.Slice(c * cb, cb)))
+            {
+                held++;
+            }
+        }
+
+        return held;
+    }
+
+    /// <summary>Asynchronous <see cref="Store(KvLayout, ReadOnlySpan{ChunkKey}, ReadOnlySpan{byte}, int)"/>.</summary>
+    public async ValueTask<int> StoreAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, ReadOnlyMemory<byte> payload, int firstChunk = 0, CancellationToken cancellationToken = default)
+    {
+        int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
+        int cb = layout.ChunkBytes;
+        int held = 0;
+        for (int c = 0; c < count; c++)
+        {
+            int i = firstChunk + c;
+            ChunkKey? parent = i > 0 ? keys.Span[i - 1] : null;
+            if (await StoreOneAsync(layout, keys.Span[i], parent, payload.Slice(c * cb, cb), cancellationToken).ConfigureAwait(false))
+            {
+                held++;
+            }
+        }
+
+        return held;
+    }
+
+    /// <summary>Deletes a chunk from every tier; returns whether any tier held it.</summary>
+    public async ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default)
+    {
+        bool any = false;
+        foreach (var t in _tiers)
+        {
+            any |= await t.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
+        return any;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsTiers)
+        {
+            foreach (var t in _tiers)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    private int Lookup(KvLayout layout, ReadOnlySpan<ChunkKey> keys, int requestedTokens)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = keys.Length;
+        int[]? rented = null;
+        Span<int> where = n <= 1024 ? stackalloc int[n] : (rented = ArrayPool<int>.Shared.Rent(n)).AsSpan(0, n);
+        try
+        {
+            int hit = LocateChunks(keys, where);
+            RecordLookup(layout, requestedTokens, where[..hit]);
+            return hit * layout.TokensPerChunk;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private void RecordLookup(KvLayout layout, long requestedTokens, ReadOnlySpan<int> where)
+    {
+        Metrics.RecordLookup(requestedTokens);
+        Span<int> perTier = stackalloc int[_tiers.Length];
+        foreach (int t in where)
+        {
+            perTier[t]++;
+        }
+
+        for (int t = 0; t < perTier.Length; t++)
+        {
+            if (perTier[t] > 0)
+            {
+                Metrics.RecordHitTokens(_counters[t], (long)perTier[t] * layout.TokensPerChunk);
+            }
+        }
+    }
+
+    private async Task ReadOneAsync(KvLayout layout, ChunkKey key, int tierHint, Memory<byte> destination, TierReadStatus[] status, int idx, Memory<TierKind> servedBy, CancellationToken ct)
+    {
+        int start = tierHint >= 0 ? tierHint : 0;
+        for (int t = start; t < _tiers.Length; t++)
+        {
+            var tier = _tiers[t];
+            if (tierHint < 0 && tier.HasLocalIndex && !tier.Contains(key))
+            {
+                continue;
+            }
+
+            long t0 = Stopwatch.GetTimestamp();
+            TierReadStatus s;
+            try
+            {
+                s = await tier.ReadAsync(layout, key, destination, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && ex is not ArgumentException)
+            {
+                // A tier must not throw for I/O trouble; if one does, it is still only a miss.
+                Metrics.RecordIoError(_counters[t], "read");
+                s = TierReadStatus.Failed;
+            }
+
+            if (s == TierReadStatus.Hit)
+            {
+                Metrics.RecordRead(_counters[t], destination.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                status[idx] = TierReadStatus.Hit;
+                if (servedBy.Length > idx)
+                {
+                    servedBy.Span[idx] = tier.Kind;
+                }
+
+                return;
+            }
+
+            status[idx] = s;
+        }
+
+        if (status[idx] == TierReadStatus.Hit)
+        {
+            return;
+        }
+
+        status[idx] = status[idx] == default ? TierReadStatus.Miss : status[idx];
+    }
+
+    private bool StoreOne(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
+    {
+        for (int t = 0; t < _tiers.Length; t++)
+        {
+            var tier = _tiers[t];
+            long t0 = Stopwatch.GetTimestamp();
+            TierWriteStatus s;
+            if (tier is HostMemoryTier dram)
+            {
+                s = dram.Write(layout, key, parent, chunk);
+            }
+            else
+            {
+                s = WriteSlow(tier, layout, key, parent, chunk);
+            }
+
+            if (s == TierWriteStatus.Stored)
+            {
+                Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                return true;
+            }
+
+            if (s == TierWriteStatus.AlreadyPresent)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static unsafe TierWriteStatus WriteSlow(IKvTier tier, KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
+    {
+        fixed (byte* p = chunk)
+        {
+            using var mm = new NativeMemoryManager((nint)p, chunk.Length);
+            try
+            {
+                return tier.WriteAsync(layout, key, parent, mm.Memory).AsTask().GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
+            {
+                return TierWriteStatus.Failed;
+            }
+        }
+    }
+
+    private async ValueTask<bool> StoreOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    {
+        for (int t = 0; t < _tiers.Length; t++)
+        {
+            var tier = _tiers[t];
+            long t0 = Stopwatch.GetTimestamp();
+            TierWriteStatus s;
+            try
+            {
+                s = await tier.WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException and not OperationCanceledException)
+            {
+                Metrics.RecordIoError(_counters[t], "write");
+                s = TierWriteStatus.Failed;
+            }
+
+            if (s == TierWriteStatus.Stored)
+            {
+                Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                return true;
+            }
+
+            if (s == TierWriteStatus.AlreadyPresent)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static int ValidateStore(KvLayout layout, int keyCount, int payloadLength, int firstChunk)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int cb = layout.ChunkBytes;
+        if (payloadLength == 0 || payloadLength % cb != 0)
+        {
+            throw new ArgumentException($"Only full chunks are stored: the payload has {payloadLength} bytes, not a positive multiple of the layout's chunk size {cb}.", "payload");
+        }
+
+        int count = payloadLength / cb;
+        if (firstChunk < 0 || firstChunk + count > keyCount)
+        {
+            throw new ArgumentException($"The payload holds {count} chunks from chunk {firstChunk}, but only {keyCount} keys were given.", "keys");
+        }
+
+        return count;
+    }
+}

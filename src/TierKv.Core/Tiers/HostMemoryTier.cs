@@ -1,0 +1,391 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using TierKv.Eviction;
+using TierKv.Keys;
+using TierKv.Metrics;
+
+namespace TierKv.Tiers;
+
+/// <summary>
+/// The host-DRAM tier: one pool of page-aligned native memory allocated once (registrable as pinned memory), cut into
+/// fixed slots of one chunk. Index and policy changes happen under one short lock; payload copies happen outside it,
+/// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
+/// chunk on the synchronous paths.
+/// </summary>
+public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
+{
+    private const byte Free = 0;
+    private const byte Writing = 1;
+    private const byte Ready = 2;
+    private const byte Evicting = 3;
+
+    private readonly HostMemoryTierOptions _options;
+    private readonly object _lock = new();
+    private readonly ConcurrentDictionary<ChunkKey, int> _index;
+    private readonly EvictionPolicy _policy;
+    private readonly TierKvMetrics? _metrics;
+    private readonly TierCounters? _counters;
+    private readonly byte* _pool;
+    private readonly long _slotBytes;
+    private readonly int _slots;
+
+    private readonly ChunkKey[] _keys;
+    private readonly KvLayout?[] _layouts;
+    private readonly int[] _lengths;
+    private readonly int[] _pins;
+    private readonly byte[] _states;
+    private readonly int[] _parentSlot;
+    private readonly int[] _parentGen;
+    private readonly int[] _generation;
+    private readonly int[] _children;
+    private readonly ChunkKey[] _parentKey;
+    private readonly bool[] _hasParent;
+    private readonly int[] _freeStack;
+    private int _freeCount;
+    private long _usedBytes;
+    private int _disposed;
+
+    /// <summary>Allocates the pool.</summary>
+    public HostMemoryTier(HostMemoryTierOptions options, TierKvMetrics? metrics = null, IEvictionSink? evictionSink = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _slotBytes = options.AlignedSlotBytes;
+        _slots = (int)(options.CapacityBytes / _slotBytes);
+        _policy = EvictionPolicies.Create(options.EvictionPolicy, _slots);
+        _index = new ConcurrentDictionary<ChunkKey, int>(Environment.ProcessorCount, _slots);
+        _keys = new ChunkKey[_slots];
+        _layouts = new KvLayout?[_slots];
+        _lengths = new int[_slots];
+        _pins = new int[_slots];
+        _states = new byte[_slots];
+        _parentSlot = new int[_slots];
+        _parentGen = new int[_slots];
+        _generation = new int[_slots];
+        _children = new int[_slots];
+        _parentKey = new ChunkKey[_slots];
+        _hasParent = new bool[_slots];
+        _freeStack = new int[_slots];
+        for (int i = 0; i < _slots; i++)
+        {
+            _freeStack[i] = _slots - 1 - i;
+        }
+
+        _freeCount = _slots;
+        PoolBytes = _slotBytes * _slots;
+        _pool = (byte*)options.Allocator.Allocate((nuint)PoolBytes, HostMemoryTierOptions.PageSize);
+        if (_pool == null)
+        {
+            throw new OutOfMemoryException($"Could not allocate the DRAM tier's pool of {PoolBytes} bytes ({options.Allocator.Description}).");
+        }
+
+        EvictionSink = evictionSink;
+        _metrics = metrics;
+        if (metrics is not null)
+        {
+            _counters = metrics.ForTier(options.Name);
+            _counters.Usage = () => (CapacityBytes, UsedBytes, ChunkCount);
+        }
+    }
+
+    /// <inheritdoc />
+    public string Name => _options.Name;
+
+    /// <inheritdoc />
+    public TierKind Kind => TierKind.Dram;
+
+    /// <inheritdoc />
+    public long CapacityBytes => PoolBytes;
+
+    /// <inheritdoc />
+    public long UsedBytes => Interlocked.Read(ref _usedBytes);
+
+    /// <inheritdoc />
+    public long ChunkCount => _index.Count;
+
+    /// <inheritdoc />
+    public bool HasLocalIndex => true;
+
+    /// <summary>Number of slots.</summary>
+    public int SlotCount => _slots;
+
+    /// <summary>Bytes per slot (page-aligned).</summary>
+    public long SlotBytes => _slotBytes;
+
+    /// <summary>Base address of the pool (for pinned-memory registration).</summary>
+    public nint PoolPointer => (nint)_pool;
+
+    /// <summary>Bytes of the pool.</summary>
+    public long PoolBytes { get; }
+
+    /// <summary>The eviction policy in use.</summary>
+    public string PolicyName => _policy.Name;
+
+    /// <summary>Where evicted chunks go (write-back); may be set once before use.</summary>
+    public IEvictionSink? EvictionSink { get; set; }
+
+    /// <inheritdoc />
+    public bool Contains(in ChunkKey key) => _index.ContainsKey(key);
+
+    /// <summary>Copies the chunk into <paramref name="destination"/>; false on a miss. Throws when the destination is too small.</summary>
+    public bool TryRead(in ChunkKey key, Span<byte> destination)
+    {
+        if (!TryPin(key, out int slot))
+        {
+            return false;
+        }
+
+        try
+        {
+            int len = _lengths[slot];
+            if (destination.Length < len)
+            {
+                throw new ArgumentException($"The destination holds {destination.Length} bytes but the chunk has {len}.", nameof(destination));
+            }
+
+            new ReadOnlySpan<byte>(_pool + (slot * _slotBytes), len).CopyTo(destination);
+            return true;
+        }
+        finally
+        {
+            Unpin(slot);
+        }
+    }
+
+    /// <summary>Pins a resident chunk for in-place reading; false on a miss.</summary>
+    public bool TryAcquire(in ChunkKey key, out ChunkLease lease)
+    {
+        if (!TryPin(key, out int slot))
+        {
+            lease = default;
+            return false;
+        }
+
+        lease = new ChunkLease(this, slot, (nint)(_pool + (slot * _slotBytes)), _lengths[slot]);
+        return true;
+    }
+
+    /// <summary>Stores a chunk. Throws when the payload is larger than a slot; nothing is stored then.</summary>
+    public TierWriteStatus Write(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (payload.Length == 0 || payload.Length > _slotBytes)
+        {
+            throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {payload.Length}.", nameof(payload));
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_index.ContainsKey(key))
+        {
+            return TierWriteStatus.AlreadyPresent;
+        }
+
+        int slot;
+        int victim = -1;
+        lock (_lock)
+        {
+            if (_index.ContainsKey(key))
+            {
+                return TierWriteStatus.AlreadyPresent;
+            }
+
+            if (_freeCount > 0)
+            {
+                slot = _freeStack[--_freeCount];
+            }
+            else
+            {
+                victim = _policy.SelectVictim(key, this);
+                if (victim < 0)
+                {
+                    if (_counters is not null)
+                    {
+                        _metrics!.RecordRejection(_counters, "all_pinned");
+                    }
+
+                    return TierWriteStatus.NoSpace;
+                }
+
+                DetachLocked(victim, Evicting);
+                slot = victim;
+            }
+
+            _states[slot] = Writing;
+        }
+
+        if (victim >= 0)
+        {
+            if (_counters is not null)
+            {
+                _metrics!.RecordEviction(_counters);
+            }
+
+            var sink = EvictionSink;
+            if (sink is not null && _layouts[victim] is { } victimLayout)
+            {
+                sink.OnEvicting(victimLayout, _keys[victim], _hasParent[victim] ? _parentKey[victim] : null, new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _lengths[victim]));
+            }
+        }
+
+        payload.CopyTo(new Span<byte>(_pool + (slot * _slotBytes), payload.Length));
+
+        lock (_lock)
+        {
+            if (_index.ContainsKey(key))
+            {
+                // Another writer stored the same chunk meanwhile: keep theirs.
+                ReleaseLocked(slot);
+                return TierWriteStatus.AlreadyPresent;
+            }
+
+            _keys[slot] = key;
+            _layouts[slot] = layout;
+            _lengths[slot] = payload.Length;
+            _generation[slot]++;
+            _children[slot] = 0;
+            _parentSlot[slot] = -1;
+            _hasParent[slot] = parent.HasValue;
+            if (parent is { } p)
+            {
+                _parentKey[slot] = p;
+                if (_index.TryGetValue(p, out int ps))
+                {
+                    _parentSlot[slot] = ps;
+                    _parentGen[slot] = _generation[ps];
+                    _children[ps]++;
+                }
+            }
+
+            _states[slot] = Ready;
+            _index[key] = slot;
+            _policy.OnInsert(slot, key);
+            _usedBytes += payload.Length;
+        }
+
+        return TierWriteStatus.Stored;
+    }
+
+    /// <summary>Deletes a chunk. A chunk being read is deleted once its readers are done (it is invisible at once).</summary>
+    public bool Remove(in ChunkKey key)
+    {
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(key, out int slot))
+            {
+                return false;
+            }
+
+            DetachLocked(slot, Evicting);
+            if (Volatile.Read(ref _pins[slot]) == 0)
+            {
+                ReleaseLocked(slot);
+            }
+
+            // else the last Unpin frees it.
+            return true;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default) => ValueTask.FromResult(Remove(key));
+
+    /// <inheritdoc />
+    public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
+    {
+        var k = keys.Span;
+        var p = present.Span;
+        for (int i = 0; i < k.Length; i++)
+        {
+            p[i] = _index.ContainsKey(k[i]);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TierReadStatus> ReadAsync(KvLayout layout, ChunkKey key, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(TryRead(key, destination.Span) ? TierReadStatus.Hit : TierReadStatus.Miss);
+
+    /// <inheritdoc />
+    public ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Write(layout, key, parent, payload.Span));
+
+    /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
+    public ChunkKey[] ResidentKeys() => [.. _index.Keys];
+
+    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
+
+    bool IEvictionCandidates.IsLeaf(int slot) => _children[slot] == 0;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _index.Clear();
+        }
+
+        _options.Allocator.Free((nint)_pool, (nuint)PoolBytes);
+    }
+
+    internal void Unpin(int slot)
+    {
+        if (Interlocked.Decrement(ref _pins[slot]) == 0 && Volatile.Read(ref _states[slot]) == Evicting)
+        {
+            lock (_lock)
+            {
+                if (_states[slot] == Evicting && _pins[slot] == 0)
+                {
+                    ReleaseLocked(slot);
+                }
+            }
+        }
+    }
+
+    private bool TryPin(in ChunkKey key, out int slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(key, out slot))
+            {
+                return false;
+            }
+
+            Debug.Assert(_states[slot] == Ready, "indexed slots are ready");
+            _pins[slot]++;
+            _policy.OnHit(slot);
+            return true;
+        }
+    }
+
+    /// <summary>Makes a resident slot invisible: out of the index and the policy, links to its parent dropped.</summary>
+    private void DetachLocked(int slot, byte newState)
+    {
+        _index.TryRemove(_keys[slot], out _);
+        _policy.OnRemove(slot);
+        int ps = _parentSlot[slot];
+        if (ps >= 0 && _generation[ps] == _parentGen[slot] && _children[ps] > 0)
+        {
+            _children[ps]--;
+        }
+
+        _parentSlot[slot] = -1;
+        _usedBytes -= _lengths[slot];
+        _states[slot] = newState;
+    }
+
+    private void ReleaseLocked(int slot)
+    {
+        _states[slot] = Free;
+        _layouts[slot] = null;
+        _generation[slot]++;
+        _freeStack[_freeCount++] = slot;
+    }
+}
