@@ -13,6 +13,7 @@ app.Configure(config =>
         bench.AddCommand<BenchDramCommand>("dram").WithDescription("DRAM tier: store/retrieve against memcpy, lookup latency, key hashing.");
         // bench commands of other components register here.
     });
+    config.AddCommand<KeysCommand>("keys").WithDescription("Chunk keys of a token sequence, or the hashing spec's test vectors.");
     // other top-level commands register here.
 });
 

@@ -46,6 +46,7 @@ public sealed class TieredStore : IDisposable
         for (int i = 0; i < _tiers.Length; i++)
         {
             var t = _tiers[i];
+            (t as IMetricsAware)?.AttachMetrics(Metrics);
             _counters[i] = Metrics.ForTier(t.Name);
             _counters[i].Usage ??= () => (t.CapacityBytes, t.UsedBytes, t.ChunkCount);
         }
@@ -272,6 +273,7 @@ public sealed class TieredStore : IDisposable
             }
 
             var status = new TierReadStatus[n];
+            Array.Fill(status, TierReadStatus.Miss);
             int window = _options.MaxReadsInFlight;
             var inflight = new List<Task>(Math.Min(window, n));
             for (int k = 0; k < n; k++)
@@ -452,13 +454,6 @@ public sealed class TieredStore : IDisposable
 
             status[idx] = s;
         }
-
-        if (status[idx] == TierReadStatus.Hit)
-        {
-            return;
-        }
-
-        status[idx] = status[idx] == default ? TierReadStatus.Miss : status[idx];
     }
 
     private bool StoreOne(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)

@@ -12,7 +12,7 @@ namespace TierKv.Tiers;
 /// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
 /// chunk on the synchronous paths.
 /// </summary>
-public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
+public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetricsAware
 {
     private const byte Free = 0;
     private const byte Writing = 1;
@@ -23,8 +23,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
     private readonly object _lock = new();
     private readonly ConcurrentDictionary<ChunkKey, int> _index;
     private readonly EvictionPolicy _policy;
-    private readonly TierKvMetrics? _metrics;
-    private readonly TierCounters? _counters;
+    private TierKvMetrics? _metrics;
+    private TierCounters? _counters;
     private readonly byte* _pool;
     private readonly long _slotBytes;
     private readonly int _slots;
@@ -81,12 +81,25 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
         }
 
         EvictionSink = evictionSink;
-        _metrics = metrics;
         if (metrics is not null)
         {
-            _counters = metrics.ForTier(options.Name);
-            _counters.Usage = () => (CapacityBytes, UsedBytes, ChunkCount);
+            AttachMetrics(metrics);
         }
+    }
+
+    /// <inheritdoc />
+    public void AttachMetrics(TierKvMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        if (_metrics is not null)
+        {
+            return;
+        }
+
+        var counters = metrics.ForTier(_options.Name);
+        counters.Usage = () => (CapacityBytes, UsedBytes, ChunkCount);
+        _counters = counters;
+        _metrics = metrics;
     }
 
     /// <inheritdoc />
@@ -175,13 +188,69 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
             throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {payload.Length}.", nameof(payload));
         }
 
+        var reserved = ReserveSlot(key, out int slot);
+        if (reserved != TierWriteStatus.Stored)
+        {
+            return reserved;
+        }
+
+        payload.CopyTo(new Span<byte>(_pool + (slot * _slotBytes), payload.Length));
+        return Publish(slot, layout, key, parent, payload.Length);
+    }
+
+    /// <summary>
+    /// Reserves a slot for a chunk of <paramref name="length"/> bytes that the caller fills in place (for example a
+    /// socket receive straight into the pool), then publishes it with <see cref="CommitWrite"/> or gives it back with
+    /// <see cref="AbortWrite"/>. The slot stays invisible to lookups until committed. Returns
+    /// <see cref="TierWriteStatus.Stored"/> when a slot was reserved, else why not (nothing is reserved then).
+    /// </summary>
+    public TierWriteStatus TryBeginWrite(in ChunkKey key, int length, out ChunkWriteReservation reservation)
+    {
+        if (length <= 0 || length > _slotBytes)
+        {
+            throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {length}.", nameof(length));
+        }
+
+        var status = ReserveSlot(key, out int slot);
+        reservation = status == TierWriteStatus.Stored ? new ChunkWriteReservation(key, slot, (nint)(_pool + (slot * _slotBytes)), length) : default;
+        return status;
+    }
+
+    /// <summary>Publishes a reserved slot filled by the caller; <see cref="TierWriteStatus.AlreadyPresent"/> when another writer won (the slot is freed).</summary>
+    public TierWriteStatus CommitWrite(KvLayout layout, in ChunkWriteReservation reservation, ChunkKey? parent)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!reservation.IsValid)
+        {
+            throw new ArgumentException("The reservation is empty.", nameof(reservation));
+        }
+
+        return Publish(reservation.Slot, layout, reservation.Key, parent, reservation.Length);
+    }
+
+    /// <summary>Gives a reserved slot back without publishing it (the caller could not fill it).</summary>
+    public void AbortWrite(in ChunkWriteReservation reservation)
+    {
+        if (!reservation.IsValid)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            ReleaseLocked(reservation.Slot);
+        }
+    }
+
+    private TierWriteStatus ReserveSlot(in ChunkKey key, out int slot)
+    {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        slot = -1;
         if (_index.ContainsKey(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
 
-        int slot;
         int victim = -1;
         lock (_lock)
         {
@@ -228,8 +297,11 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
             }
         }
 
-        payload.CopyTo(new Span<byte>(_pool + (slot * _slotBytes), payload.Length));
+        return TierWriteStatus.Stored;
+    }
 
+    private TierWriteStatus Publish(int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length)
+    {
         lock (_lock)
         {
             if (_index.ContainsKey(key))
@@ -241,7 +313,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
 
             _keys[slot] = key;
             _layouts[slot] = layout;
-            _lengths[slot] = payload.Length;
+            _lengths[slot] = length;
             _generation[slot]++;
             _children[slot] = 0;
             _parentSlot[slot] = -1;
@@ -260,7 +332,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates
             _states[slot] = Ready;
             _index[key] = slot;
             _policy.OnInsert(slot, key);
-            _usedBytes += payload.Length;
+            _usedBytes += length;
         }
 
         return TierWriteStatus.Stored;
