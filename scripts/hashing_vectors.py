@@ -41,7 +41,7 @@ def keys(layout, salt: bytes, tokens):
 
 
 LLAMA3_8B = dict(model_id="meta-llama/Meta-Llama-3-8B", layers=32, kv_heads=8, head_dim=128, dtype="bf16")
-LLAMA32_1B = dict(model_id="meta-llama/Llama-3.2-1B", layers=16, kv_heads=8, head_dim=128, dtype="bf16")
+LLAMA32_1B = dict(model_id="meta-llama/Llama-3.2-1B", layers=16, kv_heads=8, head_dim=64, dtype="bf16")
 TINY = dict(model_id="test/tiny", layers=2, kv_heads=2, head_dim=4, dtype="f16", tokens_per_chunk=4, tp_rank=1, tp_size=2)
 
 VECTORS = [

@@ -50,7 +50,7 @@ internal sealed class KeysCommand : Command<KeysCommand.Settings>
     internal static IReadOnlyList<(string Name, KvLayout Layout, byte[] Salt, int[] Tokens)> TestVectors()
     {
         var l8 = new KvLayout("meta-llama/Meta-Llama-3-8B", 32, 8, 128, KvElementType.BFloat16);
-        var l1 = new KvLayout("meta-llama/Llama-3.2-1B", 16, 8, 128, KvElementType.BFloat16);
+        var l1 = new KvLayout("meta-llama/Llama-3.2-1B", 16, 8, 64, KvElementType.BFloat16);
         var tiny = new KvLayout("test/tiny", 2, 2, 4, KvElementType.Float16, tokensPerChunk: 4, tensorParallelRank: 1, tensorParallelSize: 2);
         int[] seq256 = [.. Enumerable.Range(0, 256)];
         return

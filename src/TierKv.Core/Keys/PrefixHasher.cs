@@ -33,14 +33,8 @@ public static class PrefixHasher
     }
 
     /// <summary>The key of the chunk that follows <paramref name="parent"/> and holds <paramref name="chunkTokens"/>.</summary>
-    public static ChunkKey Next(ChunkKey parent, ReadOnlySpan<int> chunkTokens)
-    {
-        Span<byte> pair = stackalloc byte[2 * ChunkKey.Size];
-        parent.WriteTo(pair);
-        UInt128 t = XxHash128.HashToUInt128(AsLittleEndianBytes(chunkTokens));
-        BinaryPrimitives.WriteUInt128BigEndian(pair[ChunkKey.Size..], t);
-        return new ChunkKey(XxHash128.HashToUInt128(pair));
-    }
+    public static ChunkKey Next(ChunkKey parent, ReadOnlySpan<int> chunkTokens) =>
+        new(Xxh3Pair.Hash(parent.Value, XxHash128.HashToUInt128(AsLittleEndianBytes(chunkTokens))));
 
     /// <summary>Number of full chunks in <paramref name="tokenCount"/> tokens.</summary>
     public static int FullChunks(KvLayout layout, int tokenCount) => tokenCount / layout.TokensPerChunk;
@@ -57,16 +51,14 @@ public static class PrefixHasher
             throw new ArgumentException($"The key buffer holds {keys.Length} keys but {tokens.Length} tokens make {n} chunks of {layout.TokensPerChunk}.", nameof(keys));
         }
 
-        ChunkKey h = Root(layout, salt);
+        UInt128 h = Root(layout, salt).Value;
         int tpc = layout.TokensPerChunk;
-        Span<byte> pair = stackalloc byte[2 * ChunkKey.Size];
+        var bytes = AsLittleEndianBytes(tokens[..(n * tpc)]);
+        int chunkBytes = tpc * sizeof(int);
         for (int i = 0; i < n; i++)
         {
-            h.WriteTo(pair);
-            UInt128 t = XxHash128.HashToUInt128(AsLittleEndianBytes(tokens.Slice(i * tpc, tpc)));
-            BinaryPrimitives.WriteUInt128BigEndian(pair[ChunkKey.Size..], t);
-            h = new ChunkKey(XxHash128.HashToUInt128(pair));
-            keys[i] = h;
+            h = Xxh3Pair.Hash(h, XxHash128.HashToUInt128(bytes.Slice(i * chunkBytes, chunkBytes)));
+            keys[i] = new ChunkKey(h);
         }
 
         return n;
