@@ -12,3 +12,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # Other components add their installs below.
+# Remote tier (issue 6): Garnet, a Redis-protocol server in .NET, as a dotnet tool in a fixed tool path.
+[ -x /opt/tierkv-tools/garnet-server ] || dotnet tool install garnet-server --version 2.2.8 --tool-path /opt/tierkv-tools
