@@ -1,15 +1,21 @@
 namespace TierKv.Eviction;
 
-/// <summary>Creates eviction policies by name: <c>lru</c>, and any name with a <c>-prefix</c> suffix for the prefix-aware variant.</summary>
+/// <summary>
+/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, and any name with a
+/// <c>-prefix</c> suffix for the prefix-aware variant.
+/// </summary>
 public static class EvictionPolicies
 {
     private static readonly Dictionary<string, Func<int, EvictionPolicy>> Factories = new(StringComparer.OrdinalIgnoreCase)
     {
         ["lru"] = c => new LruPolicy(c),
+        ["s3fifo"] = c => new S3FifoPolicy(c),
+        ["arc"] = c => new ArcPolicy(c),
+        ["alfu"] = c => new AdaptiveLfuPolicy(c),
     };
 
-    /// <summary>The policy tiers use unless configured otherwise.</summary>
-    public static string Default => "lru";
+    /// <summary>The policy tiers use unless configured otherwise (chosen by trace replay: docs/analysis.md).</summary>
+    public static string Default => "alfu";
 
     /// <summary>Names of the base policies (each also exists with a <c>-prefix</c> suffix).</summary>
     public static IReadOnlyCollection<string> BaseNames => Factories.Keys;

@@ -1,0 +1,24 @@
+namespace TierKv.Analysis.Replay;
+
+/// <summary>What a replay measured.</summary>
+/// <param name="Policy">DRAM tier's policy.</param>
+/// <param name="HitBlocks">Blocks in the leading cached run of their request (any tier) that were served.</param>
+/// <param name="Blocks">All blocks of all requests.</param>
+/// <param name="HitTokens">Tokens of the hit blocks (prefill that need not be recomputed).</param>
+/// <param name="BytesRead">Bytes copied out of the store.</param>
+/// <param name="BytesWritten">Bytes stored into the first tier.</param>
+/// <param name="Seconds">Wall time of the replay.</param>
+public sealed record ReplayResult(string Policy, long HitBlocks, long Blocks, long HitTokens, long BytesRead, long BytesWritten, double Seconds)
+{
+    /// <summary>Hit blocks / all blocks.</summary>
+    public double HitRatio => Blocks == 0 ? 0 : (double)HitBlocks / Blocks;
+
+    /// <summary>Chunks evicted from DRAM that the tier below shed because its write queue was full.</summary>
+    public long ShedWrites { get; init; }
+
+    /// <summary>Tier names, fastest first.</summary>
+    public IReadOnlyList<string> TierNames { get; init; } = [];
+
+    /// <summary>Hit blocks served by each tier (same order as <see cref="TierNames"/>).</summary>
+    public IReadOnlyList<long> TierHitBlocks { get; init; } = [];
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using TierKv.Analysis.Simulation;
+using TierKv.Analysis.Traces;
+using TierKv.Keys;
+
+namespace TierKv.Analysis;
+
+/// <summary>Everything <c>tierkv analyze</c> reports about one trace.</summary>
+public sealed class TraceAnalysis
+{
+    private readonly Dictionary<(string, int), SimulationResult> _byKey = [];
+
+    private TraceAnalysis(RequestTrace trace, IReadOnlyList<string> policies, IReadOnlyList<int> capacities, string defaultPolicy)
+    {
+        Trace = trace;
+        Policies = policies;
+        Capacities = capacities;
+        DefaultPolicy = defaultPolicy;
+    }
+
+    /// <summary>The trace.</summary>
+    public RequestTrace Trace { get; }
+
+    /// <summary>Policies simulated (the default policy included).</summary>
+    public IReadOnlyList<string> Policies { get; }
+
+    /// <summary>Capacities in blocks.</summary>
+    public IReadOnlyList<int> Capacities { get; }
+
+    /// <summary>TierKV's default eviction policy.</summary>
+    public string DefaultPolicy { get; }
+
+    /// <summary>Statistics.</summary>
+    public TraceStatistics Statistics { get; private set; } = null!;
+
+    /// <summary>Reuse distances.</summary>
+    public ReuseProfile Reuse { get; private set; } = null!;
+
+    /// <summary>The infinite cache.</summary>
+    public SimulationResult Infinite { get; private set; } = null!;
+
+    /// <summary>All curve points.</summary>
+    public IReadOnlyList<SimulationResult> Curves { get; private set; } = [];
+
+    /// <summary>Sizing for the model shape.</summary>
+    public SizingRecommendation Sizing { get; private set; } = null!;
+
+    /// <summary>Seconds the curves took.</summary>
+    public double CurveSeconds { get; private set; }
+
+    /// <summary>Hit ratio of a computed point.</summary>
+    public double HitRatio(string policy, int capacity) => _byKey[(policy, capacity)].HitRatio;
+
+    /// <summary>Runs the whole analysis.</summary>
+    public static TraceAnalysis Run(RequestTrace trace, IReadOnlyList<string> policies, IReadOnlyList<int> capacities, ModelShapes.Shape shape, string defaultPolicy)
+    {
+        var list = policies.ToList();
+        if (!list.Contains(defaultPolicy))
+        {
+            list.Add(defaultPolicy);
+        }
+
+        var a = new TraceAnalysis(trace, list, capacities, defaultPolicy);
+        var sw = Stopwatch.StartNew();
+        a.Curves = CurveRunner.Run(trace, list, capacities);
+        a.CurveSeconds = sw.Elapsed.TotalSeconds;
+        foreach (var r in a.Curves)
+        {
+            a._byKey[(r.Policy, r.Capacity)] = r;
+        }
+
+        a.Statistics = TraceStatistics.Of(trace);
+        a.Reuse = ReuseProfile.Compute(trace);
+        a.Infinite = BeladySimulator.Infinite(trace);
+        a.Sizing = SizingRecommendation.Compute(trace, defaultPolicy, shape, a.Infinite.HitRatio);
+        return a;
+    }
+
+    /// <summary>The JSON object of <c>analyze --json</c>.</summary>
+    public JsonObject ToJson()
+    {
+        var s = Statistics;
+        var curves = new JsonArray();
+        foreach (var r in Curves)
+        {
+            curves.Add(new JsonObject { ["policy"] = r.Policy, ["capacity"] = r.Capacity, ["hit_ratio"] = Math.Round(r.HitRatio, 4), ["hit_blocks"] = r.HitBlocks, ["blocks"] = r.Blocks });
+        }
+
+        var buckets = new JsonArray();
+        for (int k = 0; k < Reuse.BucketCounts.Length; k++)
+        {
+            buckets.Add(new JsonObject { ["min_distance"] = ReuseProfile.BucketLow(k), ["max_distance"] = ReuseProfile.BucketLow(k + 1) - 1, ["reuses"] = Reuse.BucketCounts[k] });
+        }
+
+        var targets = new JsonArray();
+        foreach (var t in Sizing.Targets)
+        {
+            targets.Add(new JsonObject { ["fraction"] = t.Fraction, ["hit_ratio"] = Math.Round(t.HitRatio, 4), ["blocks"] = t.Blocks, ["tokens"] = t.Tokens, ["bytes"] = t.Bytes });
+        }
+
+        return new JsonObject
+        {
+            ["trace"] = Trace.Name,
+            ["block_tokens"] = Trace.BlockTokens,
+            ["default_policy"] = DefaultPolicy,
+            ["statistics"] = new JsonObject
+            {
+                ["requests"] = s.Requests,
+                ["span_seconds"] = Math.Round(s.SpanSeconds, 3),
+                ["requests_per_second"] = Math.Round(s.RequestsPerSecond, 3),
+                ["mean_input_tokens"] = Math.Round(s.MeanInputTokens, 1),
+                ["median_input_tokens"] = s.MedianInputTokens,
+                ["p99_input_tokens"] = s.P99InputTokens,
+                ["mean_output_tokens"] = Math.Round(s.MeanOutputTokens, 1),
+                ["mean_blocks_per_request"] = Math.Round(s.MeanBlocksPerRequest, 3),
+                ["block_accesses"] = s.BlockAccesses,
+                ["unique_blocks"] = s.UniqueBlocks,
+                ["input_tokens"] = s.InputTokens,
+                ["tenants"] = s.Tenants,
+            },
+            ["reuse_fraction"] = Math.Round(Infinite.HitRatio, 4),
+            ["reuse_distance"] = new JsonObject
+            {
+                ["reuses"] = Reuse.Reuses,
+                ["first_accesses"] = Reuse.FirstAccesses,
+                ["median"] = Reuse.MedianDistance,
+                ["p90"] = Reuse.P90Distance,
+                ["buckets"] = buckets,
+            },
+            ["curves"] = curves,
+            ["curve_seconds"] = Math.Round(CurveSeconds, 3),
+            ["recommendation"] = new JsonObject
+            {
+                ["model"] = Sizing.Model,
+                ["bytes_per_token"] = Sizing.BytesPerToken,
+                ["policy"] = Sizing.Policy,
+                ["attainable_hit_ratio"] = Math.Round(Sizing.Attainable, 4),
+                ["targets"] = targets,
+                ["dram_bytes"] = Sizing.DramBytes,
+                ["ssd_bytes"] = Sizing.SsdBytes,
+            },
+        };
+    }
+}

@@ -1,0 +1,76 @@
+using TierKv.Keys;
+
+namespace TierKv.Analysis.Traces;
+
+/// <summary>Builds a <see cref="RequestTrace"/> request by request, assigning dense block ids in order of first appearance.</summary>
+public sealed class RequestTraceBuilder
+{
+    private readonly string _name;
+    private readonly int _blockTokens;
+    private readonly List<long> _timestamps = [];
+    private readonly List<int> _input = [];
+    private readonly List<int> _output = [];
+    private readonly List<int> _tenants = [];
+    private readonly List<int> _blockStart = [0];
+    private readonly List<int> _blocks = [];
+    private readonly List<ChunkKey> _keys = [];
+    private readonly List<int> _parents = [];
+    private readonly Dictionary<ChunkKey, int> _dense = [];
+
+    /// <summary>Starts a trace named <paramref name="name"/> with <paramref name="blockTokens"/> tokens per block.</summary>
+    public RequestTraceBuilder(string name, int blockTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockTokens, 1);
+        _name = name;
+        _blockTokens = blockTokens;
+    }
+
+    /// <summary>Number of requests added so far.</summary>
+    public int Count => _timestamps.Count;
+
+    /// <summary>Adds a request whose chain of blocks has the keys <paramref name="chain"/>, in order.</summary>
+    public void Add(long timestampMs, int inputTokens, int outputTokens, int tenant, ReadOnlySpan<ChunkKey> chain)
+    {
+        _timestamps.Add(timestampMs);
+        _input.Add(inputTokens);
+        _output.Add(outputTokens);
+        _tenants.Add(tenant);
+        int parent = -1;
+        foreach (var key in chain)
+        {
+            if (!_dense.TryGetValue(key, out int id))
+            {
+                id = _keys.Count;
+                _dense.Add(key, id);
+                _keys.Add(key);
+                _parents.Add(parent);
+            }
+
+            _blocks.Add(id);
+            parent = id;
+        }
+
+        _blockStart.Add(_blocks.Count);
+    }
+
+    /// <summary>The synthetic chunk key of a Mooncake <c>hash_id</c>: a fixed 128-bit mix, so replay and analysis agree.</summary>
+    public static ChunkKey KeyOfHashId(long hashId)
+    {
+        ulong lo = Mix((ulong)hashId ^ 0x243F6A8885A308D3UL);
+        ulong hi = Mix((ulong)hashId ^ 0x13198A2E03707344UL);
+        return new ChunkKey(new UInt128(hi, lo));
+    }
+
+    /// <summary>The finished trace.</summary>
+    public RequestTrace Build() => new(
+        _name, _blockTokens, [.. _timestamps], [.. _input], [.. _output], [.. _tenants], [.. _blockStart], [.. _blocks], [.. _keys], [.. _parents]);
+
+    private static ulong Mix(ulong z)
+    {
+        // splitmix64 finaliser: distinct ids give distinct, well-spread keys.
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,39 @@
+using TierKv.Analysis.Simulation;
+
+namespace TierKv.Analysis.Tests;
+
+public class ReferenceFiguresTests
+{
+    private static readonly int[] Capacities = [1000, 5859, 20000, 50000];
+
+    [SkippableFact]
+    public void Lru_and_belady_match_the_reference_figures_of_the_conversation_trace()
+    {
+        var trace = TraceFixtures.ConversationTrace;
+        Skip.If(trace is null, "../shared/traces/mooncake/conversation_trace.jsonl is not present");
+        var results = CurveRunner.Run(trace!, ["lru", "belady", "infinite"], Capacities);
+        double[] lru = [0.0445, 0.1355, 0.2875, 0.3546];
+        double[] belady = [0.1906, 0.3531, 0.3664, 0.3664];
+        for (int i = 0; i < Capacities.Length; i++)
+        {
+            Assert.Equal(lru[i], Math.Round(results[i].HitRatio, 4));
+            Assert.Equal(belady[i], Math.Round(results[Capacities.Length + i].HitRatio, 4));
+            Assert.Equal(0.3664, Math.Round(results[(2 * Capacities.Length) + i].HitRatio, 4));
+        }
+    }
+
+    [SkippableFact]
+    public void Default_policy_is_never_below_lru_and_reaches_the_goal_on_the_conversation_trace()
+    {
+        var trace = TraceFixtures.ConversationTrace;
+        Skip.If(trace is null, "../shared/traces/mooncake/conversation_trace.jsonl is not present");
+        string def = TierKv.Eviction.EvictionPolicies.Default;
+        var results = CurveRunner.Run(trace!, ["lru", def], Capacities);
+        for (int i = 0; i < Capacities.Length; i++)
+        {
+            Assert.True(results[Capacities.Length + i].HitRatio >= results[i].HitRatio - 0.0005, $"{def} {results[Capacities.Length + i].HitRatio:F4} < lru {results[i].HitRatio:F4} at {Capacities[i]}");
+        }
+
+        Assert.True(results[Capacities.Length + 1].HitRatio >= 0.16, $"{def} at 5859: {results[Capacities.Length + 1].HitRatio:F4}");
+    }
+}

@@ -1,0 +1,137 @@
+using TierKv.Eviction;
+using TierKv.Keys;
+
+namespace TierKv.Core.Tests.Eviction;
+
+/// <summary>
+/// A minimal tier around a policy, for property tests: slots, a key index, pins, and parent links (keys are
+/// (chain, depth) pairs whose parent is (chain, depth - 1)), with the same calls HostMemoryTier makes.
+/// </summary>
+internal sealed class PolicyHarness : IEvictionCandidates
+{
+    private readonly Dictionary<int, int> _slotOfKey = [];
+    private readonly int[] _keyOfSlot;
+    private readonly bool[] _pinned;
+    private readonly Stack<int> _free = new();
+
+    public PolicyHarness(EvictionPolicy policy)
+    {
+        Policy = policy;
+        _keyOfSlot = new int[policy.Capacity];
+        _pinned = new bool[policy.Capacity];
+        for (int i = policy.Capacity - 1; i >= 0; i--)
+        {
+            _free.Push(i);
+        }
+    }
+
+    public EvictionPolicy Policy { get; }
+
+    public int Count => _slotOfKey.Count;
+
+    public IReadOnlyCollection<int> Resident => _slotOfKey.Keys;
+
+    /// <summary>Key number of (chain, depth).</summary>
+    public static int Key(int chain, int depth) => (chain * 1000) + depth;
+
+    public static ChunkKey ChunkKeyOf(int key) => new((UInt128)(uint)key * 0x9E3779B97F4A7C15UL);
+
+    public bool IsResident(int key) => _slotOfKey.ContainsKey(key);
+
+    public int SlotOf(int key) => _slotOfKey[key];
+
+    public int KeyOfSlot(int slot) => _keyOfSlot[slot];
+
+    public void SetPinned(int key, bool pinned) => _pinned[_slotOfKey[key]] = pinned;
+
+    /// <summary>Accesses a key: a hit, or an insert (evicting the policy's victim). Returns the evicted key, or -1.</summary>
+    public int Access(int key, out bool rejected)
+    {
+        rejected = false;
+        if (_slotOfKey.TryGetValue(key, out int s))
+        {
+            Policy.OnHit(s);
+            return -1;
+        }
+
+        int evicted = -1;
+        if (_free.Count > 0)
+        {
+            s = _free.Pop();
+        }
+        else
+        {
+            s = Policy.SelectVictim(ChunkKeyOf(key), this);
+            if (s < 0)
+            {
+                rejected = true;
+                return -1;
+            }
+
+            evicted = _keyOfSlot[s];
+            if (_pinned[s])
+            {
+                throw new InvalidOperationException($"policy {Policy.Name} chose pinned slot {s}");
+            }
+
+            if (!_slotOfKey.Remove(evicted))
+            {
+                throw new InvalidOperationException($"policy {Policy.Name} chose a slot that holds nothing");
+            }
+
+            Policy.OnRemove(s);
+        }
+
+        _keyOfSlot[s] = key;
+        _pinned[s] = false;
+        _slotOfKey[key] = s;
+        Policy.OnInsert(s, ChunkKeyOf(key));
+        return evicted;
+    }
+
+    /// <summary>Deletes a key (as Remove on a tier does).</summary>
+    public void Delete(int key)
+    {
+        if (_slotOfKey.Remove(key, out int s))
+        {
+            Policy.OnRemove(s);
+            _pinned[s] = false;
+            _free.Push(s);
+        }
+    }
+
+    public bool CanEvict(int slot) => !_pinned[slot];
+
+    public bool IsLeaf(int slot)
+    {
+        int key = _keyOfSlot[slot];
+        return !_slotOfKey.ContainsKey(key + 1);
+    }
+
+    /// <summary>True when some resident, unpinned key has no resident child.</summary>
+    public bool AnyEvictableLeaf()
+    {
+        foreach (var (key, slot) in _slotOfKey)
+        {
+            if (!_pinned[slot] && !_slotOfKey.ContainsKey(key + 1))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public bool AllPinned()
+    {
+        foreach (var slot in _slotOfKey.Values)
+        {
+            if (!_pinned[slot])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
