@@ -1,0 +1,182 @@
+using System.Net;
+using TierKv.Keys;
+using TierKv.Server.Protocol;
+
+namespace TierKv.Server;
+
+/// <summary>
+/// Settings of <c>tierkv serve</c>, bound from the <c>Server</c> section of the configuration (file, environment
+/// variables <c>TIERKV_Server__Port</c>, command line). <see cref="Validate"/> names the bad setting.
+/// </summary>
+public sealed record ServerOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Server";
+
+    /// <summary>Address the RESP listener binds; loopback unless tenants (authentication) are configured.</summary>
+    public string Bind { get; init; } = "127.0.0.1";
+
+    /// <summary>RESP port (0: any free port).</summary>
+    public int Port { get; init; } = 6380;
+
+    /// <summary>Address of the HTTP endpoint serving <c>/metrics</c> and <c>/health</c>; defaults to <see cref="Bind"/>.</summary>
+    public string? MetricsBind { get; init; }
+
+    /// <summary>HTTP port of <c>/metrics</c> and <c>/health</c> (0: any free port; -1: no HTTP endpoint).</summary>
+    public int MetricsPort { get; init; } = 9464;
+
+    /// <summary>Most connected clients; more are answered with an error and closed.</summary>
+    public int MaxClients { get; init; } = 1024;
+
+    /// <summary>Largest bulk string (a value) accepted.</summary>
+    public long MaxBulkBytes { get; init; } = 512L << 20;
+
+    /// <summary>Most arguments in one command.</summary>
+    public int MaxArrayLength { get; init; } = 4096;
+
+    /// <summary>Longest inline command line.</summary>
+    public int MaxLineBytes { get; init; } = 64 << 10;
+
+    /// <summary>Most bytes of a command apart from its value (keys, token lists): the per-client input buffer bound.</summary>
+    public int MaxCommandBytes { get; init; } = 4 << 20;
+
+    /// <summary>Per-client output buffer; replies that do not fit are flushed first, values are sent from their slot.</summary>
+    public int OutputBufferBytes { get; init; } = 64 << 10;
+
+    /// <summary>Seconds a started frame may take to arrive completely (slow senders are disconnected).</summary>
+    public int FrameTimeoutSeconds { get; init; } = 30;
+
+    /// <summary>Seconds graceful shutdown waits for in-flight commands before closing connections.</summary>
+    public int ShutdownTimeoutSeconds { get; init; } = 10;
+
+    /// <summary>Bytes of the DRAM tier (per tenant unless a tenant sets its quota).</summary>
+    public long DramBytes { get; init; } = 4L << 30;
+
+    /// <summary>Largest value (DRAM slot size); 0: one chunk of <see cref="Model"/> plus its 64-byte header.</summary>
+    public int SlotBytes { get; init; }
+
+    /// <summary>Eviction policy of the DRAM tier.</summary>
+    public string EvictionPolicy { get; init; } = "lru";
+
+    /// <summary>Model shape whose layout token lookups use (<c>KV.LOOKUP TOKENS</c>): llama3.2-1b, llama3-8b, llama3-70b.</summary>
+    public string Model { get; init; } = "llama3-8b";
+
+    /// <summary>Folder of the SSD tier; none when empty.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>Bytes of the SSD tier (per tenant).</summary>
+    public long SsdBytes { get; init; } = 16L << 30;
+
+    /// <summary>With an SSD tier: copy every stored value to the SSD in the background at once (true), or only when DRAM evicts it (false).</summary>
+    public bool SsdWriteThrough { get; init; } = true;
+
+    /// <summary>TLS; off when no certificate is given.</summary>
+    public TlsOptions Tls { get; init; } = new();
+
+    /// <summary>Tenants and their tokens; when empty, authentication is off and one default tenant serves everyone.</summary>
+    public IList<TenantOptions> Tenants { get; init; } = [];
+
+    /// <summary>
+    /// Run socket completions on the socket engine's threads (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>,
+    /// set by <c>tierkv serve</c> before any socket exists): saves a thread hop per command, which is most of a
+    /// lookup's round trip. Large values are moved on pool threads either way.
+    /// </summary>
+    public bool InlineSocketCompletions { get; init; } = true;
+
+    /// <summary>Path of an access trace to record (every lookup: time, tenant number, tokens, chunk keys), when set.</summary>
+    public string? RecordTrace { get; init; }
+
+    /// <summary>The layout token lookups use.</summary>
+    public KvLayout Layout => ModelShapes.Get(Model).Layout;
+
+    /// <summary>The effective slot size.</summary>
+    public int EffectiveSlotBytes => SlotBytes > 0 ? SlotBytes : Layout.ChunkBytes + 64;
+
+    /// <summary>Bytes of one stored record (value plus prefix, 4 KiB-aligned): the slot size of every tier.</summary>
+    internal int RecordBytes => ValueRecord.RecordBytes(EffectiveSlotBytes);
+
+    internal FrameLimits Limits => new(MaxArrayLength, MaxBulkBytes, MaxLineBytes, LargeArgBytes, MaxCommandBytes);
+
+    /// <summary>Arguments above this size are streamed (values), not buffered.</summary>
+    internal const int LargeArgBytes = 16 << 10;
+
+    /// <summary>Throws with a message that names the bad setting.</summary>
+    public void Validate()
+    {
+        if (!IPAddress.TryParse(Bind, out var bind))
+        {
+            throw new ArgumentException($"Server:Bind '{Bind}' is not an IP address (use 127.0.0.1, ::1 or an interface address).");
+        }
+
+        if (!IPAddress.IsLoopback(bind) && Tenants.Count == 0)
+        {
+            throw new ArgumentException($"Server:Bind {Bind} is not a loopback address and no tenants (tokens) are configured: refusing to serve without authentication. Configure Server:Tenants or bind 127.0.0.1.");
+        }
+
+        if (MetricsBind is not null && !IPAddress.TryParse(MetricsBind, out _))
+        {
+            throw new ArgumentException($"Server:MetricsBind '{MetricsBind}' is not an IP address.");
+        }
+
+        Range(Port, 0, 65535, nameof(Port));
+        Range(MetricsPort, -1, 65535, nameof(MetricsPort));
+        Range(MaxClients, 1, 1_000_000, nameof(MaxClients));
+        Range(MaxArrayLength, 1, 1 << 20, nameof(MaxArrayLength));
+        Range(MaxLineBytes, 64, 1 << 24, nameof(MaxLineBytes));
+        Range(MaxCommandBytes, 1024, 1 << 30, nameof(MaxCommandBytes));
+        Range(OutputBufferBytes, 16 << 10, 1 << 26, nameof(OutputBufferBytes));
+        Range(FrameTimeoutSeconds, 1, 86400, nameof(FrameTimeoutSeconds));
+        Range(ShutdownTimeoutSeconds, 0, 3600, nameof(ShutdownTimeoutSeconds));
+        if (OutputBufferBytes < (MaxArrayLength * 6L) + 4096)
+        {
+            throw new ArgumentException($"Server:OutputBufferBytes {OutputBufferBytes} must hold a reply of one integer per argument ({(MaxArrayLength * 6L) + 4096} bytes for Server:MaxArrayLength {MaxArrayLength}).");
+        }
+
+        if (MaxBulkBytes < 1 || MaxBulkBytes > int.MaxValue)
+        {
+            throw new ArgumentException($"Server:MaxBulkBytes must be in [1, {int.MaxValue}]; got {MaxBulkBytes}.");
+        }
+
+        _ = ModelShapes.Get(Model);
+        if (SlotBytes < 0)
+        {
+            throw new ArgumentException($"Server:SlotBytes must be positive (or 0 for one chunk of the model); got {SlotBytes}.");
+        }
+
+        if (DramBytes < EffectiveSlotBytes)
+        {
+            throw new ArgumentException($"Server:DramBytes {DramBytes} must hold at least one slot of {EffectiveSlotBytes} bytes.");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in Tenants)
+        {
+            t.Validate();
+            if (!names.Add(t.Name))
+            {
+                throw new ArgumentException($"Server:Tenants names '{t.Name}' twice; tenant names must be unique.");
+            }
+
+            if (!tokens.Add(t.Token))
+            {
+                throw new ArgumentException($"Server:Tenants: tenant '{t.Name}' reuses another tenant's token; tokens must be unique.");
+            }
+
+            if (t.QuotaBytes is { } q && q < EffectiveSlotBytes)
+            {
+                throw new ArgumentException($"Server:Tenants: the quota of tenant '{t.Name}' ({q} bytes) is smaller than one slot ({EffectiveSlotBytes} bytes).");
+            }
+        }
+
+        Tls.Validate();
+    }
+
+    private static void Range(long value, long min, long max, string name)
+    {
+        if (value < min || value > max)
+        {
+            throw new ArgumentException($"Server:{name} must be in [{min}, {max}]; got {value}.");
+        }
+    }
+}

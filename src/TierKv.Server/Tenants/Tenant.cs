@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using TierKv.Keys;
+using TierKv.Metrics;
+using TierKv.Server.Protocol;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.Server.Tenants;
+
+/// <summary>
+/// One tenant: its own tiered store (so its quota is its DRAM tier's capacity and no other tenant can evict, hit or
+/// time its chunks) and the salt that scopes every key it sends.
+/// </summary>
+internal sealed class Tenant : IDisposable
+{
+    private readonly byte[] _tokenHash;
+
+    public Tenant(int index, string name, string? token, TenantSalt salt, TieredStore store, HostMemoryTier dram)
+    {
+        Index = index;
+        Name = name;
+        Salt = salt;
+        SaltRoot = KeyNames.SaltRoot(salt);
+        Salted = salt.Bytes.Length > 0;
+        Store = store;
+        Dram = dram;
+        _tokenHash = token is null ? [] : SHA256.HashData(Encoding.UTF8.GetBytes(token));
+        Tag = new KeyValuePair<string, object?>("tenant", name);
+        DramCounters = store.Metrics.ForTier(dram.Name);
+        Lower = store.Tiers.Count > 1 ? store.Tiers[1] as IWriteBehindTier : null;
+        WriteThrough = Lower is not null && store.Options.WriteMode == LowerTierWriteMode.WriteThrough;
+    }
+
+    /// <summary>The SSD tier below DRAM, if any.</summary>
+    public IWriteBehindTier? Lower { get; }
+
+    /// <summary>Whether stored values are copied to <see cref="Lower"/> at once.</summary>
+    public bool WriteThrough { get; }
+
+    public TierCounters DramCounters { get; }
+
+    /// <summary>Position in the configuration (the tenant number in access traces).</summary>
+    public int Index { get; }
+
+    public string Name { get; }
+
+    public TenantSalt Salt { get; }
+
+    public UInt128 SaltRoot { get; }
+
+    public bool Salted { get; }
+
+    public TieredStore Store { get; }
+
+    public HostMemoryTier Dram { get; }
+
+    public KeyValuePair<string, object?> Tag { get; }
+
+    public ServerStats Stats { get; } = new();
+
+    /// <summary>Constant-time comparison of a presented token against this tenant's.</summary>
+    public bool TokenMatches(ReadOnlySpan<byte> token)
+    {
+        if (_tokenHash.Length == 0)
+        {
+            return false;
+        }
+
+        Span<byte> h = stackalloc byte[32];
+        SHA256.HashData(token, h);
+        return CryptographicOperations.FixedTimeEquals(h, _tokenHash);
+    }
+
+    /// <summary>The stored key of a client key.</summary>
+    public ChunkKey Scope(in ChunkKey clientKey) => KeyNames.Scope(clientKey, SaltRoot, Salted);
+
+    public void Dispose() => Store.Dispose();
+}

@@ -1,0 +1,131 @@
+using TierKv.Keys;
+using TierKv.Metrics;
+using TierKv.Nvme;
+using TierKv.Server.Protocol;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.Server.Tenants;
+
+/// <summary>The tenants of a server, each with its own store, built from <see cref="ServerOptions"/>.</summary>
+internal sealed class TenantDirectory : IDisposable
+{
+    private readonly Tenant[] _tenants;
+
+    public TenantDirectory(ServerOptions options, TierKvMetrics metrics)
+    {
+        Options = options;
+        Metrics = metrics;
+        Layout = options.Layout;
+        RecordBytes = options.RecordBytes;
+        ValueLayout = ValueRecord.Layout(RecordBytes);
+        if (options.Tenants.Count == 0)
+        {
+            AuthRequired = false;
+            _tenants = [Create(options, metrics, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, tierSuffix: "")];
+        }
+        else
+        {
+            AuthRequired = true;
+            _tenants = new Tenant[options.Tenants.Count];
+            for (int i = 0; i < _tenants.Length; i++)
+            {
+                var t = options.Tenants[i];
+                _tenants[i] = Create(options, metrics, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, "." + t.Name);
+            }
+        }
+    }
+
+    public ServerOptions Options { get; }
+
+    public TierKvMetrics Metrics { get; }
+
+    /// <summary>Layout of token lookups and of stored values (their fingerprint in chunk metadata).</summary>
+    public KvLayout Layout { get; }
+
+    /// <summary>Bytes of a value record (the slot size of every tier).</summary>
+    public int RecordBytes { get; }
+
+    /// <summary>The layout of value records in the tiers.</summary>
+    public KvLayout ValueLayout { get; }
+
+    /// <summary>True when clients must AUTH before anything but PING/HELLO/AUTH/QUIT.</summary>
+    public bool AuthRequired { get; }
+
+    /// <summary>The tenant of unauthenticated clients when authentication is off.</summary>
+    public Tenant? Default => AuthRequired ? null : _tenants[0];
+
+    public IReadOnlyList<Tenant> All => _tenants;
+
+    /// <summary>Finds the tenant a token belongs to (and, when given, whose name matches); every tenant is compared so timing reveals nothing.</summary>
+    public Tenant? Authenticate(ReadOnlySpan<byte> user, ReadOnlySpan<byte> token)
+    {
+        Tenant? found = null;
+        foreach (var t in _tenants)
+        {
+            bool ok = t.TokenMatches(token);
+            if (ok && (user.IsEmpty || System.Text.Ascii.Equals(user, t.Name) || user.SequenceEqual("default"u8)))
+            {
+                found = t;
+            }
+        }
+
+        return found;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _tenants)
+        {
+            t.Dispose();
+        }
+    }
+
+    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
+    {
+        int record = options.RecordBytes;
+        var dram = new HostMemoryTier(
+            new HostMemoryTierOptions
+            {
+                CapacityBytes = dramBytes,
+                SlotBytes = record,
+                EvictionPolicy = options.EvictionPolicy,
+                Name = "dram" + tierSuffix,
+            },
+            metrics);
+        var tiers = new List<IKvTier> { dram };
+        try
+        {
+            if (!string.IsNullOrEmpty(options.DataDir))
+            {
+                tiers.Add(new NvmeTier(
+                    new NvmeTierOptions
+                    {
+                        Directory = Path.Combine(options.DataDir, name),
+                        CapacityBytes = Math.Max(ssdBytes, record),
+                        SlotBytes = record,
+                        Name = "ssd" + tierSuffix,
+                        EvictionPolicy = options.EvictionPolicy,
+                    },
+                    metrics));
+            }
+
+            var storeOptions = new TieredStoreOptions
+            {
+                WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
+                PromoteOnHit = false,
+            };
+            var store = new TieredStore(tiers, metrics, storeOptions);
+            return new Tenant(index, name, token, salt, store, dram);
+        }
+        catch
+        {
+            foreach (var t in tiers)
+            {
+                t.Dispose();
+            }
+
+            throw;
+        }
+    }
+}
