@@ -1,0 +1,39 @@
+using TierKv.Keys;
+
+namespace TierKv.Engine.Connector;
+
+/// <summary>
+/// The scheduler-side answer for one request: the chunk keys of its full chunks and how many leading tokens TierKV
+/// can supply, with the tier (index into the store's tiers, fastest first) holding each hit chunk.
+/// </summary>
+public sealed class PrefixMatch
+{
+    internal PrefixMatch(int promptTokens, ChunkKey[] keys, int hitChunks, int[] chunkTiers, int tokensPerChunk)
+    {
+        PromptTokens = promptTokens;
+        Keys = keys;
+        HitChunks = hitChunks;
+        ChunkTiers = chunkTiers;
+        TokensPerChunk = tokensPerChunk;
+    }
+
+    /// <summary>Tokens of the request.</summary>
+    public int PromptTokens { get; }
+
+    /// <summary>Keys of every full chunk of the request.</summary>
+    public IReadOnlyList<ChunkKey> Keys { get; }
+
+    /// <summary>Leading chunks held by some tier.</summary>
+    public int HitChunks { get; }
+
+    /// <summary>Leading tokens TierKV can supply.</summary>
+    public int HitTokens => HitChunks * TokensPerChunk;
+
+    /// <summary>For each hit chunk, the index of the fastest tier holding it.</summary>
+    public IReadOnlyList<int> ChunkTiers { get; }
+
+    /// <summary>Tokens per chunk of the layout.</summary>
+    public int TokensPerChunk { get; }
+
+    internal ChunkKey[] KeyArray => (ChunkKey[])Keys;
+}
