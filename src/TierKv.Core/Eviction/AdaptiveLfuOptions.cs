@@ -30,6 +30,15 @@ public sealed record AdaptiveLfuOptions
     /// <summary>Largest remembered count that raises a priority (0: no cap, up to the sketch's 255). Default 2: never seen, seen once, seen more.</summary>
     public int FrequencyCap { get; init; } = 2;
 
+    /// <summary>
+    /// Demote new request tails by their measured reuse (see <see cref="AdaptiveLfuPolicy"/>). Costs one byte of
+    /// per-key class memory per sketch counter.
+    /// </summary>
+    public bool DemoteTails { get; init; } = true;
+
+    /// <summary>Fewest new interior chunks over which the tail reuse estimate is kept before it is halved (else the capacity).</summary>
+    public int MinTailWindow { get; init; } = 1024;
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {
@@ -46,6 +55,11 @@ public sealed record AdaptiveLfuOptions
         if (FrequencyCap < 0 || HalvingPeriodPerSlot < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(FrequencyCap), "FrequencyCap and HalvingPeriodPerSlot must not be negative.");
+        }
+
+        if (MinTailWindow < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinTailWindow), MinTailWindow, "MinTailWindow must be positive.");
         }
 
         if (SketchWidthPerSlot < 1 || MinSketchWidth < 1)
