@@ -7,6 +7,7 @@ using Spectre.Console.Cli;
 using TierKv.Keys;
 using TierKv.Store;
 using TierKv.Tiers;
+using TierKv.Tracing;
 
 namespace TierKv.Cli.Commands;
 
@@ -50,6 +51,10 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         [DefaultValue(1)]
         public int Seed { get; init; } = 1;
 
+        [CommandOption("--record-trace <FILE>")]
+        [Description("Record TierKV's access trace (chunk keys, tenant, tokens, time; no token contents) for `tierkv analyze`.")]
+        public string? RecordTrace { get; init; }
+
         [CommandOption("--json")]
         [Description("Print per-turn records and the summary as JSON.")]
         public bool Json { get; init; }
@@ -82,6 +87,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         }
 
         using var store = new TieredStore([new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = dramBytes, SlotBytes = cb })]);
+        using var trace = settings.RecordTrace is { } tracePath ? AccessTraceWriter.Create(tracePath, layout.TokensPerChunk) : null;
         var workload = new ChatWorkload(settings.Users, settings.Turns, settings.SystemTokens, settings.Seed);
         var records = new List<JsonObject>();
         var tierTokens = new Dictionary<string, long>();
@@ -98,6 +104,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, turn.Tokens);
+                trace?.Record(0, turn.Tokens.Length, keys);
                 long t0 = Stopwatch.GetTimestamp();
                 int hit = store.Lookup(layout, keys);
                 double lookupUs = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;

@@ -19,6 +19,18 @@ public sealed class TieredStore : IDisposable
     private readonly TierCounters[] _counters;
     private readonly TieredStoreOptions _options;
     private readonly bool _ownsTiers;
+    private readonly HostMemoryTier? _dram;
+    private readonly int _lower = -1;
+    private readonly SightingCounter? _sightings;
+    private readonly SemaphoreSlim _prefetchPermits;
+    private readonly System.Collections.Concurrent.ConcurrentBag<(nint Pointer, int Bytes)> _prefetchBuffers = [];
+    private int _queuedPrefetches;
+    private long _promotions;
+    private long _writtenBack;
+    private long _shed;
+    private long _notAdmitted;
+    private long _prefetched;
+    private long _prefetchShed;
 
     /// <summary>Creates a store over <paramref name="tiers"/>, fastest first.</summary>
     public TieredStore(IEnumerable<IKvTier> tiers, TierKvMetrics? metrics = null, TieredStoreOptions? options = null, bool ownsTiers = true)
@@ -52,7 +64,49 @@ public sealed class TieredStore : IDisposable
         }
 
         _ownsTiers = ownsTiers;
+        _prefetchPermits = new SemaphoreSlim(_options.MaxPrefetchesInFlight, _options.MaxPrefetchesInFlight);
+        _dram = _tiers[0] as HostMemoryTier;
+        if (_tiers.Length > 1 && _tiers[1] is IWriteBehindTier)
+        {
+            _lower = 1;
+        }
+
+        if (_options.Admission == LowerTierAdmission.SeenTwice)
+        {
+            _sightings = new SightingCounter(_options.AdmissionFilterSlots);
+        }
+
+        if (_dram is not null && _lower > 0 && _options.WriteMode == LowerTierWriteMode.WriteBack)
+        {
+            if (_dram.EvictionSink is not null)
+            {
+                throw new ArgumentException($"The DRAM tier '{_dram.Name}' already has an eviction sink; a tiered store with write-back needs to own it.", nameof(tiers));
+            }
+
+            _dram.EvictionSink = new WriteBackSink(this);
+        }
     }
+
+    /// <summary>Settings in use.</summary>
+    public TieredStoreOptions Options => _options;
+
+    /// <summary>Chunks served by a slower tier and copied into DRAM.</summary>
+    public long Promotions => Interlocked.Read(ref _promotions);
+
+    /// <summary>Chunks handed to the tier below DRAM (write-back or write-through).</summary>
+    public long WrittenBack => Interlocked.Read(ref _writtenBack);
+
+    /// <summary>Chunks the tier below DRAM shed because its write queue was full.</summary>
+    public long ShedWrites => Interlocked.Read(ref _shed);
+
+    /// <summary>Chunks the admission policy kept off the tier below DRAM.</summary>
+    public long NotAdmitted => Interlocked.Read(ref _notAdmitted);
+
+    /// <summary>Chunks that prefetches moved into DRAM.</summary>
+    public long Prefetched => Interlocked.Read(ref _prefetched);
+
+    /// <summary>Prefetch chunks shed because the prefetch queue was full.</summary>
+    public long PrefetchShed => Interlocked.Read(ref _prefetchShed);
 
     /// <summary>The tiers, fastest first.</summary>
     public IReadOnlyList<IKvTier> Tiers => _tiers;
@@ -208,6 +262,7 @@ public sealed class TieredStore : IDisposable
             }
 
             Metrics.RecordRead(_counters[0], cb, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            _sightings?.Add(keys[i]);
             if (servedBy.Length != 0)
             {
                 servedBy[i] = TierKind.Dram;
@@ -279,7 +334,8 @@ public sealed class TieredStore : IDisposable
             for (int k = 0; k < n; k++)
             {
                 int idx = k;
-                inflight.Add(ReadOneAsync(layout, keys.Span[idx], where[idx], destination.Slice(idx * cb, cb), status, idx, servedBy, cancellationToken));
+                ChunkKey? parent = idx > 0 ? keys.Span[idx - 1] : null;
+                inflight.Add(ReadOneAsync(layout, keys.Span[idx], parent, where[idx], destination.Slice(idx * cb, cb), status, idx, servedBy, cancellationToken));
                 if (inflight.Count >= window)
                 {
                     var done = await Task.WhenAny(inflight).ConfigureAwait(false);
@@ -340,17 +396,150 @@ public sealed class TieredStore : IDisposable
         int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
         int cb = layout.ChunkBytes;
         int held = 0;
+        int window = _options.MaxWritesInFlight;
+        var inflight = new List<Task<bool>>(Math.Min(window, count));
         for (int c = 0; c < count; c++)
         {
             int i = firstChunk + c;
             ChunkKey? parent = i > 0 ? keys.Span[i - 1] : null;
-            if (await StoreOneAsync(layout, keys.Span[i], parent, payload.Slice(c * cb, cb), cancellationToken).ConfigureAwait(false))
+            inflight.Add(StoreOneAsync(layout, keys.Span[i], parent, payload.Slice(c * cb, cb), cancellationToken));
+            if (inflight.Count >= window)
             {
-                held++;
+                var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+                inflight.Remove(done);
+                held += await done.ConfigureAwait(false) ? 1 : 0;
             }
         }
 
+        foreach (var t in inflight)
+        {
+            held += await t.ConfigureAwait(false) ? 1 : 0;
+        }
+
         return held;
+    }
+
+    /// <summary>
+    /// Moves the leading cached chunks of <paramref name="keys"/> that sit in slower tiers up to DRAM, so a following
+    /// <c>Retrieve</c> is served from memory. Start it when a request is scheduled and do not wait for it; it never
+    /// throws for I/O trouble. Returns how many leading chunks are in DRAM when it is done. Bounded: at most
+    /// <see cref="TieredStoreOptions.MaxPrefetchesInFlight"/> reads at once and
+    /// <see cref="TieredStoreOptions.MaxQueuedPrefetches"/> chunks waiting across all requests; beyond that the
+    /// rest of a request is shed and counted (<see cref="PrefetchShed"/>).
+    /// </summary>
+    public async Task<int> PrefetchAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (_dram is null || keys.Length == 0)
+        {
+            return 0;
+        }
+
+        int n = keys.Length;
+        int[] where = ArrayPool<int>.Shared.Rent(n);
+        var reads = new List<Task<bool>>();
+        int inDram = 0;
+        int queued = 0;
+        try
+        {
+            int located = LocateChunks(keys.Span, where);
+            for (int k = 0; k < located; k++)
+            {
+                if (ReferenceEquals(_tiers[where[k]], _dram))
+                {
+                    inDram++;
+                    continue;
+                }
+
+                if (Interlocked.Increment(ref _queuedPrefetches) > _options.MaxQueuedPrefetches)
+                {
+                    Interlocked.Decrement(ref _queuedPrefetches);
+                    Interlocked.Add(ref _prefetchShed, located - k);
+                    break;
+                }
+
+                queued++;
+                await _prefetchPermits.WaitAsync(cancellationToken).ConfigureAwait(false);
+                ChunkKey? parent = k > 0 ? keys.Span[k - 1] : null;
+                reads.Add(PrefetchOneAsync(layout, keys.Span[k], parent, _tiers[where[k]], cancellationToken));
+            }
+
+            foreach (var r in reads)
+            {
+                inDram += await r.ConfigureAwait(false) ? 1 : 0;
+            }
+
+            return inDram;
+        }
+        finally
+        {
+            foreach (var r in reads)
+            {
+                if (!r.IsCompleted)
+                {
+                    await Task.WhenAny(r).ConfigureAwait(false);
+                }
+            }
+
+            Interlocked.Add(ref _queuedPrefetches, -queued);
+            ArrayPool<int>.Shared.Return(where);
+        }
+    }
+
+    /// <summary>
+    /// Writes every DRAM-resident chunk that the tier below DRAM lacks down to it and waits for all background
+    /// writes: after it, a restarted process finds everything this one held. Returns the chunks written.
+    /// </summary>
+    public async Task<int> PersistAsync(CancellationToken cancellationToken = default)
+    {
+        if (_dram is null || _lower < 0)
+        {
+            return 0;
+        }
+
+        var lower = _tiers[_lower];
+        int written = 0;
+        foreach (var key in _dram.ResidentKeys())
+        {
+            if (lower.Contains(key) || !_dram.TryDescribe(key, out var layout, out var parent) || !_dram.TryAcquire(key, out var lease))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var mm = new NativeMemoryManager(lease.Pointer, lease.Length);
+                var s = await lower.WriteAsync(layout!, key, parent, mm.Memory, cancellationToken).ConfigureAwait(false);
+                if (s == TierWriteStatus.Stored)
+                {
+                    written++;
+                    Metrics.RecordWrite(_counters[_lower], lease.Length, 0);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException and not ArgumentException)
+            {
+                Metrics.RecordIoError(_counters[_lower], "write");
+            }
+            finally
+            {
+                lease.Dispose();
+            }
+        }
+
+        await DrainAsync(cancellationToken).ConfigureAwait(false);
+        return written;
+    }
+
+    /// <summary>Completes when every background write to slower tiers started so far has finished.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var t in _tiers)
+        {
+            if (t is IWriteBehindTier w)
+            {
+                await w.DrainAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Deletes a chunk from every tier; returns whether any tier held it.</summary>
@@ -368,6 +557,23 @@ public sealed class TieredStore : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        while (_prefetchBuffers.TryTake(out var b))
+        {
+            FreeNative(b.Pointer);
+        }
+
+        if (_options.PersistOnDispose && _lower > 0)
+        {
+            try
+            {
+                PersistAsync().GetAwaiter().GetResult();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A tier was disposed first by its owner: nothing left to persist into.
+            }
+        }
+
         if (_ownsTiers)
         {
             foreach (var t in _tiers)
@@ -416,7 +622,7 @@ public sealed class TieredStore : IDisposable
         }
     }
 
-    private async Task ReadOneAsync(KvLayout layout, ChunkKey key, int tierHint, Memory<byte> destination, TierReadStatus[] status, int idx, Memory<TierKind> servedBy, CancellationToken ct)
+    private async Task ReadOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, int tierHint, Memory<byte> destination, TierReadStatus[] status, int idx, Memory<TierKind> servedBy, CancellationToken ct)
     {
         int start = tierHint >= 0 ? tierHint : 0;
         for (int t = start; t < _tiers.Length; t++)
@@ -449,6 +655,16 @@ public sealed class TieredStore : IDisposable
                     servedBy.Span[idx] = tier.Kind;
                 }
 
+                _sightings?.Add(key);
+                if (t > 0 && _dram is not null && _options.PromoteOnHit && !ReferenceEquals(tier, _dram))
+                {
+                    // Promotion: the verified payload is in the caller's buffer now; DRAM keeps a copy.
+                    if (_dram.Write(layout, key, parent, destination.Span) == TierWriteStatus.Stored)
+                    {
+                        Interlocked.Increment(ref _promotions);
+                    }
+                }
+
                 return;
             }
 
@@ -458,6 +674,7 @@ public sealed class TieredStore : IDisposable
 
     private bool StoreOne(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
     {
+        _sightings?.Add(key);
         for (int t = 0; t < _tiers.Length; t++)
         {
             var tier = _tiers[t];
@@ -475,6 +692,11 @@ public sealed class TieredStore : IDisposable
             if (s == TierWriteStatus.Stored)
             {
                 Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                if (t == 0 && _options.WriteMode == LowerTierWriteMode.WriteThrough)
+                {
+                    OfferToLower(layout, key, parent, chunk);
+                }
+
                 return true;
             }
 
@@ -503,8 +725,9 @@ public sealed class TieredStore : IDisposable
         }
     }
 
-    private async ValueTask<bool> StoreOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    private async Task<bool> StoreOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
     {
+        _sightings?.Add(key);
         for (int t = 0; t < _tiers.Length; t++)
         {
             var tier = _tiers[t];
@@ -523,6 +746,11 @@ public sealed class TieredStore : IDisposable
             if (s == TierWriteStatus.Stored)
             {
                 Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                if (t == 0 && _options.WriteMode == LowerTierWriteMode.WriteThrough)
+                {
+                    OfferToLower(layout, key, parent, chunk.Span);
+                }
+
                 return true;
             }
 
@@ -533,6 +761,105 @@ public sealed class TieredStore : IDisposable
         }
 
         return false;
+    }
+
+    /// <summary>Hands a chunk leaving (write-back) or entering (write-through) DRAM to the tier below, if admitted.</summary>
+    private void OfferToLower(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    {
+        if (_lower < 0 || _tiers[_lower] is not IWriteBehindTier lower || lower.Contains(key))
+        {
+            return;
+        }
+
+        if (_sightings is not null && _sightings.Count(key) < 2)
+        {
+            Interlocked.Increment(ref _notAdmitted);
+            Metrics.RecordRejection(_counters[_lower], "not_admitted");
+            return;
+        }
+
+        long t0 = Stopwatch.GetTimestamp();
+        TierWriteStatus s;
+        try
+        {
+            s = lower.TryWriteBehind(layout, key, parent, payload);
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            Metrics.RecordIoError(_counters[_lower], "write");
+            return;
+        }
+
+        if (s == TierWriteStatus.Stored)
+        {
+            Interlocked.Increment(ref _writtenBack);
+            Metrics.RecordWrite(_counters[_lower], payload.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        else if (s == TierWriteStatus.NotAdmitted)
+        {
+            Interlocked.Increment(ref _shed);
+        }
+    }
+
+    private static unsafe void FreeNative(nint pointer) => System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)pointer);
+
+    private static unsafe nint AllocNative(int bytes) => (nint)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, HostMemoryTierOptions.PageSize);
+
+    private async Task<bool> PrefetchOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, IKvTier tier, CancellationToken ct)
+    {
+        int cb = layout.ChunkBytes;
+        (nint Pointer, int Bytes) buf = default;
+        try
+        {
+            if (!_prefetchBuffers.TryTake(out buf) || buf.Bytes < cb)
+            {
+                if (buf.Pointer != 0)
+                {
+                    FreeNative(buf.Pointer);
+                }
+
+                buf = (AllocNative(cb), cb);
+            }
+
+            using var mm = new NativeMemoryManager(buf.Pointer, cb);
+            long t0 = Stopwatch.GetTimestamp();
+            var s = await tier.ReadAsync(layout, key, mm.Memory, ct).ConfigureAwait(false);
+            if (s != TierReadStatus.Hit)
+            {
+                return false;
+            }
+
+            int t = Array.IndexOf(_tiers, tier);
+            Metrics.RecordRead(_counters[t], cb, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            var w = _dram!.Write(layout, key, parent, mm.Memory.Span);
+            if (w == TierWriteStatus.Stored)
+            {
+                Interlocked.Increment(ref _prefetched);
+            }
+
+            return w is TierWriteStatus.Stored or TierWriteStatus.AlreadyPresent;
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            // A prefetch is only a hint: its failure leaves the chunk where it was.
+            return false;
+        }
+        finally
+        {
+            if (buf.Pointer != 0)
+            {
+                _prefetchBuffers.Add(buf);
+            }
+
+            _prefetchPermits.Release();
+        }
+    }
+
+    /// <summary>DRAM's eviction callback: hands the evicted chunk to the tier below while its bytes are intact.</summary>
+    private sealed class WriteBackSink(TieredStore store) : IEvictionSink
+    {
+        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload) =>
+            store.OfferToLower(layout, key, parent, payload);
     }
 
     private static int ValidateStore(KvLayout layout, int keyCount, int payloadLength, int firstChunk)

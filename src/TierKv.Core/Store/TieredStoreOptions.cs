@@ -6,12 +6,62 @@ public sealed record TieredStoreOptions
     /// <summary>Chunk reads from slower tiers kept in flight at once per retrieve (the queue depth).</summary>
     public int MaxReadsInFlight { get; init; } = 16;
 
+    /// <summary>Chunk writes kept in flight at once per <c>StoreAsync</c>.</summary>
+    public int MaxWritesInFlight { get; init; } = 8;
+
+    /// <summary>
+    /// How chunks reach the tier below DRAM (the SSD): when DRAM evicts them (write-back, the default, measured in
+    /// docs/ssd-tier.md) or as soon as they are stored (write-through).
+    /// </summary>
+    public LowerTierWriteMode WriteMode { get; init; } = LowerTierWriteMode.WriteBack;
+
+    /// <summary>Which chunks the tier below DRAM accepts: all, or only those seen (stored or retrieved) at least twice.</summary>
+    public LowerTierAdmission Admission { get; init; } = LowerTierAdmission.All;
+
+    /// <summary>Counters kept by the seen-twice admission filter (rounded up to a power of two; one byte each).</summary>
+    public int AdmissionFilterSlots { get; init; } = 1 << 16;
+
+    /// <summary>Copy a chunk served by a slower tier into DRAM, so the next retrieve is a DRAM hit.</summary>
+    public bool PromoteOnHit { get; init; } = true;
+
+    /// <summary>Chunk reads that <c>PrefetchAsync</c> keeps in flight at once (each holds one chunk-sized buffer).</summary>
+    public int MaxPrefetchesInFlight { get; init; } = 4;
+
+    /// <summary>Prefetch chunks waiting or in flight across all requests; beyond it prefetches are shed and counted.</summary>
+    public int MaxQueuedPrefetches { get; init; } = 256;
+
+    /// <summary>
+    /// On dispose, write DRAM-resident chunks the tier below lacks down to it, so a restarted process starts warm
+    /// (matters with write-back, where DRAM holds the newest chunks only in memory).
+    /// </summary>
+    public bool PersistOnDispose { get; init; } = true;
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {
         if (MaxReadsInFlight is < 1 or > 4096)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxReadsInFlight), MaxReadsInFlight, "MaxReadsInFlight must be in [1, 4096].");
+        }
+
+        if (MaxWritesInFlight is < 1 or > 4096)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxWritesInFlight), MaxWritesInFlight, "MaxWritesInFlight must be in [1, 4096].");
+        }
+
+        if (AdmissionFilterSlots is < 64 or > (1 << 28))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AdmissionFilterSlots), AdmissionFilterSlots, "AdmissionFilterSlots must be in [64, 2^28].");
+        }
+
+        if (MaxPrefetchesInFlight is < 1 or > 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPrefetchesInFlight), MaxPrefetchesInFlight, "MaxPrefetchesInFlight must be in [1, 1024].");
+        }
+
+        if (MaxQueuedPrefetches < MaxPrefetchesInFlight)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxQueuedPrefetches), MaxQueuedPrefetches, "MaxQueuedPrefetches must be at least MaxPrefetchesInFlight.");
         }
     }
 }

@@ -383,6 +383,24 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     public ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Write(layout, key, parent, payload.Span));
 
+    /// <summary>The layout and parent a resident chunk was stored with (write-back of residents at shutdown); false on a miss.</summary>
+    public bool TryDescribe(in ChunkKey key, out KvLayout? layout, out ChunkKey? parent)
+    {
+        lock (_lock)
+        {
+            if (_index.TryGetValue(key, out int slot) && _layouts[slot] is { } l)
+            {
+                layout = l;
+                parent = _hasParent[slot] ? _parentKey[slot] : null;
+                return true;
+            }
+        }
+
+        layout = null;
+        parent = null;
+        return false;
+    }
+
     /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
     public ChunkKey[] ResidentKeys() => [.. _index.Keys];
 

@@ -1,6 +1,7 @@
 using TierKv.Engine.Cache;
 using TierKv.Keys;
 using TierKv.Store;
+using TierKv.Tracing;
 
 namespace TierKv.Engine.Connector;
 
@@ -39,10 +40,17 @@ public sealed class KvConnector
     /// <summary>The tenant salt entering every key.</summary>
     public TenantSalt Salt { get; }
 
+    /// <summary>Where each scheduler-side match is recorded (TierKV's access trace), when set.</summary>
+    public AccessTraceWriter? Trace { get; init; }
+
+    /// <summary>Tenant number written to the access trace.</summary>
+    public int TraceTenant { get; init; }
+
     /// <summary>Scheduler side: hashes the request's full chunks and finds the leading chunks any local tier holds.</summary>
     public PrefixMatch Match(ReadOnlySpan<int> tokens)
     {
         var keys = PrefixHasher.ComputeKeys(Layout, Salt, tokens);
+        Trace?.Record(TraceTenant, tokens.Length, keys);
         var tiers = new int[keys.Length];
         int hit = Store.LocateChunks(keys, tiers);
         return new PrefixMatch(tokens.Length, keys, hit, tiers[..hit], Layout.TokensPerChunk);

@@ -1,0 +1,163 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.Analysis;
+using TierKv.Analysis.Report;
+using TierKv.Analysis.Simulation;
+using TierKv.Analysis.Traces;
+using TierKv.Eviction;
+using TierKv.Keys;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv analyze TRACE</c>: request and volume statistics, reuse, hit-ratio curves of the policies over capacities
+/// (in blocks), Belady's MIN as the bound, and a DRAM/SSD sizing recommendation for a model shape.
+/// </summary>
+internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<TRACE>")]
+        [Description("Trace file: Mooncake JSONL (hash_ids of 512-token blocks) or a TierKV access trace (--record-trace).")]
+        public string Trace { get; init; } = string.Empty;
+
+        [CommandOption("--capacities")]
+        [Description("Cache capacities in blocks, comma-separated.")]
+        [DefaultValue("1000,2000,5859,10000,20000,50000,100000,200000")]
+        public string Capacities { get; init; } = "1000,2000,5859,10000,20000,50000,100000,200000";
+
+        [CommandOption("--policies")]
+        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, any of them with -prefix, belady, infinite. The default policy is always added.")]
+        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,belady")]
+        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,belady";
+
+        [CommandOption("--model")]
+        [Description("Model shape for the sizing recommendation (llama3.2-1b, llama3-8b, llama3-70b).")]
+        [DefaultValue("llama3-8b")]
+        public string Model { get; init; } = "llama3-8b";
+
+        [CommandOption("--report")]
+        [Description("Directory to write a self-contained HTML report (index.html) into.")]
+        public string? Report { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the result as JSON on standard output.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() => string.IsNullOrWhiteSpace(Trace) ? ValidationResult.Error("A trace file is required.") : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var capacities = ParseCapacities(settings.Capacities);
+        var policies = ParsePolicies(settings.Policies);
+        var shape = ModelShapes.Get(settings.Model);
+        var log = settings.Json ? null : AnsiConsole.Console;
+        var sw = Stopwatch.StartNew();
+        var trace = TraceFiles.Read(settings.Trace);
+        log?.MarkupLine($"[grey]analyze {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, {trace.BlockAccesses:N0} block accesses, read in {sw.Elapsed.TotalSeconds:F2} s[/]");
+
+        var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default);
+        log?.MarkupLine($"[grey]{policies.Count} policies x {capacities.Count} capacities simulated in {analysis.CurveSeconds:F2} s[/]");
+        if (settings.Report is { } dir)
+        {
+            string path = HtmlReport.Write(analysis, dir);
+            log?.MarkupLine($"report: [link]{Markup.Escape(path)}[/]");
+        }
+
+        if (settings.Json)
+        {
+            JsonOutput.Write(analysis.ToJson());
+            return 0;
+        }
+
+        Print(analysis);
+        return 0;
+    }
+
+    private static void Print(TraceAnalysis a)
+    {
+        var s = a.Statistics;
+        var stats = new Table().Title("trace").AddColumns("requests", "span", "mean / median input", "blocks/request", "unique blocks", "reuse fraction (infinite cache)", "median / p90 reuse distance");
+        stats.AddRow($"{s.Requests:N0}", $"{s.SpanSeconds:F0} s", $"{s.MeanInputTokens:F0} / {s.MedianInputTokens}", $"{s.MeanBlocksPerRequest:F2}", $"{s.UniqueBlocks:N0} of {s.BlockAccesses:N0}",
+            $"{a.Infinite.HitRatio:F4}", $"{a.Reuse.MedianDistance:N0} / {a.Reuse.P90Distance:N0} blocks");
+        AnsiConsole.Write(stats);
+
+        var curves = new Table().Title($"hit ratio by capacity (blocks of {a.Trace.BlockTokens} tokens)").AddColumn("policy");
+        foreach (int c in a.Capacities)
+        {
+            curves.AddColumn(new TableColumn(c.ToString("N0", CultureInfo.InvariantCulture)).RightAligned());
+        }
+
+        foreach (string p in a.Policies)
+        {
+            var row = new List<string> { p == a.DefaultPolicy ? $"[bold]{p}[/] (default)" : p };
+            foreach (int c in a.Capacities)
+            {
+                row.Add(a.HitRatio(p, c).ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            curves.AddRow([.. row]);
+        }
+
+        AnsiConsole.Write(curves);
+        var rec = a.Sizing;
+        var sizing = new Table().Title($"sizing for {rec.Model} ({rec.BytesPerToken / 1024} KiB per token), policy {rec.Policy}, attainable {rec.Attainable:F4}")
+            .AddColumns("target", "hit ratio", "blocks", "tokens", "bytes");
+        foreach (var t in rec.Targets)
+        {
+            sizing.AddRow($"{t.Fraction:P0} of attainable", t.HitRatio.ToString("F4", CultureInfo.InvariantCulture), $"{t.Blocks:N0}", $"{t.Tokens:N0}", Bytes(t.Bytes));
+        }
+
+        AnsiConsole.Write(sizing);
+        AnsiConsole.MarkupLine($"recommendation: DRAM {Bytes(rec.DramBytes)} (50% of attainable), SSD {Bytes(rec.SsdBytes)} (up to 99%)");
+    }
+
+    internal static string Bytes(long b) => b >= 1L << 40 ? $"{b / (double)(1L << 40):F1} TiB" : b >= 1L << 30 ? $"{b / (double)(1L << 30):F1} GiB" : $"{b / (double)(1L << 20):F1} MiB";
+
+    internal static List<int> ParseCapacities(string text)
+    {
+        var list = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int c) || c < 1)
+            {
+                throw new ArgumentException($"--capacities: '{part}' is not a positive number of blocks.");
+            }
+
+            list.Add(c);
+        }
+
+        return list.Count > 0 ? list : throw new ArgumentException("--capacities: give at least one capacity in blocks.");
+    }
+
+    private static List<string> ParsePolicies(string text)
+    {
+        var list = new List<string>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string p = part.ToLowerInvariant();
+            if (p is not (CurveRunner.Belady or CurveRunner.Infinite))
+            {
+                try
+                {
+                    EvictionPolicies.Create(p, 1);
+                }
+                catch (ArgumentException)
+                {
+                    throw new ArgumentException($"--policies: unknown policy '{part}'. Known: {string.Join(", ", EvictionPolicies.BaseNames)} (each also with '-prefix'), {CurveRunner.Belady}, {CurveRunner.Infinite}.");
+                }
+            }
+
+            if (!list.Contains(p))
+            {
+                list.Add(p);
+            }
+        }
+
+        return list.Count > 0 ? list : throw new ArgumentException("--policies: give at least one policy.");
+    }
+}

@@ -1,0 +1,401 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.Chunks;
+using TierKv.Keys;
+using TierKv.Memory;
+using TierKv.Nvme;
+using TierKv.Nvme.Io;
+using TierKv.Tiers;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv bench ssd</c>: in one directory and at one queue depth, raw <c>O_DIRECT</c> sequential writes and reads of
+/// chunk-sized blocks (the baseline), then the SSD tier's store and retrieve of the same volume, repetitions
+/// interleaved so drift hits both alike, then single random chunk reads for latency.
+/// </summary>
+internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
+{
+    /// <summary>Chunks per alternating slice of raw and tier I/O.</summary>
+    private const int Slice = 48;
+
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--dir")]
+        [Description("Directory on the SSD to benchmark in (files are removed afterwards).")]
+        public string? Dir { get; init; }
+
+        [CommandOption("--model")]
+        [Description("Model shape whose chunk size is used (llama3.2-1b, llama3-8b, llama3-70b).")]
+        [DefaultValue("llama3-8b")]
+        public string Model { get; init; } = "llama3-8b";
+
+        [CommandOption("--chunks")]
+        [Description("Chunks moved per repetition (the volume).")]
+        [DefaultValue(48)]
+        public int Chunks { get; init; } = 48;
+
+        [CommandOption("--reps")]
+        [Description("Repetitions; medians are reported.")]
+        [DefaultValue(6)]
+        public int Reps { get; init; } = 6;
+
+        [CommandOption("--qd")]
+        [Description("I/Os in flight, for the raw baseline and the tier alike.")]
+        [DefaultValue(8)]
+        public int QueueDepth { get; init; } = 8;
+
+        [CommandOption("--random-reads")]
+        [Description("Timed single random chunk reads.")]
+        [DefaultValue(48)]
+        public int RandomReads { get; init; } = 48;
+
+        [CommandOption("--json")]
+        [Description("Print the result as JSON on standard output.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Dir))
+            {
+                return ValidationResult.Error("--dir is required: a directory on the SSD to benchmark in.");
+            }
+
+            if (Chunks is < 2 or > 100_000)
+            {
+                return ValidationResult.Error("--chunks must be in [2, 100000].");
+            }
+
+            if (Reps is < 1 or > 100)
+            {
+                return ValidationResult.Error("--reps must be in [1, 100].");
+            }
+
+            if (QueueDepth is < 1 or > 256)
+            {
+                return ValidationResult.Error("--qd must be in [1, 256].");
+            }
+
+            return RandomReads < 1 ? ValidationResult.Error("--random-reads must be at least 1.") : ValidationResult.Success();
+        }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var shape = ModelShapes.Get(settings.Model);
+        var layout = shape.Layout;
+        int cb = layout.ChunkBytes;
+        int n = settings.Chunks;
+        int qd = settings.QueueDepth;
+        long volume = (long)cb * n;
+        string root = Path.GetFullPath(settings.Dir!);
+        string work = Path.Combine(root, $"tierkv-bench-ssd-{Environment.ProcessId}");
+        var log = settings.Json ? null : AnsiConsole.Console;
+        Directory.CreateDirectory(work);
+        var (direct, detail) = DirectIoProbe.Check(work);
+        log?.MarkupLine($"[grey]bench ssd in {Markup.Escape(root)}: {n} chunks of {cb >> 20} MiB ({volume >> 20} MiB), qd {qd}, {settings.Reps} repetitions, {Markup.Escape(detail)}[/]");
+
+        // Distinct source chunks (reused round-robin over the volume) and one destination per I/O in flight.
+        int distinct = Math.Min(n, Math.Max(2 * qd, 4));
+        long stride = NvmeTierOptions.AlignUp(ChunkHeader.Size + (long)cb + 64);
+        var source = new NativeBuffers(distinct, stride);
+        var rng = new Random(42);
+        for (int i = 0; i < distinct; i++)
+        {
+            rng.NextBytes(source.Span(i, cb));
+        }
+
+        // The caller keeps the tier's staging buffers busy (twice the queue depth): the tier itself bounds the I/Os in
+        // flight to the queue depth, so checksumming one chunk overlaps the disk's work on the others.
+        int window = 2 * qd;
+        var dest = new NativeBuffers(window, stride);
+        var rawBuffers = new NativeBuffers(qd, stride);
+        for (int i = 0; i < qd; i++)
+        {
+            source.Span(i % distinct, cb).CopyTo(rawBuffers.Span(i, cb));
+        }
+
+        var rawWrite = new List<double>();
+        var rawRead = new List<double>();
+        var put = new List<double>();
+        var get = new List<double>();
+        var lat = new List<double>();
+        string ioMode;
+        try
+        {
+            string rawPath = Path.Combine(work, "raw.blocks");
+            using var raw = BlockFile.Open(rawPath, preferDirect: true);
+            int alloc = raw.Allocate(0, stride * n);
+            if (alloc != 0 && raw.SetLength(stride * n) != 0)
+            {
+                throw new IOException($"Cannot size the benchmark file in '{work}' to {stride * n} bytes.");
+            }
+
+            raw.ConfirmDirect();
+            using var tier = new NvmeTier(new NvmeTierOptions
+            {
+                Directory = Path.Combine(work, "tier"),
+                CapacityBytes = volume,
+                SlotBytes = cb,
+                QueueDepth = qd,
+                EvictionPolicy = "lru", // each repetition's fresh chunks replace the last one's, whatever the default policy
+                Log = settings.Json ? static _ => { } : null,
+            });
+            ioMode = tier.IoMode;
+            ChunkKey[] keys = [];
+            for (int r = 0; r < settings.Reps + 1; r++)
+            {
+                // Fresh keys each repetition: the tier writes (and evicts) rather than finding them present.
+                var tokens = new int[n * layout.TokensPerChunk];
+                for (int i = 0; i < tokens.Length; i++)
+                {
+                    tokens[i] = (i * 7919) + r;
+                }
+
+                keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
+
+                // Raw and tier alternate in slices of the volume, so a shared disk's changing load hits both alike.
+                double w = 0, p = 0, rr = 0, g = 0;
+                // Which goes first alternates by repetition, so neither always meets a disk cache the other filled.
+                bool rawFirst = r % 2 == 0;
+                for (int first = 0; first < n; first += Slice)
+                {
+                    int count = Math.Min(Slice, n - first);
+                    w += rawFirst ? RawPass(raw, rawBuffers, first, count, stride, write: true, qd) : 0;
+                    p += await PutPass(tier, layout, keys, first, count, source, distinct, window).ConfigureAwait(false);
+                    w += rawFirst ? 0 : RawPass(raw, rawBuffers, first, count, stride, write: true, qd);
+                }
+
+                for (int first = 0; first < n; first += Slice)
+                {
+                    int count = Math.Min(Slice, n - first);
+                    rr += rawFirst ? RawPass(raw, rawBuffers, first, count, stride, write: false, qd) : 0;
+                    g += await GetPass(tier, layout, keys, first, count, dest, window).ConfigureAwait(false);
+                    rr += rawFirst ? 0 : RawPass(raw, rawBuffers, first, count, stride, write: false, qd);
+                }
+
+                if (r > 0)
+                {
+                    // The first repetition warms up (JIT, file extents) and is not counted.
+                    rawWrite.Add(volume / w / 1e9);
+                    put.Add(volume / p / 1e9);
+                    rawRead.Add(volume / rr / 1e9);
+                    get.Add(volume / g / 1e9);
+                }
+            }
+
+            // Correctness: every chunk comes back with the bytes that were stored.
+            for (int i = 0; i < n; i++)
+            {
+                var s = await tier.ReadAsync(layout, keys[i], dest.Memory(0, cb)).ConfigureAwait(false);
+                if (s != TierReadStatus.Hit || !dest.Span(0, cb).SequenceEqual(source.Span(i % distinct, cb)))
+                {
+                    throw new InvalidOperationException($"Chunk {i} did not come back intact from the SSD tier ({s}).");
+                }
+            }
+
+            var order = new Random(7);
+            for (int i = 0; i < settings.RandomReads; i++)
+            {
+                var key = keys[order.Next(n)];
+                long t0 = Stopwatch.GetTimestamp();
+                var s = await tier.ReadAsync(layout, key, dest.Memory(0, cb)).ConfigureAwait(false);
+                lat.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                if (s != TierReadStatus.Hit)
+                {
+                    throw new InvalidOperationException($"Random read of a stored chunk returned {s}.");
+                }
+            }
+        }
+        finally
+        {
+            source.Dispose();
+            dest.Dispose();
+            rawBuffers.Dispose();
+            Directory.Delete(work, recursive: true);
+        }
+
+        double rw = Stats.Median(rawWrite);
+        double rd = Stats.Median(rawRead);
+        double pg = Stats.Median(put);
+        double gg = Stats.Median(get);
+        var result = new JsonObject
+        {
+            ["bench"] = "ssd",
+            ["dir"] = root,
+            ["model"] = shape.Name,
+            ["chunk_bytes"] = cb,
+            ["chunks"] = n,
+            ["volume_bytes"] = volume,
+            ["queue_depth"] = qd,
+            ["reps"] = settings.Reps,
+            ["direct"] = direct,
+            ["io_mode"] = ioMode,
+            ["raw_write_gbs"] = JsonOutput.Round(rw),
+            ["raw_read_gbs"] = JsonOutput.Round(rd),
+            ["put_gbs"] = JsonOutput.Round(pg),
+            ["get_gbs"] = JsonOutput.Round(gg),
+            ["put_vs_raw"] = JsonOutput.Round(pg / rw),
+            ["get_vs_raw"] = JsonOutput.Round(gg / rd),
+            ["read_p50_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.50), 1),
+            ["read_p99_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 1),
+            ["random_reads"] = lat.Count,
+        };
+
+        if (settings.Json)
+        {
+            JsonOutput.Write(result);
+            return 0;
+        }
+
+        var table = new Table().AddColumns("measure", "TierKV SSD tier", "raw (same run)", "ratio");
+        table.AddRow("store (put)", $"{result["put_gbs"]} GB/s", $"{result["raw_write_gbs"]} GB/s", $"{result["put_vs_raw"]}");
+        table.AddRow("retrieve (get)", $"{result["get_gbs"]} GB/s", $"{result["raw_read_gbs"]} GB/s", $"{result["get_vs_raw"]}");
+        table.AddRow("random chunk read", $"p50 {result["read_p50_us"]} us, p99 {result["read_p99_us"]} us", "", "");
+        table.AddRow("I/O mode", Markup.Escape(ioMode), "", "");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    /// <summary>Sequential blocks of the raw file, <paramref name="qd"/> threads each with its own buffer; returns seconds.</summary>
+    private static double RawPass(BlockFile file, NativeBuffers buffers, int firstBlock, int n, long stride, bool write, int qd)
+    {
+        int next = firstBlock - 1;
+        n += firstBlock;
+        long failed = 0;
+        var threads = new Thread[qd];
+        long t0 = Stopwatch.GetTimestamp();
+        for (int t = 0; t < qd; t++)
+        {
+            nint buf = buffers.Pointer(t);
+            threads[t] = new Thread(() =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < n)
+                {
+                    long r = write ? file.WriteAt(buf, stride, i * stride) : file.ReadAt(buf, stride, i * stride);
+                    if (r != stride)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                }
+            });
+            threads[t].Start();
+        }
+
+        foreach (var th in threads)
+        {
+            th.Join();
+        }
+
+        double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return failed > 0 ? throw new IOException($"{failed} raw {(write ? "writes" : "reads")} failed in '{file.Path}'.") : s;
+    }
+
+    private static async Task<double> PutPass(NvmeTier tier, KvLayout layout, ChunkKey[] keys, int firstChunk, int count, NativeBuffers source, int distinct, int qd)
+    {
+        int cb = layout.ChunkBytes;
+        var inflight = new List<Task<TierWriteStatus>>(qd);
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = firstChunk; i < firstChunk + count; i++)
+        {
+            ChunkKey? parent = i > 0 ? keys[i - 1] : null;
+            inflight.Add(tier.WriteAsync(layout, keys[i], parent, source.Memory(i % distinct, cb)).AsTask());
+            if (inflight.Count >= qd)
+            {
+                var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+                inflight.Remove(done);
+                Expect(await done.ConfigureAwait(false));
+            }
+        }
+
+        foreach (var t in inflight)
+        {
+            Expect(await t.ConfigureAwait(false));
+        }
+
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+
+        static void Expect(TierWriteStatus s)
+        {
+            if (s != TierWriteStatus.Stored)
+            {
+                throw new InvalidOperationException($"The SSD tier declined a chunk ({s}).");
+            }
+        }
+    }
+
+    private static async Task<double> GetPass(NvmeTier tier, KvLayout layout, ChunkKey[] keys, int firstChunk, int count, NativeBuffers dest, int qd)
+    {
+        int cb = layout.ChunkBytes;
+        var inflight = new Task<TierReadStatus>[qd];
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = firstChunk; i < firstChunk + count; i++)
+        {
+            int lane = i % qd;
+            if (inflight[lane] is { } prev)
+            {
+                Expect(await prev.ConfigureAwait(false));
+            }
+
+            inflight[lane] = tier.ReadAsync(layout, keys[i], dest.Memory(lane, cb)).AsTask();
+        }
+
+        foreach (var t in inflight)
+        {
+            if (t is not null)
+            {
+                Expect(await t.ConfigureAwait(false));
+            }
+        }
+
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+
+        static void Expect(TierReadStatus s)
+        {
+            if (s != TierReadStatus.Hit)
+            {
+                throw new InvalidOperationException($"The SSD tier missed a stored chunk ({s}).");
+            }
+        }
+    }
+
+    /// <summary>Page-aligned native buffers, one per lane.</summary>
+    private sealed unsafe class NativeBuffers : IDisposable
+    {
+        private readonly nint[] _pointers;
+        private readonly NativeMemoryManager[] _managers;
+        private readonly long _bytes;
+
+        public NativeBuffers(int count, long bytes)
+        {
+            _bytes = bytes;
+            _pointers = new nint[count];
+            _managers = new NativeMemoryManager[count];
+            for (int i = 0; i < count; i++)
+            {
+                _pointers[i] = (nint)NativeMemory.AlignedAlloc((nuint)bytes, BlockFile.Alignment);
+                new Span<byte>((void*)_pointers[i], (int)bytes).Clear();
+                _managers[i] = new NativeMemoryManager(_pointers[i], (int)bytes);
+            }
+        }
+
+        public nint Pointer(int i) => _pointers[i];
+
+        public Span<byte> Span(int i, int length) => new((void*)_pointers[i], Math.Min(length, (int)_bytes));
+
+        public Memory<byte> Memory(int i, int length) => _managers[i].Memory[..length];
+
+        public void Dispose()
+        {
+            foreach (var p in _pointers)
+            {
+                NativeMemory.AlignedFree((void*)p);
+            }
+        }
+    }
+}

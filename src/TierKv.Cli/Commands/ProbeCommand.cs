@@ -1,0 +1,159 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.Cli.Commands.Probe;
+using TierKv.Keys;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv probe</c>: measures each medium present (DRAM, SSD; the remote tier and the GPU link when their
+/// components register a probe) and prints throughput and access latency side by side, then, for a model shape,
+/// which media load a cached prefix faster than recomputing it.
+/// </summary>
+internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
+{
+    private static readonly int[] PrefixTokens = [1024, 4096, 16384, 32768];
+
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--model")]
+        [Description("Model shape for the load-or-recompute comparison (llama3.2-1b, llama3-8b, llama3-70b).")]
+        [DefaultValue("llama3-8b")]
+        public string Model { get; init; } = "llama3-8b";
+
+        [CommandOption("--prefill-ms-per-token")]
+        [Description("Measured recompute (prefill) cost; default: the shape's H200 figure from ARCHITECTURE.md.")]
+        public double? PrefillMsPerToken { get; init; }
+
+        [CommandOption("--dir")]
+        [Description("Scratch directory on the SSD to measure (files are removed afterwards).")]
+        [DefaultValue("/var/tmp")]
+        public string Dir { get; init; } = "/var/tmp";
+
+        [CommandOption("--quick")]
+        [Description("Smaller volumes: a rough figure in a second or two.")]
+        public bool Quick { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the result as JSON on standard output.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() =>
+            PrefillMsPerToken is <= 0 ? ValidationResult.Error("--prefill-ms-per-token must be positive.") : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var shape = ModelShapes.Get(settings.Model);
+        double prefill = settings.PrefillMsPerToken ?? shape.PrefillMsPerToken;
+        Action<string>? log = settings.Json ? null : m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]");
+        var ctx = new ProbeContext(settings.Dir, settings.Quick, log);
+        var measured = new List<ProbeMeasurement>();
+        foreach (var medium in ProbeMedia.All)
+        {
+            log?.Invoke($"measuring {medium.Name} ...");
+            if (medium.Measure(ctx) is { } m)
+            {
+                measured.Add(m);
+            }
+        }
+
+        var media = new JsonArray();
+        foreach (var m in measured)
+        {
+            media.Add(new JsonObject
+            {
+                ["medium"] = m.Medium,
+                ["read_gbs"] = JsonOutput.Round(m.ReadGbs),
+                ["write_gbs"] = JsonOutput.Round(m.WriteGbs),
+                ["latency_us"] = JsonOutput.Round(m.LatencyUs, 3),
+                ["detail"] = m.Detail,
+            });
+        }
+
+        var prefixes = new JsonArray();
+        var fasterAt16k = new JsonArray();
+        foreach (int tokens in PrefixTokens)
+        {
+            long bytes = (long)tokens * shape.Layout.BytesPerToken;
+            double recompute = tokens * prefill;
+            var load = new JsonObject();
+            var faster = new JsonArray();
+            foreach (var m in measured)
+            {
+                double ms = LoadMs(m, bytes);
+                load[m.Medium] = JsonOutput.Round(ms, 2);
+                if (ms < recompute)
+                {
+                    faster.Add(m.Medium);
+                    if (tokens == 16384)
+                    {
+                        fasterAt16k.Add(m.Medium);
+                    }
+                }
+            }
+
+            prefixes.Add(new JsonObject
+            {
+                ["tokens"] = tokens,
+                ["bytes"] = bytes,
+                ["recompute_ms"] = JsonOutput.Round(recompute, 2),
+                ["load_ms"] = load,
+                ["faster_than_recompute"] = faster,
+            });
+        }
+
+        var result = new JsonObject
+        {
+            ["probe"] = "tiers",
+            ["model"] = shape.Name,
+            ["prefill_ms_per_token"] = JsonOutput.Round(prefill, 5),
+            ["prefill_source"] = settings.PrefillMsPerToken is null ? "ARCHITECTURE.md (H200, bf16)" : "--prefill-ms-per-token",
+            ["media"] = media,
+            ["prefixes"] = prefixes,
+            ["faster_than_recompute_at_16k"] = fasterAt16k,
+        };
+
+        if (settings.Json)
+        {
+            JsonOutput.Write(result);
+            return 0;
+        }
+
+        var t = new Table().AddColumns("medium", "read GB/s", "write GB/s", "latency", "how");
+        foreach (var m in measured)
+        {
+            t.AddRow(m.Medium, $"{m.ReadGbs:F2}", $"{m.WriteGbs:F2}", m.LatencyUs < 1 ? $"{m.LatencyUs * 1000:F0} ns" : $"{m.LatencyUs:F1} us", Markup.Escape(m.Detail));
+        }
+
+        AnsiConsole.Write(t);
+        var p = new Table().AddColumn("prefix").AddColumn("KV").AddColumn("recompute");
+        foreach (var m in measured)
+        {
+            p.AddColumn($"load from {m.Medium}");
+        }
+
+        foreach (int tokens in PrefixTokens)
+        {
+            long bytes = (long)tokens * shape.Layout.BytesPerToken;
+            double recompute = tokens * prefill;
+            var row = new List<string> { $"{tokens} tokens", $"{bytes >> 20} MiB", $"{recompute:F1} ms" };
+            foreach (var m in measured)
+            {
+                double ms = LoadMs(m, bytes);
+                row.Add(ms < recompute ? $"[green]{ms:F1} ms[/]" : $"[red]{ms:F1} ms[/]");
+            }
+
+            p.AddRow([.. row]);
+        }
+
+        AnsiConsole.MarkupLine($"{shape.Name}: load (green) beats recompute at {prefill * 1000:F1} us/token ({result["prefill_source"]}):");
+        AnsiConsole.Write(p);
+        return 0;
+    }
+
+    /// <summary>Time to bring a prefix's KV from a medium: one access latency plus the bytes at its read speed.</summary>
+    private static double LoadMs(ProbeMeasurement m, long bytes) => (m.LatencyUs / 1000) + (m.ReadGbs > 0 ? bytes / (m.ReadGbs * 1e9) * 1000 : double.PositiveInfinity);
+}

@@ -1,0 +1,145 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.Analysis.Replay;
+using TierKv.Analysis.Traces;
+using TierKv.Eviction;
+using TierKv.Keys;
+using TierKv.Tracing;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv replay TRACE</c>: replays a trace through the real tiered store (DRAM tier; synthetic payloads), by
+/// timestamp or as fast as possible, and reports the hit ratio, bytes moved and the prefill compute saved.
+/// </summary>
+internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<TRACE>")]
+        [Description("Trace file: Mooncake JSONL or a TierKV access trace.")]
+        public string Trace { get; init; } = string.Empty;
+
+        [CommandOption("--policy")]
+        [Description("Eviction policy of the DRAM tier (default: TierKV's default policy).")]
+        public string? Policy { get; init; }
+
+        [CommandOption("--dram-blocks")]
+        [Description("DRAM tier capacity in blocks.")]
+        [DefaultValue(5859)]
+        public int DramBlocks { get; init; } = 5859;
+
+        [CommandOption("--ssd-blocks")]
+        [Description("SSD tier capacity in blocks (TierKv.Nvme, below DRAM, write-back); 0 = DRAM only.")]
+        [DefaultValue(0)]
+        public int SsdBlocks { get; init; }
+
+        [CommandOption("--ssd-dir")]
+        [Description("Folder for the SSD tier's files (needed with --ssd-blocks).")]
+        public string? SsdDir { get; init; }
+
+        [CommandOption("--chunk-bytes")]
+        [Description("Synthetic payload bytes per block (a multiple of 256).")]
+        [DefaultValue(4096)]
+        public int ChunkBytes { get; init; } = 4096;
+
+        [CommandOption("--speed")]
+        [Description("Replay by timestamp at this speed-up (1 = real time); 0 = as fast as possible.")]
+        [DefaultValue(0.0)]
+        public double Speed { get; init; }
+
+        [CommandOption("--model")]
+        [Description("Model shape whose prefill cost prices the saved tokens.")]
+        [DefaultValue("llama3-8b")]
+        public string Model { get; init; } = "llama3-8b";
+
+        [CommandOption("--record-trace")]
+        [Description("Write the lookups as a TierKV access trace to this file.")]
+        public string? RecordTrace { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the result as JSON on standard output.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() =>
+            DramBlocks < 1 ? ValidationResult.Error("--dram-blocks must be at least 1.") :
+            Speed < 0 ? ValidationResult.Error("--speed must be 0 or positive.") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var shape = ModelShapes.Get(settings.Model);
+        string policy = settings.Policy ?? EvictionPolicies.Default;
+        var trace = TraceFiles.Read(settings.Trace);
+        using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
+        var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes };
+        using var replayer = new TraceReplayer(trace, options, recorder);
+        ReplayResult result;
+        if (settings.Json)
+        {
+            result = await replayer.RunAsync(settings.Speed, null, cancellationToken);
+        }
+        else
+        {
+            AnsiConsole.MarkupLine($"[grey]replay {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, DRAM {settings.DramBlocks:N0} blocks of {settings.ChunkBytes} bytes, policy {Markup.Escape(policy)}, {(settings.SsdBlocks > 0 ? $"SSD {settings.SsdBlocks:N0} blocks in {Markup.Escape(settings.SsdDir ?? string.Empty)}" : "no SSD tier")}, {(settings.Speed > 0 ? $"by timestamp x{settings.Speed}" : "as fast as possible")}[/]");
+            result = null!;
+            await AnsiConsole.Progress().StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("requests", maxValue: trace.RequestCount);
+                result = await replayer.RunAsync(settings.Speed, new Progress<int>(n => task.Value = n), cancellationToken);
+                task.Value = trace.RequestCount;
+            });
+        }
+
+        recorder?.Flush();
+        double savedMs = result.HitTokens * shape.PrefillMsPerToken;
+        if (settings.Json)
+        {
+            JsonOutput.Write(new JsonObject
+            {
+                ["trace"] = trace.Name,
+                ["policy"] = result.Policy,
+                ["dram_blocks"] = settings.DramBlocks,
+                ["chunk_bytes"] = settings.ChunkBytes,
+                ["hit_ratio"] = Math.Round(result.HitRatio, 4),
+                ["ssd_blocks"] = settings.SsdBlocks,
+                ["tiers"] = TierJson(result),
+                ["hit_blocks"] = result.HitBlocks,
+                ["blocks"] = result.Blocks,
+                ["bytes_read"] = result.BytesRead,
+                ["bytes_written"] = result.BytesWritten,
+                ["lower_tier_writes_shed"] = result.ShedWrites,
+                ["model"] = shape.Name,
+                ["prefill_ms_per_token"] = shape.PrefillMsPerToken,
+                ["prefill_saved_seconds"] = Math.Round(savedMs / 1000, 3),
+                ["seconds"] = Math.Round(result.Seconds, 3),
+                ["recorded_trace"] = settings.RecordTrace,
+            });
+            return 0;
+        }
+
+        var t = new Table().AddColumns("tier", "hit blocks", "hit ratio");
+        for (int i = 0; i < result.TierNames.Count; i++)
+        {
+            t.AddRow(result.TierNames[i], $"{result.TierHitBlocks[i]:N0}", $"{(double)result.TierHitBlocks[i] / result.Blocks:F4}");
+        }
+
+        t.AddRow("[bold]all[/]", $"{result.HitBlocks:N0} of {result.Blocks:N0}", $"{result.HitRatio:F4}");
+        AnsiConsole.Write(t);
+        AnsiConsole.MarkupLine($"read {AnalyzeCommand.Bytes(result.BytesRead)}, stored {AnalyzeCommand.Bytes(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s");
+        return 0;
+    }
+
+    private static JsonArray TierJson(ReplayResult r)
+    {
+        var a = new JsonArray();
+        for (int i = 0; i < r.TierNames.Count; i++)
+        {
+            a.Add(new JsonObject { ["tier"] = r.TierNames[i], ["hit_blocks"] = r.TierHitBlocks[i], ["hit_ratio"] = Math.Round((double)r.TierHitBlocks[i] / r.Blocks, 4) });
+        }
+
+        return a;
+    }
+}

@@ -1,0 +1,129 @@
+using System.ComponentModel;
+using System.Globalization;
+using Spectre.Console.Cli;
+using Microsoft.Extensions.Hosting;
+using TierKv.Server;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv serve</c>: the node-local cache daemon. Settings come from <c>--config FILE</c> (JSON, section
+/// <c>Server</c>), then <c>TIERKV_Server__*</c> environment variables, then these options (last wins).
+/// </summary>
+internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--config <FILE>")]
+        [Description("JSON configuration file (see deploy/tierkv.json).")]
+        public string? Config { get; init; }
+
+        [CommandOption("--bind <ADDRESS>")]
+        [Description("Address to listen on (default 127.0.0.1; a non-loopback address needs tenants with tokens).")]
+        public string? Bind { get; init; }
+
+        [CommandOption("--port <PORT>")]
+        [Description("RESP port (default 6380; 0 picks a free one).")]
+        public int? Port { get; init; }
+
+        [CommandOption("--metrics-port <PORT>")]
+        [Description("HTTP port of /metrics and /health (default 9464; 0 picks a free one; -1 turns it off).")]
+        public int? MetricsPort { get; init; }
+
+        [CommandOption("--dram <BYTES>")]
+        [Description("DRAM tier size per tenant, e.g. 4g, 512m (default 4g).")]
+        public string? Dram { get; init; }
+
+        [CommandOption("--slot-bytes <BYTES>")]
+        [Description("Largest value (DRAM slot), e.g. 4m; default one chunk of --model plus its header.")]
+        public string? SlotBytes { get; init; }
+
+        [CommandOption("--model <NAME>")]
+        [Description("Model shape of token lookups: llama3.2-1b, llama3-8b (default), llama3-70b.")]
+        public string? Model { get; init; }
+
+        [CommandOption("--data <DIR>")]
+        [Description("Folder of the SSD tier (off when absent).")]
+        public string? Data { get; init; }
+
+        [CommandOption("--ssd <BYTES>")]
+        [Description("SSD tier size per tenant (default 16g).")]
+        public string? Ssd { get; init; }
+
+        [CommandOption("--max-clients <N>")]
+        [Description("Most connected clients (default 1024).")]
+        public int? MaxClients { get; init; }
+
+        [CommandOption("--tls-cert <FILE>")]
+        [Description("TLS certificate (.pfx, or PEM with --tls-key).")]
+        public string? TlsCert { get; init; }
+
+        [CommandOption("--tls-key <FILE>")]
+        [Description("PEM private key of --tls-cert.")]
+        public string? TlsKey { get; init; }
+
+        [CommandOption("--record-trace <FILE>")]
+        [Description("Record an access trace (every lookup: time, tenant, tokens, chunk keys) into FILE; tierkv analyze reads it.")]
+        public string? RecordTrace { get; init; }
+
+        [CommandOption("--log-format <FORMAT>")]
+        [Description("Console log format: simple (default) or json.")]
+        public string? LogFormat { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var o = new List<KeyValuePair<string, string?>>();
+        void Add(string key, string? value)
+        {
+            if (value is not null)
+            {
+                o.Add(new KeyValuePair<string, string?>(key, value));
+            }
+        }
+
+        Add("Server:Bind", settings.Bind);
+        Add("Server:Port", settings.Port?.ToString(CultureInfo.InvariantCulture));
+        Add("Server:MetricsPort", settings.MetricsPort?.ToString(CultureInfo.InvariantCulture));
+        Add("Server:DramBytes", settings.Dram is null ? null : ParseBytes(settings.Dram, "--dram").ToString(CultureInfo.InvariantCulture));
+        Add("Server:SlotBytes", settings.SlotBytes is null ? null : ParseBytes(settings.SlotBytes, "--slot-bytes").ToString(CultureInfo.InvariantCulture));
+        Add("Server:Model", settings.Model);
+        Add("Server:DataDir", settings.Data);
+        Add("Server:SsdBytes", settings.Ssd is null ? null : ParseBytes(settings.Ssd, "--ssd").ToString(CultureInfo.InvariantCulture));
+        Add("Server:MaxClients", settings.MaxClients?.ToString(CultureInfo.InvariantCulture));
+        Add("Server:Tls:CertificatePath", settings.TlsCert);
+        Add("Server:Tls:KeyPath", settings.TlsKey);
+        Add("Server:RecordTrace", settings.RecordTrace);
+        Add("Logging:Format", settings.LogFormat);
+        await using var app = ServerHost.Build(settings.Config, o);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Parses 4194304, 4m, 4MiB, 2g, 512k (binary multiples).</summary>
+    internal static long ParseBytes(string text, string option)
+    {
+        var t = text.Trim().ToLowerInvariant().Replace("ib", "", StringComparison.Ordinal).TrimEnd('b');
+        long mult = 1;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            mult = t[^1] switch
+            {
+                'k' => 1L << 10,
+                'm' => 1L << 20,
+                'g' => 1L << 30,
+                't' => 1L << 40,
+                _ => 0,
+            };
+            t = t[..^1];
+        }
+
+        if (mult == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || v <= 0)
+        {
+            throw new ArgumentException($"{option} '{text}' is not a size (e.g. 4194304, 512m, 4g).");
+        }
+
+        return (long)(v * mult);
+    }
+}

@@ -1,0 +1,103 @@
+using TierKv.Eviction;
+using TierKv.Nvme.Io;
+
+namespace TierKv.Nvme;
+
+/// <summary>Settings of an <see cref="NvmeTier"/>.</summary>
+public sealed record NvmeTierOptions
+{
+    /// <summary>Directory holding the tier's files (created when absent). Required.</summary>
+    public string Directory { get; init; } = "";
+
+    /// <summary>Payload bytes the tier may hold; the files take a little more (headers, padding). Required.</summary>
+    public long CapacityBytes { get; init; }
+
+    /// <summary>Largest chunk payload the tier holds (a slot's payload room). Required.</summary>
+    public int SlotBytes { get; init; }
+
+    /// <summary>Bytes per preallocated data file (rounded down to whole slots, at least one).</summary>
+    public long FileBytes { get; init; } = 1L << 30;
+
+    /// <summary>Reads and writes kept in flight at once (I/O threads and staging buffers).</summary>
+    public int QueueDepth { get; init; } = 8;
+
+    /// <summary>
+    /// Page-aligned staging buffers of one slot each, allocated on first use: they bound the memory of reads and writes
+    /// waiting for an I/O thread. Write-behind beyond them is shed. 0 means twice <see cref="QueueDepth"/>.
+    /// </summary>
+    public int StagingBuffers { get; init; }
+
+    /// <summary>The staging buffer count in effect.</summary>
+    public int EffectiveStagingBuffers => StagingBuffers > 0 ? StagingBuffers : 2 * QueueDepth;
+
+    /// <summary>Eviction policy name (see <see cref="EvictionPolicies"/>).</summary>
+    public string EvictionPolicy { get; init; } = EvictionPolicies.Default;
+
+    /// <summary>Tier name in metrics.</summary>
+    public string Name { get; init; } = "ssd";
+
+    /// <summary>Use <c>O_DIRECT</c> where the file system allows it (falls back to buffered I/O, logged once).</summary>
+    public bool UseDirectIo { get; init; } = true;
+
+    /// <summary>Reserve the files' blocks at open (<c>fallocate</c>) so a full disk shows at open, not mid-write.</summary>
+    public bool Preallocate { get; init; } = true;
+
+    /// <summary><c>fdatasync</c> after every chunk write: survives power loss, at a large cost in write speed. Process crashes are safe without it.</summary>
+    public bool SyncWrites { get; init; }
+
+    /// <summary>Verify every payload checksum while rebuilding the index at open (reads the whole tier once); else headers only, payloads at read time.</summary>
+    public bool VerifyOnRecovery { get; init; } = true;
+
+    /// <summary>Where the tier's few log lines go (a degraded mode, recovery summary); standard error when null.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// Bytes of the space a slot takes in its file: one page holding the header at its end, then the payload and the
+    /// trailer rounded up to the page size (so a page-aligned payload moves straight between disk and the caller's buffer).
+    /// </summary>
+    public long SlotStride => BlockFile.Alignment + AlignUp(SlotBytes + 64L);
+
+    /// <summary>Rounds up to the I/O alignment.</summary>
+    public static long AlignUp(long bytes) => (bytes + BlockFile.Alignment - 1) / BlockFile.Alignment * BlockFile.Alignment;
+
+    /// <summary>Throws with a message naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+        {
+            throw new ArgumentException("NvmeTierOptions.Directory must name a directory for the SSD tier's files.", nameof(Directory));
+        }
+
+        if (SlotBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SlotBytes), SlotBytes, "SlotBytes must be positive: the largest chunk payload the tier holds.");
+        }
+
+        if (CapacityBytes < SlotBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CapacityBytes), CapacityBytes, $"CapacityBytes must hold at least one slot of {SlotBytes} bytes.");
+        }
+
+        if (CapacityBytes / SlotBytes > int.MaxValue / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CapacityBytes), CapacityBytes, "CapacityBytes / SlotBytes gives too many slots; use larger slots.");
+        }
+
+        if (QueueDepth is < 1 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(QueueDepth), QueueDepth, "QueueDepth must be in [1, 256].");
+        }
+
+        if (StagingBuffers is < 0 or > 4096)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StagingBuffers), StagingBuffers, "StagingBuffers must be in [0, 4096] (0: twice QueueDepth).");
+        }
+
+        if (FileBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FileBytes), FileBytes, "FileBytes must be positive.");
+        }
+
+        _ = EvictionPolicies.Create(EvictionPolicy, 1);
+    }
+}

@@ -1,0 +1,47 @@
+using TierKv.Keys;
+
+namespace TierKv.Nvme;
+
+/// <summary>
+/// One page-aligned native buffer of a slot's size, rented for one I/O, plus the bookkeeping of a write-behind in
+/// flight (so the completion needs no allocation).
+/// </summary>
+internal sealed class StagingBuffer
+{
+    public StagingBuffer(NvmeTier owner, nint pointer)
+    {
+        Owner = owner;
+        Pointer = pointer;
+    }
+
+    public NvmeTier Owner { get; }
+
+    /// <summary>Streaming XXH3 reused for every chunk through this buffer (copy and checksum in one pass).</summary>
+    public System.IO.Hashing.XxHash3 Hasher { get; } = new();
+
+    public nint Pointer { get; }
+
+    public int Slot { get; set; }
+
+    public KvLayout? Layout { get; set; }
+
+    public ChunkKey Key { get; set; }
+
+    public ChunkKey? Parent { get; set; }
+
+    public int PayloadLength { get; set; }
+
+    public long Sequence { get; set; }
+
+    /// <summary>Where the payload to checksum sits: inside this buffer, or the caller's page-aligned memory.</summary>
+    public nint Payload { get; set; }
+
+    /// <summary>The source to copy into this buffer on the I/O thread (unaligned caller memory), or 0.</summary>
+    public nint CopyFrom { get; set; }
+
+    /// <summary>For reads: where the payload goes (the caller's memory).</summary>
+    public nint Destination { get; set; }
+
+    /// <summary>For reads: what verification found.</summary>
+    public TierKv.Chunks.ChunkDamage Damage { get; set; }
+}

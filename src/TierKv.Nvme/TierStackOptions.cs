@@ -1,0 +1,68 @@
+using TierKv.Eviction;
+using TierKv.Memory;
+using TierKv.Store;
+
+namespace TierKv.Nvme;
+
+/// <summary>Settings of the standard DRAM + SSD stack that <see cref="TierStackBuilder"/> builds.</summary>
+public sealed record TierStackOptions
+{
+    /// <summary>Data folder; the SSD tier keeps its files in its <c>ssd</c> subfolder. Required when <see cref="SsdCapacityBytes"/> is positive.</summary>
+    public string DataDirectory { get; init; } = "";
+
+    /// <summary>Bytes of the DRAM pool. Required.</summary>
+    public long DramCapacityBytes { get; init; }
+
+    /// <summary>Payload bytes of the SSD tier; 0 for DRAM only.</summary>
+    public long SsdCapacityBytes { get; init; }
+
+    /// <summary>Largest chunk payload (the layout's <c>ChunkBytes</c>): the slot size of both tiers. Required.</summary>
+    public int ChunkBytes { get; init; }
+
+    /// <summary>Eviction policy of the DRAM tier.</summary>
+    public string DramEvictionPolicy { get; init; } = EvictionPolicies.Default;
+
+    /// <summary>Eviction policy of the SSD tier.</summary>
+    public string SsdEvictionPolicy { get; init; } = EvictionPolicies.Default;
+
+    /// <summary>SSD reads and writes in flight.</summary>
+    public int SsdQueueDepth { get; init; } = 8;
+
+    /// <summary>Use <c>O_DIRECT</c> on the SSD where the file system allows it.</summary>
+    public bool UseDirectIo { get; init; } = true;
+
+    /// <summary>Where the DRAM pool comes from (pinned memory when a GPU is present).</summary>
+    public IHostMemoryAllocator Allocator { get; init; } = NativeHostMemoryAllocator.Instance;
+
+    /// <summary>Store policies: write-back or write-through, admission, promotion, prefetch bounds.</summary>
+    public TieredStoreOptions Store { get; init; } = new();
+
+    /// <summary>Where the SSD tier's few log lines go; standard error when null.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Throws with a message naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (ChunkBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ChunkBytes), ChunkBytes, "ChunkBytes must be the layout's chunk size (positive).");
+        }
+
+        if (DramCapacityBytes < ChunkBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DramCapacityBytes), DramCapacityBytes, $"DramCapacityBytes must hold at least one chunk of {ChunkBytes} bytes.");
+        }
+
+        if (SsdCapacityBytes < 0 || (SsdCapacityBytes > 0 && SsdCapacityBytes < ChunkBytes))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SsdCapacityBytes), SsdCapacityBytes, $"SsdCapacityBytes must be 0 (no SSD tier) or hold at least one chunk of {ChunkBytes} bytes.");
+        }
+
+        if (SsdCapacityBytes > 0 && string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            throw new ArgumentException("TierStackOptions.DataDirectory must name a folder when the SSD tier is on.", nameof(DataDirectory));
+        }
+
+        Store.Validate();
+    }
+}
