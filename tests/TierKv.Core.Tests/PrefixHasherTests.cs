@@ -207,3 +207,21 @@ public class Xxh3PairTests
         }, iter: 5000);
     }
 }
+
+public class ParallelHashingTests
+{
+    [Fact]
+    public void Long_prompts_hashed_on_several_cores_give_the_single_threaded_keys()
+    {
+        var layout = new KvLayout("test/par", 1, 1, 8, KvElementType.Float16, tokensPerChunk: 16);
+        CsCheck.Gen.Int[PrefixHasher.ParallelThreshold * 16, PrefixHasher.ParallelThreshold * 16 * 3].Sample(len =>
+        {
+            var tokens = Enumerable.Range(0, len).Select(i => (i * 7919) ^ len).ToArray();
+            var a = new ChunkKey[len / 16];
+            var b = new ChunkKey[len / 16];
+            PrefixHasher.ComputeKeys(layout, TenantSalt.FromString("t"), tokens, a);
+            PrefixHasher.ComputeKeysSingleThreaded(layout, TenantSalt.FromString("t"), tokens, b);
+            Assert.Equal(b, a);
+        }, iter: 30);
+    }
+}

@@ -55,6 +55,20 @@ public static class PrefixHasher
         int tpc = layout.TokensPerChunk;
         var bytes = AsLittleEndianBytes(tokens[..(n * tpc)]);
         int chunkBytes = tpc * sizeof(int);
+        if (n >= ParallelThreshold && Environment.ProcessorCount > 1)
+        {
+            // Long prompts: the per-chunk token hashes are independent, so they run on several cores; only the
+            // cheap 32-byte chain step below is sequential.
+            HashChunksInParallel(bytes, chunkBytes, keys[..n]);
+            for (int i = 0; i < n; i++)
+            {
+                h = Xxh3Pair.Hash(h, keys[i].Value);
+                keys[i] = new ChunkKey(h);
+            }
+
+            return n;
+        }
+
         for (int i = 0; i < n; i++)
         {
             h = Xxh3Pair.Hash(h, XxHash128.HashToUInt128(bytes.Slice(i * chunkBytes, chunkBytes)));
@@ -62,6 +76,60 @@ public static class PrefixHasher
         }
 
         return n;
+    }
+
+    /// <summary>Requests of at least this many chunks hash their chunks' tokens on several cores.</summary>
+    public const int ParallelThreshold = 64;
+
+    /// <summary>
+    /// Like <see cref="ComputeKeys(KvLayout, TenantSalt, ReadOnlySpan{int}, Span{ChunkKey})"/> but always on the
+    /// calling thread (for measurement and for callers that must not touch the thread pool).
+    /// </summary>
+    public static int ComputeKeysSingleThreaded(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens, Span<ChunkKey> keys)
+    {
+        int n = FullChunks(layout, tokens.Length);
+        if (keys.Length < n)
+        {
+            throw new ArgumentException($"The key buffer holds {keys.Length} keys but {tokens.Length} tokens make {n} chunks of {layout.TokensPerChunk}.", nameof(keys));
+        }
+
+        UInt128 h = Root(layout, salt).Value;
+        int chunkBytes = layout.TokensPerChunk * sizeof(int);
+        var bytes = AsLittleEndianBytes(tokens[..(n * layout.TokensPerChunk)]);
+        for (int i = 0; i < n; i++)
+        {
+            h = Xxh3Pair.Hash(h, XxHash128.HashToUInt128(bytes.Slice(i * chunkBytes, chunkBytes)));
+            keys[i] = new ChunkKey(h);
+        }
+
+        return n;
+    }
+
+    private static unsafe void HashChunksInParallel(ReadOnlySpan<byte> bytes, int chunkBytes, Span<ChunkKey> tokenHashes)
+    {
+        int n = tokenHashes.Length;
+        const int block = 32;
+        fixed (byte* src = bytes)
+        fixed (ChunkKey* dst = tokenHashes)
+        {
+            var job = new ParallelHashJob((nint)src, (nint)dst, chunkBytes, n);
+            Parallel.For(0, (n + block - 1) / block, job.Run);
+        }
+    }
+
+    /// <summary>One request's parallel token hashing; the pointers stay fixed for the duration of the call.</summary>
+    private sealed unsafe class ParallelHashJob(nint source, nint destination, int chunkBytes, int chunks)
+    {
+        public void Run(int blockIndex)
+        {
+            const int block = 32;
+            int end = Math.Min(chunks, (blockIndex + 1) * block);
+            for (int i = blockIndex * block; i < end; i++)
+            {
+                var span = new ReadOnlySpan<byte>((byte*)source + ((long)i * chunkBytes), chunkBytes);
+                ((ChunkKey*)destination)[i] = new ChunkKey(XxHash128.HashToUInt128(span));
+            }
+        }
     }
 
     /// <summary>Allocating convenience form of <see cref="ComputeKeys(KvLayout, TenantSalt, ReadOnlySpan{int}, Span{ChunkKey})"/>.</summary>
