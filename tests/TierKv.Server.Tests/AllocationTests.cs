@@ -35,8 +35,10 @@ public class AllocationTests
         Assert.True(lookup < 32, $"KV.LOOKUP of 64 keys allocates {lookup} bytes");
         long getSmall = BytesPerCall(() => c.GetChunk(keys[1], dest));
         Assert.True(getSmall < 32, $"GET of a 4 KiB value allocates {getSmall} bytes");
+        // A large value's send can outlast the socket buffer; when it does not complete synchronously the awaited
+        // send keeps its state on the heap (about 240 bytes, seen in some CI runs): bounded, never proportional to the value.
         long getLarge = BytesPerCall(() => c.GetChunk(keys[0], dest));
-        Assert.True(getLarge < 64, $"GET of a 600 KB value (sent from its slot) allocates {getLarge} bytes");
+        Assert.True(getLarge < 512, $"GET of a 600 KB value (sent from its slot) allocates {getLarge} bytes");
 
         // A put adds an entry to the DRAM tier's index (a dictionary node) and may wait in a blocking receive.
         long put = BytesPerCall(() =>
