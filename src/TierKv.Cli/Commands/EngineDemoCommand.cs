@@ -64,8 +64,12 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         public int ReplyTokens { get; init; } = 8;
 
         [CommandOption("--data")]
-        [Description("Data folder for the SSD tier (wiped at start; default: a folder under the temp directory).")]
+        [Description("Data folder for the SSD tier, kept between runs so a second run starts warm (default: tierkv-demo under the temp directory).")]
         public string? Data { get; init; }
+
+        [CommandOption("--fresh")]
+        [Description("Empty the data folder's SSD tier first (a cold start).")]
+        public bool Fresh { get; init; }
 
         [CommandOption("--dram-mib")]
         [Description("DRAM tier capacity in MiB (small enough that old chunks move to the SSD).")]
@@ -125,7 +129,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         var config = ModelConfig.Named(settings.Model);
         string data = Path.GetFullPath(settings.Data ?? Path.Combine(Path.GetTempPath(), "tierkv-demo"));
         string ssdDir = Path.Combine(data, TierStackBuilder.SsdFolder);
-        if (Directory.Exists(ssdDir))
+        if (settings.Fresh && Directory.Exists(ssdDir))
         {
             Directory.Delete(ssdDir, recursive: true);
         }
