@@ -150,3 +150,35 @@ public class TieredStoreTests
         Assert.Equal(0, t.HitTokens); // the first two chunks were evicted: no leading hit
     }
 }
+
+public class RemoteSharingTests
+{
+    [Fact]
+    public async Task Chunks_stored_in_dram_are_shared_with_the_remote_tier_so_another_host_hits_them()
+    {
+        var remote = new FakeRemoteTier();
+        var keys = PrefixHasher.ComputeKeys(TestLayouts.Tiny, TenantSalt.None, TestLayouts.Tokens(16));
+        using (var hostA = new TieredStore([TestLayouts.Dram(8), remote], ownsTiers: false))
+        {
+            Assert.Equal(2, await hostA.StoreAsync(TestLayouts.Tiny, keys, TestLayouts.PayloadForPrefix(keys[..2])));
+            Assert.Equal(2, hostA.Store(TestLayouts.Tiny, keys, TestLayouts.PayloadForPrefix(keys[2..]), firstChunk: 2));
+        }
+
+        Assert.Equal(4, remote.ChunkCount);
+        using var hostB = new TieredStore([TestLayouts.Dram(8, name: "dram-b"), remote], ownsTiers: false);
+        Assert.Equal(16, await hostB.LookupAsync(TestLayouts.Tiny, keys));
+        var dst = new byte[keys.Length * TestLayouts.Tiny.ChunkBytes];
+        Assert.Equal(4, await hostB.RetrieveAsync(TestLayouts.Tiny, keys, dst));
+        Assert.Equal(TestLayouts.PayloadForPrefix(keys), dst);
+    }
+
+    [Fact]
+    public async Task A_failing_remote_tier_does_not_fail_the_store()
+    {
+        var remote = new FakeRemoteTier { Failing = true };
+        using var store = new TieredStore([TestLayouts.Dram(8), remote]);
+        var keys = PrefixHasher.ComputeKeys(TestLayouts.Tiny, TenantSalt.None, TestLayouts.Tokens(8));
+        Assert.Equal(2, await store.StoreAsync(TestLayouts.Tiny, keys, TestLayouts.PayloadForPrefix(keys)));
+        Assert.Equal(8, store.Lookup(TestLayouts.Tiny, keys));
+    }
+}

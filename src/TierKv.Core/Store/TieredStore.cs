@@ -21,6 +21,7 @@ public sealed class TieredStore : IDisposable
     private readonly bool _ownsTiers;
     private readonly HostMemoryTier? _dram;
     private readonly int _lower = -1;
+    private readonly int[] _remoteTiers;
     private readonly SightingCounter? _sightings;
     private readonly SemaphoreSlim _prefetchPermits;
     private readonly System.Collections.Concurrent.ConcurrentBag<(nint Pointer, int Bytes)> _prefetchBuffers = [];
@@ -66,6 +67,16 @@ public sealed class TieredStore : IDisposable
         _ownsTiers = ownsTiers;
         _prefetchPermits = new SemaphoreSlim(_options.MaxPrefetchesInFlight, _options.MaxPrefetchesInFlight);
         _dram = _tiers[0] as HostMemoryTier;
+        var remotes = new List<int>();
+        for (int i = 1; i < _tiers.Length && _options.ShareWithRemote; i++)
+        {
+            if (_tiers[i].Kind == TierKind.Remote)
+            {
+                remotes.Add(i);
+            }
+        }
+
+        _remoteTiers = [.. remotes];
         if (_tiers.Length > 1 && _tiers[1] is IWriteBehindTier)
         {
             _lower = 1;
@@ -697,6 +708,18 @@ public sealed class TieredStore : IDisposable
                     OfferToLower(layout, key, parent, chunk);
                 }
 
+                if (t == 0 && _remoteTiers.Length > 0)
+                {
+                    foreach (int r in _remoteTiers)
+                    {
+                        long r0 = Stopwatch.GetTimestamp();
+                        if (WriteSlow(_tiers[r], layout, key, parent, chunk) == TierWriteStatus.Stored)
+                        {
+                            Metrics.RecordWrite(_counters[r], chunk.Length, Stopwatch.GetElapsedTime(r0).TotalSeconds);
+                        }
+                    }
+                }
+
                 return true;
             }
 
@@ -751,6 +774,11 @@ public sealed class TieredStore : IDisposable
                     OfferToLower(layout, key, parent, chunk.Span);
                 }
 
+                if (t == 0)
+                {
+                    await ShareWithRemoteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                }
+
                 return true;
             }
 
@@ -761,6 +789,26 @@ public sealed class TieredStore : IDisposable
         }
 
         return false;
+    }
+
+    /// <summary>Writes a chunk new to this process to the remote tiers, so other hosts sharing the cluster hit it.</summary>
+    private async ValueTask ShareWithRemoteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    {
+        foreach (int r in _remoteTiers)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                if (await _tiers[r].WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false) == TierWriteStatus.Stored)
+                {
+                    Metrics.RecordWrite(_counters[r], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                }
+            }
+            catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
+            {
+                Metrics.RecordIoError(_counters[r], "write");
+            }
+        }
     }
 
     /// <summary>Hands a chunk leaving (write-back) or entering (write-through) DRAM to the tier below, if admitted.</summary>

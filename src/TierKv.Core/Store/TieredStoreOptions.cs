@@ -36,6 +36,12 @@ public sealed record TieredStoreOptions
     /// </summary>
     public bool PersistOnDispose { get; init; } = true;
 
+    /// <summary>
+    /// Also write every chunk newly stored in DRAM to the remote tiers (<see cref="Tiers.TierKind.Remote"/>), so other
+    /// hosts sharing the cluster hit it. A failing remote tier is counted and skipped; the store still succeeds.
+    /// </summary>
+    public bool ShareWithRemote { get; init; } = true;
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {

@@ -120,16 +120,24 @@ public class PolicyStructureTests
 
         var policy = h.Policy;
         var candidates = new AlwaysEvictable();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < keys.Length; i++)
+        long allocated = long.MaxValue;
+
+        // The first pass also warms this exact call path (first calls may make the runtime allocate type data).
+        for (int pass = 0; pass < 3; pass++)
         {
-            int victim = policy.SelectVictim(K(keys[i]), candidates);
-            policy.OnRemove(victim);
-            policy.OnInsert(victim, K(keys[i] + 1_000_000 + i));
-            policy.OnHit(victim);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < keys.Length; i++)
+            {
+                int victim = policy.SelectVictim(K(keys[i]), candidates);
+                policy.OnRemove(victim);
+                policy.OnInsert(victim, K(keys[i] + 1_000_000 + i + (pass * keys.Length)));
+                policy.OnHit(victim);
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
     }
 
     private sealed class AlwaysEvictable : IEvictionCandidates
