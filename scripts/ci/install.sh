@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3)
-python3 -c 'import xxhash' 2>/dev/null || need+=(python3-xxhash)
+/usr/bin/python3 -c 'import xxhash' 2>/dev/null || need+=(python3-xxhash)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then
