@@ -8,9 +8,10 @@ using TierKv.Keys;
 namespace TierKv.Cli.Commands;
 
 /// <summary>
-/// <c>tierkv probe</c>: measures each medium present (DRAM, SSD; the remote tier and the GPU link when their
-/// components register a probe) and prints throughput and access latency side by side, then, for a model shape,
-/// which media load a cached prefix faster than recomputing it.
+/// <c>tierkv probe</c>: measures each medium present (DRAM, the GPU link when a GPU is present, SSD, the remote tier
+/// when <c>--remote</c> names one) and prints throughput and access latency side by side, then, for a model shape,
+/// which media load a cached prefix faster than recomputing it. A medium expected but absent (no GPU, a cluster that
+/// does not answer) gets a line saying why and takes no part in the verdicts.
 /// </summary>
 internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
 {
@@ -32,6 +33,10 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         [DefaultValue("/var/tmp")]
         public string Dir { get; init; } = "/var/tmp";
 
+        [CommandOption("--remote <ENDPOINTS>")]
+        [Description("Remote tier to measure too: Redis/Valkey/Garnet HOST:PORT[,HOST:PORT...] (its keys are removed afterwards).")]
+        public string? Remote { get; init; }
+
         [CommandOption("--quick")]
         [Description("Smaller volumes: a rough figure in a second or two.")]
         public bool Quick { get; init; }
@@ -40,8 +45,29 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         [Description("Print the result as JSON on standard output.")]
         public bool Json { get; init; }
 
-        public override ValidationResult Validate() =>
-            PrefillMsPerToken is <= 0 ? ValidationResult.Error("--prefill-ms-per-token must be positive.") : ValidationResult.Success();
+        public override ValidationResult Validate()
+        {
+            if (PrefillMsPerToken is <= 0)
+            {
+                return ValidationResult.Error("--prefill-ms-per-token must be positive.");
+            }
+
+            if (Remote is null)
+            {
+                return ValidationResult.Success();
+            }
+
+            foreach (string endpoint in Remote.Split(',', StringSplitOptions.TrimEntries))
+            {
+                int colon = endpoint.LastIndexOf(':');
+                if (colon <= 0 || !ushort.TryParse(endpoint.AsSpan(colon + 1), out ushort port) || port == 0)
+                {
+                    return ValidationResult.Error($"--remote: '{endpoint}' is not HOST:PORT (expected HOST:PORT[,HOST:PORT...]).");
+                }
+            }
+
+            return ValidationResult.Success();
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -49,7 +75,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var shape = ModelShapes.Get(settings.Model);
         double prefill = settings.PrefillMsPerToken ?? shape.PrefillMsPerToken;
         Action<string>? log = settings.Json ? null : m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]");
-        var ctx = new ProbeContext(settings.Dir, settings.Quick, log);
+        var ctx = new ProbeContext(settings.Dir, settings.Quick, log, shape.Layout, settings.Remote);
         var measured = new List<ProbeMeasurement>();
         foreach (var medium in ProbeMedia.All)
         {
@@ -63,9 +89,16 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var media = new JsonArray();
         foreach (var m in measured)
         {
+            if (m.Unavailable)
+            {
+                media.Add(new JsonObject { ["medium"] = m.Medium, ["available"] = false, ["reason"] = m.Detail });
+                continue;
+            }
+
             media.Add(new JsonObject
             {
                 ["medium"] = m.Medium,
+                ["available"] = true,
                 ["read_gbs"] = JsonOutput.Round(m.ReadGbs),
                 ["write_gbs"] = JsonOutput.Round(m.WriteGbs),
                 ["latency_us"] = JsonOutput.Round(m.LatencyUs, 3),
@@ -81,7 +114,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
             double recompute = tokens * prefill;
             var load = new JsonObject();
             var faster = new JsonArray();
-            foreach (var m in measured)
+            foreach (var m in measured.Where(m => !m.Unavailable))
             {
                 double ms = LoadMs(m, bytes);
                 load[m.Medium] = JsonOutput.Round(ms, 2);
@@ -125,12 +158,19 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var t = new Table().AddColumns("medium", "read GB/s", "write GB/s", "latency", "how");
         foreach (var m in measured)
         {
+            if (m.Unavailable)
+            {
+                t.AddRow(m.Medium, "-", "-", "-", Markup.Escape(m.Detail));
+                continue;
+            }
+
             t.AddRow(m.Medium, $"{m.ReadGbs:F2}", $"{m.WriteGbs:F2}", m.LatencyUs < 1 ? $"{m.LatencyUs * 1000:F0} ns" : $"{m.LatencyUs:F1} us", Markup.Escape(m.Detail));
         }
 
         AnsiConsole.Write(t);
         var p = new Table().AddColumn("prefix").AddColumn("KV").AddColumn("recompute");
-        foreach (var m in measured)
+        var present = measured.Where(m => !m.Unavailable).ToList();
+        foreach (var m in present)
         {
             p.AddColumn($"load from {m.Medium}");
         }
@@ -140,7 +180,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
             long bytes = (long)tokens * shape.Layout.BytesPerToken;
             double recompute = tokens * prefill;
             var row = new List<string> { $"{tokens} tokens", $"{bytes >> 20} MiB", $"{recompute:F1} ms" };
-            foreach (var m in measured)
+            foreach (var m in present)
             {
                 double ms = LoadMs(m, bytes);
                 row.Add(ms < recompute ? $"[green]{ms:F1} ms[/]" : $"[red]{ms:F1} ms[/]");

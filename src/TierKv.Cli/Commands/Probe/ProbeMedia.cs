@@ -6,7 +6,8 @@ internal static class ProbeMedia
     public static IReadOnlyList<IProbeMedium> All { get; } =
     [
         new DramProbeMedium(),
+        new GpuLinkProbeMedium(),
         new SsdProbeMedium(),
-        // the remote tier and the GPU link register here.
+        new RemoteProbeMedium(),
     ];
 }
