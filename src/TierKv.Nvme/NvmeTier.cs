@@ -71,10 +71,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     private readonly int[] _lengths;
     private readonly int[] _pins;
     private readonly byte[] _states;
-    private readonly int[] _parentSlot;
-    private readonly int[] _parentGen;
-    private readonly int[] _generation;
-    private readonly int[] _children;
+    private readonly SlotLineage _lineage;
     private readonly ChunkKey[] _parentKey;
     private readonly bool[] _hasParent;
     private readonly int[] _freeStack;
@@ -109,14 +106,10 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         _lengths = new int[_slots];
         _pins = new int[_slots];
         _states = new byte[_slots];
-        _parentSlot = new int[_slots];
-        _parentGen = new int[_slots];
-        _generation = new int[_slots];
-        _children = new int[_slots];
+        _lineage = new SlotLineage(_slots);
         _parentKey = new ChunkKey[_slots];
         _hasParent = new bool[_slots];
         _freeStack = new int[_slots];
-        Array.Fill(_parentSlot, -1);
 
         Directory.CreateDirectory(options.Directory);
         try
@@ -493,7 +486,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
 
     bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
 
-    bool IEvictionCandidates.IsLeaf(int slot) => _children[slot] == 0;
+    bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
     /// <summary>Waits for writes in flight, then closes the files and releases the directory.</summary>
     public unsafe void Dispose()
@@ -814,32 +807,29 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
                 return TierWriteStatus.AlreadyPresent;
             }
 
-            PublishLocked(slot, key, layout.Fingerprint, length, parent, sequence);
+            PublishLocked(slot, key, layout.Fingerprint, length, parent);
         }
 
         return TierWriteStatus.Stored;
     }
 
-    private void PublishLocked(int slot, in ChunkKey key, in ChunkKey fingerprint, int length, ChunkKey? parent, long sequence)
+    private void PublishLocked(int slot, in ChunkKey key, in ChunkKey fingerprint, int length, ChunkKey? parent)
     {
-        _ = sequence;
         _keys[slot] = key;
         _fingerprints[slot] = fingerprint;
         _lengths[slot] = length;
-        _generation[slot]++;
-        _children[slot] = 0;
-        _parentSlot[slot] = -1;
         _hasParent[slot] = parent.HasValue;
+        int parentSlot = -1;
         if (parent is { } p)
         {
             _parentKey[slot] = p;
             if (_index.TryGetValue(p, out int ps))
             {
-                _parentSlot[slot] = ps;
-                _parentGen[slot] = _generation[ps];
-                _children[ps]++;
+                parentSlot = ps;
             }
         }
+
+        _lineage.Attach(slot, parentSlot);
 
         _states[slot] = Ready;
         _index[key] = slot;
@@ -892,13 +882,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     {
         _index.TryRemove(_keys[slot], out _);
         _policy.OnRemove(slot);
-        int ps = _parentSlot[slot];
-        if (ps >= 0 && _generation[ps] == _parentGen[slot] && _children[ps] > 0)
-        {
-            _children[ps]--;
-        }
-
-        _parentSlot[slot] = -1;
+        _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
         _states[slot] = Detached;
     }
@@ -906,7 +890,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     private void ReleaseLocked(int slot)
     {
         _states[slot] = Free;
-        _generation[slot]++;
+        _lineage.Retire(slot);
         _freeStack[_freeCount++] = slot;
     }
 
@@ -1112,7 +1096,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
                     continue;
                 }
 
-                PublishLocked(s, r.Key, r.Fingerprint, r.Length, r.HasParent ? r.Parent : null, r.Sequence);
+                PublishLocked(s, r.Key, r.Fingerprint, r.Length, r.HasParent ? r.Parent : null);
                 recovered++;
                 maxSeq = Math.Max(maxSeq, r.Sequence);
             }

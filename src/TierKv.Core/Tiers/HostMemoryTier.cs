@@ -34,10 +34,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     private readonly int[] _lengths;
     private readonly int[] _pins;
     private readonly byte[] _states;
-    private readonly int[] _parentSlot;
-    private readonly int[] _parentGen;
-    private readonly int[] _generation;
-    private readonly int[] _children;
+    private readonly SlotLineage _lineage;
     private readonly ChunkKey[] _parentKey;
     private readonly bool[] _hasParent;
     private readonly int[] _freeStack;
@@ -60,10 +57,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         _lengths = new int[_slots];
         _pins = new int[_slots];
         _states = new byte[_slots];
-        _parentSlot = new int[_slots];
-        _parentGen = new int[_slots];
-        _generation = new int[_slots];
-        _children = new int[_slots];
+        _lineage = new SlotLineage(_slots);
         _parentKey = new ChunkKey[_slots];
         _hasParent = new bool[_slots];
         _freeStack = new int[_slots];
@@ -314,20 +308,18 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             _keys[slot] = key;
             _layouts[slot] = layout;
             _lengths[slot] = length;
-            _generation[slot]++;
-            _children[slot] = 0;
-            _parentSlot[slot] = -1;
             _hasParent[slot] = parent.HasValue;
+            int parentSlot = -1;
             if (parent is { } p)
             {
                 _parentKey[slot] = p;
                 if (_index.TryGetValue(p, out int ps))
                 {
-                    _parentSlot[slot] = ps;
-                    _parentGen[slot] = _generation[ps];
-                    _children[ps]++;
+                    parentSlot = ps;
                 }
             }
+
+            _lineage.Attach(slot, parentSlot);
 
             _states[slot] = Ready;
             _index[key] = slot;
@@ -406,7 +398,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
     bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
 
-    bool IEvictionCandidates.IsLeaf(int slot) => _children[slot] == 0;
+    bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
     /// <inheritdoc />
     public void Dispose()
@@ -460,13 +452,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         _index.TryRemove(_keys[slot], out _);
         _policy.OnRemove(slot);
-        int ps = _parentSlot[slot];
-        if (ps >= 0 && _generation[ps] == _parentGen[slot] && _children[ps] > 0)
-        {
-            _children[ps]--;
-        }
-
-        _parentSlot[slot] = -1;
+        _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
         _states[slot] = newState;
     }
@@ -475,7 +461,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         _states[slot] = Free;
         _layouts[slot] = null;
-        _generation[slot]++;
+        _lineage.Retire(slot);
         _freeStack[_freeCount++] = slot;
     }
 }
