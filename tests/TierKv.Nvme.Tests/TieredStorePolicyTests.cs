@@ -173,14 +173,33 @@ public sealed class TieredStorePolicyTests
     }
 
     [Fact]
-    public async Task StoreAsync_with_SSD_below_keeps_writes_in_flight_and_stores_all()
+    public async Task StoreAsync_with_SSD_below_keeps_writes_in_flight_and_loses_nothing_silently()
     {
         using var dir = new TempDir();
         using var store = Stack(dir.Path, dramChunks: 2, ssdChunks: 16);
-        Assert.Equal(10, await store.StoreAsync(Layout, Keys(10), Payloads(10)));
+        var keys = Keys(10);
+        var payloads = Payloads(10);
+        Assert.Equal(10, await store.StoreAsync(Layout, keys, payloads));
         await store.DrainAsync();
-        var dest = new byte[10 * Cb];
-        Assert.Equal(10, await store.RetrieveAsync(Layout, Keys(10), dest));
-        Assert.Equal(Payloads(10), dest);
+
+        // A burst of 8 stores into 2 DRAM slots evicts faster than the bounded write-behind queue drains; a
+        // write-back that finds the queue full is shed and counted (overload sheds, it does not grow). Every chunk
+        // is therefore either served exactly or accounted for as shed.
+        var one = new byte[Cb];
+        int missing = 0;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (await store.RetrieveAsync(Layout, keys.AsMemory(i, 1), one) == 1)
+            {
+                Assert.Equal(payloads.AsSpan(i * Cb, Cb).ToArray(), one);
+            }
+            else
+            {
+                missing++;
+            }
+        }
+
+        Assert.Equal(store.ShedWrites, missing);
+        Assert.True(missing <= 2, $"{missing} of 10 chunks shed");
     }
 }
