@@ -20,24 +20,35 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
     public long SsdBytes => Targets[^1].Bytes;
 
     /// <summary>
-    /// Searches capacities for <paramref name="policy"/>: a geometric grid first (in parallel), then a few bisection
-    /// steps inside the bracket of each target, so each answer is within about 5% of the smallest such capacity.
+    /// Searches capacities for <paramref name="policy"/>: a doubling grid first (in parallel, reusing capacities the
+    /// curves already simulated in <paramref name="known"/>), then four bisection steps inside the bracket of each target, so
+    /// each answer is within about 6% of the smallest such capacity (hit-ratio curves are not strictly monotone).
     /// </summary>
-    public static SizingRecommendation Compute(RequestTrace trace, string policy, ModelShapes.Shape shape, double attainable)
+    public static SizingRecommendation Compute(RequestTrace trace, string policy, ModelShapes.Shape shape, double attainable, IReadOnlyDictionary<int, double>? known = null)
     {
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(shape);
         long bytesPerToken = shape.Layout.ChunkBytes / shape.Layout.TokensPerChunk;
         int max = Math.Max(1, trace.UniqueBlocks);
-        var grid = new List<int>();
-        for (double c = 16; c < max; c *= 1.6)
+        // A doubling grid plus the capacities already simulated for the curves (reused, not rerun).
+        var gridSet = new SortedSet<int>();
+        for (long c = 16; c < max; c *= 2)
         {
-            grid.Add((int)c);
+            gridSet.Add((int)c);
         }
 
-        grid.Add(max);
+        gridSet.Add(max);
+        if (known is not null)
+        {
+            foreach (int c in known.Keys.Where(c => c > 0 && c <= max))
+            {
+                gridSet.Add(c);
+            }
+        }
+
+        var grid = gridSet.ToList();
         var ratios = new double[grid.Count];
-        Parallel.For(0, grid.Count, i => ratios[i] = CurveRunner.Simulate(trace, policy, grid[i]).HitRatio);
+        Parallel.For(0, grid.Count, i => ratios[i] = known is not null && known.TryGetValue(grid[i], out double r) ? r : CurveRunner.Simulate(trace, policy, grid[i]).HitRatio);
         var targets = new SizingTarget[Fractions.Count];
         Parallel.For(0, Fractions.Count, t =>
         {

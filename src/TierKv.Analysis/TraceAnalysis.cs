@@ -73,7 +73,8 @@ public sealed class TraceAnalysis
         a.Statistics = TraceStatistics.Of(trace);
         a.Reuse = ReuseProfile.Compute(trace);
         a.Infinite = BeladySimulator.Infinite(trace);
-        a.Sizing = SizingRecommendation.Compute(trace, defaultPolicy, shape, a.Infinite.HitRatio);
+        var known = a.Curves.Where(r => r.Policy == defaultPolicy).ToDictionary(r => r.Capacity, r => r.HitRatio);
+        a.Sizing = SizingRecommendation.Compute(trace, defaultPolicy, shape, a.Infinite.HitRatio, known);
         return a;
     }
 

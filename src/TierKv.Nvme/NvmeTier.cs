@@ -833,7 +833,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
 
         _states[slot] = Ready;
         _index[key] = slot;
-        _policy.OnInsert(slot, key);
+        _policy.OnInsert(slot, key, parent);
         _usedBytes += length;
     }
 

@@ -10,6 +10,8 @@ public class ReplayTests
     [Theory]
     [InlineData("lru", 150)]
     [InlineData("alfu", 150)]
+    [InlineData("leader", 150)]
+    [InlineData("leader", 400)]
     [InlineData("s3fifo", 300)]
     [InlineData("arc", 150)]
     [InlineData("lru-prefix", 150)]

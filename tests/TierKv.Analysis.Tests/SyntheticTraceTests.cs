@@ -22,14 +22,41 @@ public class SyntheticTraceTests(ITestOutputHelper output)
     public void Default_policy_is_not_below_lru_on_synthetic_document_traces(int seed) =>
         AssertNotBelowLru(TraceFixtures.SyntheticDocuments(seed, 6000), [100, 300, 1000, 3000, 10000]);
 
-    private void AssertNotBelowLru(RequestTrace trace, int[] caps)
+    public static TheoryData<string, int> Stress => new()
+    {
+        { "twice", 1 }, { "twice", 2 }, { "phases", 1 }, { "phases", 2 }, { "loop", 1 }, { "toolagent", 1 }, { "toolagent", 2 }, { "longdocs", 1 }, { "longdocs", 2 },
+    };
+
+    /// <summary>
+    /// Traces built against non-LRU policies, at capacities from 0.5% to 90% of their distinct blocks. The default may
+    /// lose to LRU by at most 0.0005 (the 4th decimal that analyze prints) where a switch of expert costs a few hits;
+    /// on the long-document traces by at most 0.0025: there LRU and the reuse credits are within 0.0003 of each other
+    /// at about 1,000 blocks, the lead swings between them, and each switch costs (a known limit: docs/analysis.md).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Stress))]
+    public void Default_policy_is_not_below_lru_on_stress_traces(string kind, int seed)
+    {
+        var trace = kind switch
+        {
+            "twice" => StressTraces.Twice(seed),
+            "phases" => StressTraces.Phases(seed),
+            "loop" => StressTraces.Loop(seed),
+            "toolagent" => StressTraces.ToolAgent(seed),
+            _ => StressTraces.LongDocuments(seed),
+        };
+        int[] caps = [.. new[] { 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.9 }.Select(f => Math.Max(10, (int)(f * trace.UniqueBlocks)))];
+        AssertNotBelowLru(trace, caps, tolerance: kind == "longdocs" ? 0.0025 : 0.0005);
+    }
+
+    private void AssertNotBelowLru(RequestTrace trace, int[] caps, double tolerance = 0)
     {
         var res = CurveRunner.Run(trace, ["lru", EvictionPolicies.Default, "belady"], caps);
         for (int i = 0; i < caps.Length; i++)
         {
             double lru = res[i].HitRatio, def = res[caps.Length + i].HitRatio, min = res[(2 * caps.Length) + i].HitRatio;
             output.WriteLine($"{trace.Name} cap {caps[i]}: lru {lru:F4} {EvictionPolicies.Default} {def:F4} belady {min:F4}");
-            Assert.True(def >= lru, $"{trace.Name} at {caps[i]} blocks: {EvictionPolicies.Default} {def:F4} < lru {lru:F4}");
+            Assert.True(def >= lru - tolerance, $"{trace.Name} at {caps[i]} blocks: {EvictionPolicies.Default} {def:F4} < lru {lru:F4}");
             Assert.True(min >= def, $"{trace.Name} at {caps[i]} blocks: {EvictionPolicies.Default} {def:F4} beats Belady {min:F4}");
         }
     }

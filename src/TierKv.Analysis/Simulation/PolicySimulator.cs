@@ -107,7 +107,7 @@ public sealed class PolicySimulator : IEvictionCandidates
                     _children[ps]++;
                 }
 
-                _policy.OnInsert(s, keys[b]);
+                _policy.OnInsert(s, keys[b], p >= 0 ? keys[p] : null);
             }
         }
 

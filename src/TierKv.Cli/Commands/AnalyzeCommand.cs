@@ -30,9 +30,9 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         public string Capacities { get; init; } = "1000,2000,5859,10000,20000,50000,100000,200000";
 
         [CommandOption("--policies")]
-        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, any of them with -prefix, belady, infinite. The default policy is always added.")]
-        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,belady")]
-        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,belady";
+        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, any of them with -prefix, belady, infinite. The default policy is always added.")]
+        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,leader,belady")]
+        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,leader,belady";
 
         [CommandOption("--model")]
         [Description("Model shape for the sizing recommendation (llama3.2-1b, llama3-8b, llama3-70b).")]

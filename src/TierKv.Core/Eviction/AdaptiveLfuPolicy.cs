@@ -1,4 +1,3 @@
-using System.Numerics;
 using TierKv.Keys;
 
 namespace TierKv.Eviction;
@@ -22,35 +21,17 @@ namespace TierKv.Eviction;
 /// as other chunks, or a tier never reports leaves, nothing changes.
 /// </para>
 /// </summary>
-public sealed class AdaptiveLfuPolicy : EvictionPolicy
+public sealed class AdaptiveLfuPolicy : EvictionPolicy, ITailDemotion
 {
-    // Per-slot state: a new chunk waiting to be classified as tail or interior, or nothing to do.
-    private const byte None = 0;
-    private const byte Pending = 1;
-
-    // Per-key class remembered until the key's second access: which estimate that access counts for.
-    private const byte Interior = 1;
-    private const byte Tail = 2;
-    private const int PendingSize = 4;
-
     private readonly SlotHeap _heap;
     private readonly ChunkKey[] _keys;
     private readonly FrequencySketch _sketch;
-    private readonly KeyList _shadowLru;
+    private readonly KeyList? _shadowLru;
     private readonly AdaptiveLfuOptions _options;
-    private readonly byte[] _state;
     private readonly long[] _insertedAt;
-    private readonly byte[] _firstClass;
-    private readonly int _classMask;
-    private readonly int[] _pendingSlot = new int[PendingSize];
-    private readonly long[] _pendingStamp = new long[PendingSize];
+    private readonly TailClassifier? _tails;
     private double _recencyWeight;
     private long _clock;
-    private int _pendingCount;
-    private double _tails;
-    private double _tailsReused;
-    private double _interiors;
-    private double _interiorsReused;
 
     /// <summary>Creates the policy for <paramref name="capacity"/> slots with default settings.</summary>
     public AdaptiveLfuPolicy(int capacity)
@@ -67,22 +48,12 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy
         _options = options;
         _heap = new SlotHeap(capacity);
         _keys = new ChunkKey[capacity];
-        int width = (int)Math.Min(1 << 26, Math.Max(options.MinSketchWidth, (long)options.SketchWidthPerSlot * capacity));
+        int width = SketchWidth(options, capacity);
         _sketch = new FrequencySketch(width, (long)options.HalvingPeriodPerSlot * capacity);
-        _shadowLru = new KeyList(capacity);
+        _shadowLru = options.AdaptRate > 0 ? new KeyList(capacity) : null;
         _recencyWeight = options.InitialRecencyWeight;
-        _state = new byte[capacity];
         _insertedAt = new long[capacity];
-        if (options.DemoteTails)
-        {
-            int classes = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1024, width));
-            _firstClass = new byte[classes];
-            _classMask = classes - 1;
-        }
-        else
-        {
-            _firstClass = [];
-        }
+        _tails = options.DemoteTails ? new TailClassifier(capacity, width, options.MinTailWindow) : null;
     }
 
     /// <inheritdoc />
@@ -95,16 +66,7 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy
     /// The measured second-access rate of new request tails over that of new interior chunks, at most 1 (near 1 until
     /// there is evidence; for reports and tests). A new tail is moved <c>(1 - TailReuseRatio) x C</c> ranks down.
     /// </summary>
-    public double TailReuseRatio
-    {
-        get
-        {
-            // Add-one estimates: with little evidence the ratio stays near 1 and tails keep their normal rank.
-            double tail = (_tailsReused + 1) / (_tails + 2);
-            double interior = (_interiorsReused + 1) / (_interiors + 2);
-            return Math.Min(1.0, tail / interior);
-        }
-    }
+    public double TailReuseRatio => _tails?.TailReuseRatio ?? 1.0;
 
     /// <inheritdoc />
     public override void OnInsert(int slot, ChunkKey key)
@@ -112,23 +74,14 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy
         _keys[slot] = key;
         int seen = Access(slot, key, resident: false);
         _insertedAt[slot] = _clock - 1;
-        _state[slot] = None;
-        if (_options.DemoteTails && seen == 0)
+        if (seen == 0)
         {
             // A brand-new chunk: whether it is a tail shows at the next insert (SelectVictim sees the parent links).
-            _state[slot] = Pending;
-            if (_pendingCount == PendingSize)
-            {
-                // Not classified in time (the tier had free slots, so no victim was asked for): forget the oldest.
-                _state[_pendingSlot[0]] = None;
-                Array.Copy(_pendingSlot, 1, _pendingSlot, 0, PendingSize - 1);
-                Array.Copy(_pendingStamp, 1, _pendingStamp, 0, PendingSize - 1);
-                _pendingCount--;
-            }
-
-            _pendingSlot[_pendingCount] = slot;
-            _pendingStamp[_pendingCount] = _insertedAt[slot];
-            _pendingCount++;
+            _tails?.OnNewChunk(slot, key, _insertedAt[slot]);
+        }
+        else
+        {
+            _tails?.Forget(slot);
         }
     }
 
@@ -138,98 +91,50 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy
     /// <inheritdoc />
     public override void OnRemove(int slot)
     {
-        _state[slot] = None;
+        _tails?.Forget(slot);
         _heap.Remove(slot);
     }
 
     /// <inheritdoc />
     public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates)
     {
-        if (_pendingCount > 1)
-        {
-            ClassifyPending(candidates);
-        }
-
+        _tails?.Classify(candidates, this);
         return _heap.MinEvictable(candidates);
     }
 
-    /// <summary>
-    /// Classifies the new chunks inserted before the latest one: the chunk after each has been inserted by now, so one
-    /// that is still a leaf ended its run of inserts (a request's tail). The latest insert waits: its successor is the
-    /// incoming chunk.
-    /// </summary>
-    private void ClassifyPending(IEvictionCandidates candidates)
+    void ITailDemotion.Demote(int slot, double ranks)
     {
-        for (int i = 0; i < _pendingCount - 1; i++)
+        if (_heap.Contains(slot))
         {
-            int slot = _pendingSlot[i];
-            if (_state[slot] != Pending || _insertedAt[slot] != _pendingStamp[i] || !_heap.Contains(slot))
-            {
-                continue;
-            }
-
-            _state[slot] = None;
-            bool tail = candidates.IsLeaf(slot);
-            _firstClass[ClassIndex(_keys[slot])] = tail ? Tail : Interior;
-            if (tail)
-            {
-                _tails++;
-                double demote = (1 - TailReuseRatio) * Capacity;
-                if (demote > 0)
-                {
-                    _heap.Set(slot, _heap.PriorityOf(slot) - demote, _insertedAt[slot]);
-                }
-            }
-            else if (++_interiors > Math.Max(_options.MinTailWindow, Capacity))
-            {
-                // Halve all counts now and then so the estimate follows a trace whose mix changes.
-                _interiors /= 2;
-                _interiorsReused /= 2;
-                _tails /= 2;
-                _tailsReused /= 2;
-            }
+            _heap.Set(slot, _heap.PriorityOf(slot) - ranks, _insertedAt[slot]);
         }
-
-        _pendingSlot[0] = _pendingSlot[_pendingCount - 1];
-        _pendingStamp[0] = _pendingStamp[_pendingCount - 1];
-        _pendingCount = 1;
     }
 
-    private int ClassIndex(in ChunkKey key)
-    {
-        ulong h = (key.High ^ (key.Low * 0xC2B2AE3D27D4EB4FUL)) * 0x9E3779B97F4A7C15UL;
-        return (int)((h >> 32) & (uint)_classMask);
-    }
+    /// <summary>Width of the frequency sketch (and of the tail-class table) for <paramref name="capacity"/> slots.</summary>
+    internal static int SketchWidth(AdaptiveLfuOptions options, int capacity) =>
+        (int)Math.Min(1 << 26, Math.Max(options.MinSketchWidth, (long)options.SketchWidthPerSlot * capacity));
 
     private int Access(int slot, in ChunkKey key, bool resident)
     {
-        bool lruWouldHit = _shadowLru.Touch(key);
-        if (!lruWouldHit)
+        if (_shadowLru is not null)
         {
-            _shadowLru.AddNewest(key);
-        }
+            bool lruWouldHit = _shadowLru.Touch(key);
+            if (!lruWouldHit)
+            {
+                _shadowLru.AddNewest(key);
+            }
 
-        if (lruWouldHit != resident)
-        {
-            double w = lruWouldHit ? _recencyWeight * (1 + _options.AdaptRate) : _recencyWeight / (1 + _options.AdaptRate);
-            _recencyWeight = Math.Clamp(w, _options.MinRecencyWeight, _options.MaxRecencyWeight);
+            if (lruWouldHit != resident)
+            {
+                double w = lruWouldHit ? _recencyWeight * (1 + _options.AdaptRate) : _recencyWeight / (1 + _options.AdaptRate);
+                _recencyWeight = Math.Clamp(w, _options.MinRecencyWeight, _options.MaxRecencyWeight);
+            }
         }
 
         int seen = _sketch.Increment(key);
-        if (seen == 1 && _options.DemoteTails)
+        if (seen == 1)
         {
-            // The second access of a key: count it for the class its first access was given, once.
-            ref byte c = ref _firstClass[ClassIndex(key)];
-            if (c == Tail)
-            {
-                _tailsReused++;
-            }
-            else if (c == Interior)
-            {
-                _interiorsReused++;
-            }
-
-            c = 0;
+            _tails?.OnSecondAccess(key);
         }
 
         // Only "seen before: never, once, more" counts by default: large counts kept dead popular chains alive too long.

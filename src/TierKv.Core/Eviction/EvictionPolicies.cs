@@ -1,7 +1,7 @@
 namespace TierKv.Eviction;
 
 /// <summary>
-/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, and any name with a
+/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, <c>leader</c> (the default), and any name with a
 /// <c>-prefix</c> suffix for the prefix-aware variant.
 /// </summary>
 public static class EvictionPolicies
@@ -12,10 +12,11 @@ public static class EvictionPolicies
         ["s3fifo"] = c => new S3FifoPolicy(c),
         ["arc"] = c => new ArcPolicy(c),
         ["alfu"] = c => new AdaptiveLfuPolicy(c),
+        ["leader"] = c => new LeaderPolicy(c),
     };
 
     /// <summary>The policy tiers use unless configured otherwise (chosen by trace replay: docs/analysis.md).</summary>
-    public static string Default => "alfu";
+    public static string Default => "leader";
 
     /// <summary>Names of the base policies (each also exists with a <c>-prefix</c> suffix).</summary>
     public static IReadOnlyCollection<string> BaseNames => Factories.Keys;

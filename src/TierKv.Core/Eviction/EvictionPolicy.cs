@@ -25,6 +25,13 @@ public abstract class EvictionPolicy
     /// <summary>A chunk was admitted into <paramref name="slot"/>.</summary>
     public abstract void OnInsert(int slot, ChunkKey key);
 
+    /// <summary>
+    /// A chunk whose prefix ends with <paramref name="parent"/> (null: the first chunk of a prefix) was admitted into
+    /// <paramref name="slot"/>. Tiers that know the parent call this overload; policies that use it override it (the
+    /// default forwards to <see cref="OnInsert(int, ChunkKey)"/>).
+    /// </summary>
+    public virtual void OnInsert(int slot, ChunkKey key, ChunkKey? parent) => OnInsert(slot, key);
+
     /// <summary>The chunk in <paramref name="slot"/> was read.</summary>
     public abstract void OnHit(int slot);
 

@@ -23,6 +23,9 @@ public sealed class PrefixAwarePolicy : EvictionPolicy
     public override void OnInsert(int slot, ChunkKey key) => _inner.OnInsert(slot, key);
 
     /// <inheritdoc />
+    public override void OnInsert(int slot, ChunkKey key, ChunkKey? parent) => _inner.OnInsert(slot, key, parent);
+
+    /// <inheritdoc />
     public override void OnHit(int slot) => _inner.OnHit(slot);
 
     /// <inheritdoc />
@@ -41,8 +44,9 @@ public sealed class PrefixAwarePolicy : EvictionPolicy
     {
         public IEvictionCandidates? Outer;
 
-        public bool CanEvict(int slot) => Outer!.CanEvict(slot) && Outer.IsLeaf(slot);
+        // Null-safe: a policy may keep the candidates it was given and ask about leaves later (LeaderPolicy's experts).
+        public bool CanEvict(int slot) => Outer is { } o && o.CanEvict(slot) && o.IsLeaf(slot);
 
-        public bool IsLeaf(int slot) => Outer!.IsLeaf(slot);
+        public bool IsLeaf(int slot) => Outer?.IsLeaf(slot) ?? true;
     }
 }

@@ -323,7 +323,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
             _states[slot] = Ready;
             _index[key] = slot;
-            _policy.OnInsert(slot, key);
+            _policy.OnInsert(slot, key, parent);
             _usedBytes += length;
         }
 

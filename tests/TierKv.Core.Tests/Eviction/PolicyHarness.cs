@@ -85,7 +85,8 @@ internal sealed class PolicyHarness : IEvictionCandidates
         _keyOfSlot[s] = key;
         _pinned[s] = false;
         _slotOfKey[key] = s;
-        Policy.OnInsert(s, ChunkKeyOf(key));
+        // Keys are (chain, depth): the parent of depth d is depth d - 1 of the same chain, as a tier would say.
+        Policy.OnInsert(s, ChunkKeyOf(key), key % 1000 > 0 ? ChunkKeyOf(key - 1) : null);
         return evicted;
     }
 

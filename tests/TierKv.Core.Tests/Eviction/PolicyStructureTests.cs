@@ -102,6 +102,8 @@ public class PolicyStructureTests
     [InlineData("arc")]
     [InlineData("alfu")]
     [InlineData("alfu-prefix")]
+    [InlineData("leader")]
+    [InlineData("leader-prefix")]
     public void Steady_state_allocates_nothing(string name)
     {
         var h = new PolicyHarness(EvictionPolicies.Create(name, 64));

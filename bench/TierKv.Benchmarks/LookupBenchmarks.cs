@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using BenchmarkDotNet.Attributes;
+using TierKv.Keys;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.Benchmarks;
+
+/// <summary>
+/// <see cref="TieredStore.Lookup(KvLayout, ReadOnlySpan{ChunkKey})"/> of a prompt whose 512 chunks (131072 tokens)
+/// all sit in the DRAM tier, against the same number of bare probes of the map the DRAM tier indexes with,
+/// <c>ConcurrentDictionary&lt;ChunkKey, int&gt;</c> (baseline: the ratio is the store's overhead per chunk, tier walk and
+/// metrics, over the probe itself), and of <c>Dictionary</c> keyed by <see cref="ChunkKey"/> and by raw
+/// <see cref="UInt128"/> (whose default hash is costlier than <see cref="ChunkKey.GetHashCode"/>).
+/// </summary>
+[MemoryDiagnoser]
+public class LookupBenchmarks
+{
+    private const int Chunks = 512;
+
+    // Lookup reads only the index, so tiny chunks keep the pool small; the keys are real 256-token chain keys.
+    private static readonly KvLayout Layout = new("bench/lookup", 1, 1, 8, KvElementType.Float16);
+
+    private TieredStore? _store;
+    private ChunkKey[] _keys = [];
+    private UInt128[] _rawKeys = [];
+    private readonly Dictionary<UInt128, int> _dictionary = new(Chunks);
+    private readonly Dictionary<ChunkKey, int> _keyDictionary = new(Chunks);
+    private readonly ConcurrentDictionary<ChunkKey, int> _concurrent = new(Environment.ProcessorCount, Chunks);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var tokens = new int[Chunks * Layout.TokensPerChunk];
+        var rng = new Random(11);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            tokens[i] = rng.Next(0, 128_256);
+        }
+
+        _keys = PrefixHasher.ComputeKeys(Layout, TenantSalt.None, tokens);
+        _rawKeys = new UInt128[Chunks];
+        _dictionary.Clear();
+        _keyDictionary.Clear();
+        _concurrent.Clear();
+        for (int i = 0; i < Chunks; i++)
+        {
+            _rawKeys[i] = _keys[i].Value;
+            _dictionary[_keys[i].Value] = i;
+            _keyDictionary[_keys[i]] = i;
+            _concurrent[_keys[i]] = i;
+        }
+
+        var dram = new HostMemoryTier(new HostMemoryTierOptions
+        {
+            CapacityBytes = (long)Chunks * Layout.ChunkBytes,
+            SlotBytes = Layout.ChunkBytes,
+            EvictionPolicy = "lru",
+            Name = "bench-dram",
+        });
+        _store = new TieredStore([dram]);
+        var payload = new byte[Chunks * Layout.ChunkBytes];
+        rng.NextBytes(payload);
+        Require.Equal(Chunks, _store.Store(Layout, _keys, payload), "chunks stored for the lookup");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _store?.Dispose();
+        _store = null;
+    }
+
+    [Benchmark(Description = "Dictionary<UInt128,int> x512")]
+    public int DictionaryProbes()
+    {
+        var d = _dictionary;
+        int hit = 0;
+        foreach (var k in _rawKeys)
+        {
+            if (!d.TryGetValue(k, out _))
+            {
+                break;
+            }
+
+            hit++;
+        }
+
+        return hit * Layout.TokensPerChunk;
+    }
+
+    [Benchmark(Baseline = true, Description = "ConcurrentDictionary<ChunkKey,int> x512")]
+    public int ConcurrentDictionaryProbes()
+    {
+        var d = _concurrent;
+        int hit = 0;
+        foreach (var k in _keys)
+        {
+            if (!d.TryGetValue(k, out _))
+            {
+                break;
+            }
+
+            hit++;
+        }
+
+        return hit * Layout.TokensPerChunk;
+    }
+
+    [Benchmark(Description = "Dictionary<ChunkKey,int> x512")]
+    public int KeyDictionaryProbes()
+    {
+        var d = _keyDictionary;
+        int hit = 0;
+        foreach (var k in _keys)
+        {
+            if (!d.TryGetValue(k, out _))
+            {
+                break;
+            }
+
+            hit++;
+        }
+
+        return hit * Layout.TokensPerChunk;
+    }
+
+    [Benchmark(Description = "TieredStore.Lookup 512 chunks")]
+    public int Lookup() => _store!.Lookup(Layout, _keys);
+
+    /// <summary>All four walk the whole cached prefix.</summary>
+    internal void Check()
+    {
+        Setup();
+        try
+        {
+            int all = Chunks * Layout.TokensPerChunk;
+            Require.Equal(all, Lookup(), "tokens found by the store");
+            Require.Equal(all, DictionaryProbes(), "tokens found by Dictionary");
+            Require.Equal(all, ConcurrentDictionaryProbes(), "tokens found by ConcurrentDictionary");
+            Require.Equal(all, KeyDictionaryProbes(), "tokens found by Dictionary<ChunkKey, int>");
+            Allocations.RequireNone(Lookup, "TieredStore.Lookup");
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+namespace TierKv.Benchmarks;
+
+/// <summary>
+/// <c>--check</c>: runs every benchmark body once outside BenchmarkDotNet and verifies its result (keys match the
+/// chain, chunks verify, writes store, lookups hit), so a benchmark can never quietly time a miss or a no-op.
+/// Seconds, no harness; exit code 0 when all pass.
+/// </summary>
+internal static class SmokeCheck
+{
+    public static int Run(TextWriter log)
+    {
+        var checks = new (string Name, Action Run)[]
+        {
+            ("KeyHashing 4096 tokens", () => new KeyHashingBenchmarks { Tokens = 4096 }.Check()),
+            ("KeyHashing 16384 tokens", () => new KeyHashingBenchmarks { Tokens = 16384 }.Check()),
+            ("KeyHashing 131072 tokens", () => new KeyHashingBenchmarks { Tokens = 131072 }.Check()),
+            ("ChunkCodec", () => new ChunkCodecBenchmarks().Check()),
+            ("HostMemoryTier 64 KiB", () => new HostMemoryTierBenchmarks { ChunkBytes = 64 * 1024 }.Check(log)),
+            ("HostMemoryTier 2 MiB", () => new HostMemoryTierBenchmarks { ChunkBytes = 2 * 1024 * 1024 }.Check(log)),
+            ("ConcurrentDictionary<ChunkKey, int> remove + add", () => IndexNodeCost(log)),
+            ("Lookup", () => new LookupBenchmarks().Check()),
+            ("EvictionPolicy", () => new EvictionPolicyBenchmarks().Check(log)),
+        };
+        int failed = 0;
+        foreach (var (name, run) in checks)
+        {
+            try
+            {
+                run();
+                log.WriteLine($"ok   {name}");
+            }
+            catch (Exception e)
+            {
+                failed++;
+                log.WriteLine($"FAIL {name}: {e.Message}");
+            }
+        }
+
+        log.WriteLine($"{checks.Length - failed} passed, {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>What one remove + add of the DRAM tier's index map allocates: the source of the tier's write allocation.</summary>
+    private static void IndexNodeCost(TextWriter log)
+    {
+        var map = new System.Collections.Concurrent.ConcurrentDictionary<Keys.ChunkKey, int>(Environment.ProcessorCount, 64);
+        var keys = new Keys.ChunkKey[64];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = new Keys.ChunkKey((UInt128)(ulong)(i + 1) * 0x9E3779B97F4A7C15UL);
+            map[keys[i]] = i;
+        }
+
+        int next = 0;
+        double perOp = Allocations.PerOp(() =>
+        {
+            var k = keys[next];
+            next = (next + 1) % keys.Length;
+            map.TryRemove(k, out int v);
+            map[k] = v;
+            return v;
+        });
+        log.WriteLine($"  ConcurrentDictionary<ChunkKey, int> remove + add allocates {perOp:F1} B per call");
+    }
+}

@@ -1,0 +1,383 @@
+using TierKv.Keys;
+
+namespace TierKv.Eviction;
+
+/// <summary>
+/// TierKV's default: follows whichever of several expert policies has been hitting most lately. Every expert runs in
+/// full on keys only (<see cref="ShadowCache"/>: its own virtual slots at the tier's capacity) and sees every access the
+/// tier sees, so each one's hits are known exactly. The tier itself evicts, first, chunks the leading expert does not
+/// hold (its "strangers": the leader evicted them, or never had them); so after a change of leader the tier's contents
+/// converge to the new leader's within the misses that follow, and while it leads they stay equal to its. Scores are
+/// hit counts that decay by half every <see cref="LeaderPolicyOptions.HalfLifeTurnovers"/> turnovers of the cache; the
+/// leader changes when another expert's score passes it by <see cref="LeaderPolicyOptions.SwitchMargin"/>.
+/// <para>
+/// With plain LRU among the experts the tier does, up to the cost of switching, as well as the best of them on any
+/// trace, and never much worse than LRU; the other experts bring the gains (<c>docs/analysis.md</c>).
+/// </para>
+/// </summary>
+public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDemotion
+{
+    private const byte ParentUnknown = 0;
+    private const byte NoParent = 1;
+    private const byte ParentKnown = 2;
+
+    private readonly ShadowCache[] _experts;
+    private readonly FrequencySketch _sketch;
+    private readonly TailClassifier _tails;
+    private readonly CreditSignals _signals = new();
+    private readonly double[] _score;
+    private readonly double[] _longScore;
+    private readonly double _longDecay;
+    private readonly long[] _hits;
+    private readonly SlotLinks[] _strangerLinks;
+    private readonly SlotList[] _strangers;
+    private readonly bool[][] _isStranger;
+    private readonly ChunkKey[] _keys;
+    private readonly ChunkKey[] _parentKey;
+    private readonly byte[] _parentState;
+    private readonly bool[] _lastHit;
+    private readonly int[] _lastVirtual;
+    private readonly int[] _preVirtual;
+    private readonly bool[] _runValid;
+    private readonly ChunkKey[] _runKey;
+    private readonly SlotLinks _recency;
+    private readonly LeaderPolicyOptions _options;
+    private readonly double _decay;
+    private SlotList _resident = SlotList.Empty;
+    private IEvictionCandidates? _candidates;
+    private int _leader;
+    private bool _preAccessed;
+    private ChunkKey _preKey;
+    private long _switches;
+    private long _accesses;
+    private long _realHits;
+    private bool _realRunValid;
+    private ChunkKey _realRunKey;
+    private double _costPerStranger;
+    private int _costSamples;
+    private bool _measuring;
+    private long _measureStart;
+    private int _measureStrangers;
+    private long _measureLeaderHits;
+    private long _measureRealHits;
+
+    private long _clock;
+    private int _lastSeen;
+    private int _preSeen;
+
+    /// <summary>Creates the policy for <paramref name="capacity"/> slots with the default experts.</summary>
+    public LeaderPolicy(int capacity)
+        : this(capacity, LeaderPolicyOptions.Default)
+    {
+    }
+
+    /// <summary>Creates the policy for <paramref name="capacity"/> slots.</summary>
+    public LeaderPolicy(int capacity, LeaderPolicyOptions options)
+        : base(capacity)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        int n = options.Experts.Count;
+        _experts = new ShadowCache[n];
+        _score = new double[n];
+        _longScore = new double[n];
+        _hits = new long[n];
+        _strangerLinks = new SlotLinks[n];
+        _strangers = new SlotList[n];
+        _isStranger = new bool[n][];
+        // One frequency sketch and one tail classifier serve every credit expert (their counts depend only on the
+        // access stream, not on what an expert holds), sized as alfu's.
+        var lfu = AdaptiveLfuOptions.Default;
+        int width = AdaptiveLfuPolicy.SketchWidth(lfu, capacity);
+        _sketch = new FrequencySketch(width, (long)lfu.HalvingPeriodPerSlot * capacity);
+        _tails = new TailClassifier(capacity, width, lfu.MinTailWindow);
+        for (int e = 0; e < n; e++)
+        {
+            var x = options.Experts[e];
+            var policy = x.CreditWeight is double w ? new CreditExpert(capacity, w, _signals) : x.Create!(capacity);
+            _experts[e] = new ShadowCache(policy, this);
+            _strangerLinks[e] = new SlotLinks(capacity);
+            _strangers[e] = SlotList.Empty;
+            _isStranger[e] = new bool[capacity];
+        }
+
+        _keys = new ChunkKey[capacity];
+        _parentKey = new ChunkKey[capacity];
+        _parentState = new byte[capacity];
+        _lastHit = new bool[n];
+        _lastVirtual = new int[n];
+        _preVirtual = new int[n];
+        _runValid = new bool[n];
+        _runKey = new ChunkKey[n];
+        _recency = new SlotLinks(capacity);
+        _decay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.HalfLifeTurnovers * capacity));
+        _longDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.LongHalfLifeTurnovers * capacity));
+        _leader = 0;
+    }
+
+    /// <inheritdoc />
+    public override string Name => "leader";
+
+    /// <summary>Name of the expert the tier follows now (for reports and tests).</summary>
+    public string LeaderName => _options.Experts[_leader].Name;
+
+    /// <summary>Chunks the tier holds that the leader does not (0 once the tier has converged to the leader).</summary>
+    public int StrangerCount => _strangers[_leader].Count;
+
+    /// <summary>Learned cost of a switch, in hits lost per chunk the tier lacks of the new leader's set.</summary>
+    public double SwitchCostPerChunk => _costPerStranger;
+
+    /// <summary>Prefix hits of the tier itself so far (as the experts' are counted).</summary>
+    public long TierHits => _realHits;
+
+    /// <summary>How often the leader changed.</summary>
+    public long Switches => _switches;
+
+    /// <summary>Prefix hits each expert would have had so far, in the order of <see cref="LeaderPolicyOptions.Experts"/>.</summary>
+    public IReadOnlyList<long> ExpertHits => _hits;
+
+    /// <inheritdoc />
+    public override void OnInsert(int slot, ChunkKey key) => Insert(slot, key, ParentUnknown, default);
+
+    /// <inheritdoc />
+    public override void OnInsert(int slot, ChunkKey key, ChunkKey? parent) =>
+        Insert(slot, key, parent.HasValue ? ParentKnown : NoParent, parent.GetValueOrDefault());
+
+    /// <inheritdoc />
+    public override void OnHit(int slot)
+    {
+        _recency.MoveToTail(ref _resident, slot);
+        AccessAll(_keys[slot], slot);
+        Score(_keys[slot], _parentState[slot], _parentKey[slot], realHit: true);
+    }
+
+    /// <inheritdoc />
+    public override void OnRemove(int slot)
+    {
+        _tails.Forget(slot);
+        _recency.Remove(ref _resident, slot);
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            Belongs(e, slot);
+            _experts[e].SetRealSlot(_keys[slot], -1);
+        }
+    }
+
+    /// <inheritdoc />
+    public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates)
+    {
+        _candidates = candidates;
+        _tails.Classify(candidates, this);
+        if (!_preAccessed || _preKey != incoming)
+        {
+            // Let every expert take the access now, so the leader's own victim is known before the tier evicts.
+            AccessAll(incoming, -1);
+            _preAccessed = true;
+            _preKey = incoming;
+            _preSeen = _lastSeen;
+            _lastVirtual.CopyTo(_preVirtual, 0);
+        }
+
+        // A chunk the leader does not hold: oldest first (the tier converges to the leader's contents).
+        var links = _strangerLinks[_leader];
+        for (int s = _strangers[_leader].Head; s >= 0; s = links.Next(s))
+        {
+            if (candidates.CanEvict(s))
+            {
+                return s;
+            }
+        }
+
+        // None evictable (pins, or the tier holds exactly the leader's set): least recently used evictable chunk.
+        for (int s = _resident.Head; s >= 0; s = _recency.Next(s))
+        {
+            if (candidates.CanEvict(s))
+            {
+                return s;
+            }
+        }
+
+        return -1;
+    }
+
+    void ITailDemotion.Demote(int slot, double ranks)
+    {
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            _experts[e].Demote(_keys[slot], ranks);
+        }
+    }
+
+    bool IEvictionCandidates.CanEvict(int slot) => true;
+
+    bool IEvictionCandidates.IsLeaf(int slot) => _candidates?.IsLeaf(slot) ?? true;
+
+    private void Insert(int slot, in ChunkKey key, byte parentState, in ChunkKey parent)
+    {
+        _keys[slot] = key;
+        _parentState[slot] = parentState;
+        _parentKey[slot] = parent;
+        _recency.PushTail(ref _resident, slot);
+        int seen;
+        if (_preAccessed && _preKey == key)
+        {
+            // The experts saw this access when the tier asked for a victim; now they learn where the chunk lives.
+            _preAccessed = false;
+            seen = _preSeen;
+            for (int e = 0; e < _experts.Length; e++)
+            {
+                _experts[e].SetRealSlot(key, _preVirtual[e], slot);
+                Belongs(e, slot);
+            }
+        }
+        else
+        {
+            AccessAll(key, slot);
+            seen = _lastSeen;
+        }
+
+        if (seen == 0)
+        {
+            // A brand-new chunk: whether it is a request tail shows when the tier next asks for a victim.
+            _tails.OnNewChunk(slot, key, ++_clock);
+        }
+        else
+        {
+            _tails.Forget(slot);
+        }
+
+        Score(key, parentState, parent, realHit: false);
+    }
+
+    /// <summary>Lets every expert take the access; <see cref="_lastHit"/> says which held the key.</summary>
+    private void AccessAll(in ChunkKey key, int realSlot)
+    {
+        int seen = _sketch.Increment(key);
+        if (seen == 1)
+        {
+            _tails.OnSecondAccess(key);
+        }
+
+        _lastSeen = seen;
+        _signals.Credit = Math.Min(seen, 2);
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            _lastHit[e] = _experts[e].Access(key, realSlot, out int evictedReal, out _lastVirtual[e]);
+            if (evictedReal >= 0 && !_isStranger[e][evictedReal])
+            {
+                _isStranger[e][evictedReal] = true;
+                _strangerLinks[e].PushTail(ref _strangers[e], evictedReal);
+            }
+
+            if (realSlot >= 0)
+            {
+                Belongs(e, realSlot);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Scores the access <see cref="AccessAll"/> made. Only prefix hits count: a hit counts for an expert when the chunk
+    /// starts a prefix or its parent was that expert's previous counted hit (a chunk held without its prefix saves
+    /// nothing). When the tier does not say parents, every hit counts.
+    /// </summary>
+    private void Score(in ChunkKey key, byte parentState, in ChunkKey parent, bool realHit)
+    {
+        int best = _leader;
+        _accesses++;
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            bool counts = Counts(_lastHit[e], ref _runValid[e], ref _runKey[e], key, parentState, parent);
+            _score[e] = (_score[e] * _decay) + (counts ? 1 : 0);
+            _longScore[e] = (_longScore[e] * _longDecay) + (counts ? 1 : 0);
+            if (counts)
+            {
+                _hits[e]++;
+            }
+
+            if (_score[e] > _score[best])
+            {
+                best = e;
+            }
+        }
+
+        if (Counts(realHit, ref _realRunValid, ref _realRunKey, key, parentState, parent))
+        {
+            _realHits++;
+        }
+
+        if (_measuring && (_strangers[_leader].Count <= _measureStrangers / 8 || _accesses - _measureStart >= 4L * Capacity))
+        {
+            FinishSwitchMeasurement();
+        }
+
+        if (best == _leader)
+        {
+            return;
+        }
+
+        // Following another expert costs the hits it gets on the chunks the tier lacks of its set while the tier
+        // converges to it. The cost per differing chunk is measured after each switch (leader's hits minus the tier's
+        // until it has converged) and charged against the next: a lead that does not pay for the move is not followed.
+        // Back to the first expert (the baseline, LRU by default) is never charged: a leader that falls behind it is
+        // left as soon as the lead is clear, which keeps the tier close to the baseline at worst.
+        double switchCost = best == 0 ? 0 : _costPerStranger * _strangers[best].Count * _options.SwitchCostWeight;
+        // And the lead must stand out from chance: z standard deviations of the difference of two counts.
+        double noise = _options.SwitchConfidence * Math.Sqrt(_score[best] + _score[_leader] + 1);
+        // A lead that is only recent must also show over the long horizon: two experts that are equal in the long run
+        // trade the lead back and forth, and following each swing loses on every one.
+        double needed = (_score[_leader] * _options.SwitchMargin) + switchCost + noise;
+        if (_score[best] > _score[_leader] + needed && _longScore[best] > _longScore[_leader])
+        {
+            if (_measuring)
+            {
+                FinishSwitchMeasurement();
+            }
+
+            _leader = best;
+            _switches++;
+            _measuring = true;
+            _measureStart = _accesses;
+            _measureStrangers = _strangers[best].Count;
+            _measureLeaderHits = _hits[best];
+            _measureRealHits = _realHits;
+        }
+    }
+
+    /// <summary>
+    /// Whether an access counts as a prefix hit: a hit on a chunk that starts a prefix or whose parent was the previous
+    /// counted hit of the same cache (a chunk held without its prefix saves nothing). Every hit counts when the tier
+    /// does not say parents.
+    /// </summary>
+    private static bool Counts(bool hit, ref bool runValid, ref ChunkKey runKey, in ChunkKey key, byte parentState, in ChunkKey parent)
+    {
+        bool counts = hit && parentState switch
+        {
+            ParentKnown => runValid && runKey == parent,
+            _ => true,
+        };
+        runValid = counts;
+        runKey = key;
+        return counts;
+    }
+
+    private void FinishSwitchMeasurement()
+    {
+        _measuring = false;
+        long lost = (_hits[_leader] - _measureLeaderHits) - (_realHits - _measureRealHits);
+        double sample = Math.Max(0, lost) / (double)Math.Max(1, _measureStrangers);
+        _costPerStranger = _costSamples == 0 ? sample : (_costPerStranger + sample) / 2;
+        _costSamples++;
+    }
+
+    /// <summary>Expert <paramref name="e"/> holds the chunk in <paramref name="slot"/> (or the slot is free): not a stranger.</summary>
+    private void Belongs(int e, int slot)
+    {
+        if (_isStranger[e][slot])
+        {
+            _isStranger[e][slot] = false;
+            _strangerLinks[e].Remove(ref _strangers[e], slot);
+        }
+    }
+}

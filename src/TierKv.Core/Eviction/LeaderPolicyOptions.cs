@@ -1,0 +1,68 @@
+namespace TierKv.Eviction;
+
+/// <summary>Settings of <see cref="LeaderPolicy"/>.</summary>
+public sealed record LeaderPolicyOptions
+{
+    /// <summary>The defaults: LRU (the baseline), three fixed reuse credits of alfu, S3-FIFO and ARC (docs/analysis.md).</summary>
+    public static LeaderPolicyOptions Default { get; } = new();
+
+    /// <summary>The experts, each a name (for reports) and a factory taking the capacity. The first leads at start.</summary>
+    public IReadOnlyList<LeaderExpert> Experts { get; init; } =
+    [
+        new("lru", c => new LruPolicy(c)),
+        LeaderExpert.Credit(1),
+        LeaderExpert.Credit(0.25),
+        LeaderExpert.Credit(0.0625),
+        new("s3fifo", c => new S3FifoPolicy(c)),
+        new("arc", c => new ArcPolicy(c)),
+    ];
+
+    /// <summary>Scores halve after this many accesses per slot of capacity (turnovers of the cache).</summary>
+    public double HalfLifeTurnovers { get; init; } = 4;
+
+    /// <summary>Half-life of the long-run scores, in turnovers: a new leader must lead there too (0: no such check).</summary>
+    public double LongHalfLifeTurnovers { get; init; } = 32;
+
+    /// <summary>Relative lead another expert needs over the leader before the tier follows it.</summary>
+    public double SwitchMargin { get; init; } = 0.01;
+
+    /// <summary>Weight of the learned cost of a switch (the hits lost while the tier converges to the new leader); 0 ignores it.</summary>
+    public double SwitchCostWeight { get; init; } = 1;
+
+    /// <summary>How many standard deviations of chance (two hit counts) the lead must exceed before a switch.</summary>
+    public double SwitchConfidence { get; init; } = 3;
+
+    /// <summary>Throws with a message naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (Experts is null || Experts.Count == 0)
+        {
+            throw new ArgumentException("LeaderPolicy needs at least one expert.", nameof(Experts));
+        }
+
+        if (!(HalfLifeTurnovers > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(HalfLifeTurnovers), HalfLifeTurnovers, "HalfLifeTurnovers must be positive.");
+        }
+
+        if (!(LongHalfLifeTurnovers >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LongHalfLifeTurnovers), LongHalfLifeTurnovers, "LongHalfLifeTurnovers must not be negative.");
+        }
+
+        if (!(SwitchMargin >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SwitchMargin), SwitchMargin, "SwitchMargin must not be negative.");
+        }
+
+        if (!(SwitchConfidence >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SwitchConfidence), SwitchConfidence, "SwitchConfidence must not be negative.");
+        }
+
+        if (!(SwitchCostWeight >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SwitchCostWeight), SwitchCostWeight, "SwitchCostWeight must not be negative.");
+        }
+    }
+}

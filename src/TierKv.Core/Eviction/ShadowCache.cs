@@ -1,0 +1,206 @@
+using System.Numerics;
+using TierKv.Keys;
+
+namespace TierKv.Eviction;
+
+/// <summary>
+/// A key-only simulation of one eviction policy at a tier's capacity: the policy runs on virtual slots of its own, an
+/// open-addressing table (linear probing, backward-shift deletion, keys held in the table) maps a key to its virtual slot, and each entry
+/// remembers the tier's real slot for the key while the tier holds it. <see cref="LeaderPolicy"/> runs one per expert
+/// and learns from each whether that expert would have hit, and which of the tier's chunks it would not keep.
+/// Everything is allocated once.
+/// </summary>
+internal sealed class ShadowCache : IEvictionCandidates
+{
+    private readonly EvictionPolicy _policy;
+    private readonly ChunkKey[] _keyOf;
+    private readonly int[] _realSlot;
+    private readonly Entry[] _table;
+    private readonly int _mask;
+    private readonly int[] _free;
+    private readonly IEvictionCandidates _real;
+    private int _freeCount;
+
+    /// <param name="policy">The expert (a fresh instance with the tier's capacity).</param>
+    /// <param name="real">Answers <see cref="IEvictionCandidates.IsLeaf"/> for a real slot (the tier's parent links).</param>
+    public ShadowCache(EvictionPolicy policy, IEvictionCandidates real)
+    {
+        _policy = policy;
+        _real = real;
+        int c = policy.Capacity;
+        _keyOf = new ChunkKey[c];
+        _realSlot = new int[c];
+        int size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(4, c * 2));
+        _table = new Entry[size];
+        _table.AsSpan().Fill(new Entry { Slot = -1 });
+        _mask = size - 1;
+        _free = new int[c];
+        for (int i = 0; i < c; i++)
+        {
+            _free[i] = c - 1 - i;
+        }
+
+        _freeCount = c;
+    }
+
+    public EvictionPolicy Policy => _policy;
+
+    /// <summary>
+    /// Accesses <paramref name="key"/> as the tier does (a hit, or an insert that may evict). Returns whether the expert
+    /// held the key; <paramref name="evictedReal"/> is the tier's slot of the key the expert evicted when the tier holds
+    /// that key, else -1.
+    /// </summary>
+    public bool Access(in ChunkKey key, int realSlot, out int evictedReal, out int virtualSlot)
+    {
+        evictedReal = -1;
+        int v = Find(key);
+        virtualSlot = v;
+        if (v >= 0)
+        {
+            _realSlot[v] = realSlot;
+            _policy.OnHit(v);
+            return true;
+        }
+
+        if (_freeCount > 0)
+        {
+            v = _free[--_freeCount];
+        }
+        else
+        {
+            v = _policy.SelectVictim(key, this);
+            if (v < 0)
+            {
+                return false;
+            }
+
+            evictedReal = _realSlot[v];
+            _policy.OnRemove(v);
+            Unlink(v);
+        }
+
+        _keyOf[v] = key;
+        _realSlot[v] = realSlot;
+        Link(v);
+        _policy.OnInsert(v, key);
+        virtualSlot = v;
+        return false;
+    }
+
+    /// <summary>
+    /// The tier now holds <paramref name="key"/> in <paramref name="realSlot"/>; <paramref name="virtualSlot"/> is where
+    /// <see cref="Access"/> put it (checked, looked up again if the expert has moved on since).
+    /// </summary>
+    public void SetRealSlot(in ChunkKey key, int virtualSlot, int realSlot)
+    {
+        if (virtualSlot >= 0 && _keyOf[virtualSlot] == key)
+        {
+            _realSlot[virtualSlot] = realSlot;
+            return;
+        }
+
+        SetRealSlot(key, realSlot);
+    }
+
+    /// <summary>The tier now holds <paramref name="key"/> in <paramref name="realSlot"/> (-1: no longer).</summary>
+    public void SetRealSlot(in ChunkKey key, int realSlot)
+    {
+        int v = Find(key);
+        if (v >= 0)
+        {
+            _realSlot[v] = realSlot;
+        }
+    }
+
+    /// <summary>Demotes <paramref name="key"/> in a credit expert (a request tail); nothing for other experts.</summary>
+    public void Demote(in ChunkKey key, double ranks)
+    {
+        if (_policy is CreditExpert credit && Find(key) is int v and >= 0)
+        {
+            credit.Demote(v, ranks);
+        }
+    }
+
+    bool IEvictionCandidates.CanEvict(int slot) => true;
+
+    bool IEvictionCandidates.IsLeaf(int slot) => _realSlot[slot] is not (int r and >= 0) || _real.IsLeaf(r);
+
+    private int Bucket(ulong low, ulong high)
+    {
+        // Keys are hashes already, but synthetic keys (small integers) are not: mix before masking.
+        ulong h = (low ^ (high * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
+        return (int)(h >> 32) & _mask;
+    }
+
+    private int Find(in ChunkKey key)
+    {
+        // Keys sit in the table itself, so a probe costs one cache line, not one per entry looked at.
+        ulong lo = key.Low, hi = key.High;
+        int i = Bucket(lo, hi);
+        while (true)
+        {
+            ref Entry e = ref _table[i];
+            if (e.Slot < 0)
+            {
+                return -1;
+            }
+
+            if (e.Low == lo && e.High == hi)
+            {
+                return e.Slot;
+            }
+
+            i = (i + 1) & _mask;
+        }
+    }
+
+    private void Link(int v)
+    {
+        ulong lo = _keyOf[v].Low, hi = _keyOf[v].High;
+        int i = Bucket(lo, hi);
+        while (_table[i].Slot >= 0)
+        {
+            i = (i + 1) & _mask;
+        }
+
+        _table[i] = new Entry { Low = lo, High = hi, Slot = v };
+    }
+
+    private void Unlink(int v)
+    {
+        int i = Bucket(_keyOf[v].Low, _keyOf[v].High);
+        while (_table[i].Slot != v)
+        {
+            i = (i + 1) & _mask;
+        }
+
+        int j = i;
+        while (true)
+        {
+            j = (j + 1) & _mask;
+            ref Entry ej = ref _table[j];
+            if (ej.Slot < 0)
+            {
+                break;
+            }
+
+            int home = Bucket(ej.Low, ej.High);
+            // Move ej into the hole when its home lies cyclically outside (i, j].
+            bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!between)
+            {
+                _table[i] = ej;
+                i = j;
+            }
+        }
+
+        _table[i].Slot = -1;
+    }
+
+    private struct Entry
+    {
+        public ulong Low;
+        public ulong High;
+        public int Slot;
+    }
+}
