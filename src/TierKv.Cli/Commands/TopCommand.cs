@@ -44,7 +44,18 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
         [DefaultValue(0)]
         public int Frames { get; init; }
 
-        public override ValidationResult Validate() => Interval is < 0.1 or > 3600 ? ValidationResult.Error("--interval must be in [0.1, 3600] seconds.") : ValidationResult.Success();
+        [CommandOption("--once")]
+        [Description("Take one sample (two readings --interval apart), print it and exit (same as --frames 1, without the live view).")]
+        public bool Once { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print each sample as a JSON object instead of the live view: with --once one object, else one compact object per line per refresh.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() =>
+            Interval is < 0.1 or > 3600 ? ValidationResult.Error("--interval must be in [0.1, 3600] seconds.")
+            : Frames < 0 ? ValidationResult.Error("--frames must be 0 (until Ctrl+C) or more.")
+            : ValidationResult.Success();
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -55,61 +66,83 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
             client.Auth(settings.Token, settings.User);
         }
 
-        var prev = client.Stats();
-        var prevTime = DateTime.UtcNow;
-        int frames = 0;
-        AnsiConsole.Live(Render(prev, prev, 1, settings)).AutoClear(false).Start(ctx =>
+        int frames = settings.Once ? 1 : settings.Frames;
+        var prev = StatsSample.Take(client);
+        if (settings.Json || settings.Once)
         {
-            while (!cancellationToken.IsCancellationRequested && (settings.Frames == 0 || frames < settings.Frames))
+            // Plain output, one sample per refresh: for scripts, tests and terminals without a live view.
+            for (int i = 0; !cancellationToken.IsCancellationRequested && (frames == 0 || i < frames); i++)
             {
                 cancellationToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(settings.Interval));
-                var now = client.Stats();
-                var t = DateTime.UtcNow;
-                ctx.UpdateTarget(Render(prev, now, Math.Max((t - prevTime).TotalSeconds, 1e-3), settings));
+                var now = StatsSample.Take(client);
+                var interval = new StatsInterval(prev, now);
+                if (!settings.Json)
+                {
+                    AnsiConsole.Write(Render(interval, settings));
+                }
+                else if (settings.Once)
+                {
+                    JsonOutput.Write(interval.ToJson());
+                }
+                else
+                {
+                    Console.Out.WriteLine(interval.ToJson().ToJsonString());
+                    Console.Out.Flush();
+                }
+
+                prev = now;
+            }
+
+            return 0;
+        }
+
+        int shown = 0;
+        AnsiConsole.Live(Render(new StatsInterval(prev, prev), settings)).AutoClear(false).Start(ctx =>
+        {
+            while (!cancellationToken.IsCancellationRequested && (frames == 0 || shown < frames))
+            {
+                cancellationToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(settings.Interval));
+                var now = StatsSample.Take(client);
+                ctx.UpdateTarget(Render(new StatsInterval(prev, now), settings));
                 ctx.Refresh();
                 prev = now;
-                prevTime = t;
-                frames++;
+                shown++;
             }
         });
         return 0;
     }
 
-    private static IRenderable Render(IReadOnlyDictionary<string, string> prev, IReadOnlyDictionary<string, string> now, double seconds, Settings settings)
+    private static IRenderable Render(StatsInterval interval, Settings settings)
     {
-        double D(string key) => Num(now, key) - Num(prev, key);
-        double requested = D("lookup_requested_tokens");
-        var tiers = new Table().Border(TableBorder.Rounded).Title($"tierkv top — {settings.Host}:{settings.Port} tenant {Get(now, "tenant")}, {Get(now, "connected_clients")} clients, up {Get(now, "uptime_s")} s");
+        var now = interval.After;
+        var tiers = new Table().Border(TableBorder.Rounded).Title($"tierkv top — {settings.Host}:{settings.Port} tenant {now.Text("tenant")}, {now.Text("connected_clients")} clients, up {now.Text("uptime_s")} s");
         tiers.AddColumns("tier", "hit ratio", "read GB/s", "write GB/s", "read p50/p99 us", "used / capacity", "chunks", "evictions/s", "evictions");
-        double hitAll = 0;
-        foreach (var name in Get(now, "tiers").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var name in now.Tiers)
         {
             string p = "tier." + name + ".";
-            double hits = D(p + "hit_tokens");
-            hitAll += hits;
             tiers.AddRow(
                 name,
-                requested > 0 ? (hits / requested).ToString("P1", CultureInfo.InvariantCulture) : "-",
-                (D(p + "read_bytes") / seconds / 1e9).ToString("0.00", CultureInfo.InvariantCulture),
-                (D(p + "write_bytes") / seconds / 1e9).ToString("0.00", CultureInfo.InvariantCulture),
-                $"{Get(now, p + "read_p50_us")} / {Get(now, p + "read_p99_us")}",
-                $"{Num(now, p + "used_bytes") / (1 << 20):0} / {Num(now, p + "capacity_bytes") / (1 << 20):0} MiB",
-                Get(now, p + "chunks"),
-                (D(p + "evictions") / seconds).ToString("0.#", CultureInfo.InvariantCulture),
-                Get(now, p + "evictions"));
+                Percent(interval.TierHitRatio(name)),
+                (interval.PerSecond(p + "read_bytes") / 1e9).ToString("0.00", CultureInfo.InvariantCulture),
+                (interval.PerSecond(p + "write_bytes") / 1e9).ToString("0.00", CultureInfo.InvariantCulture),
+                $"{now.Text(p + "read_p50_us")} / {now.Text(p + "read_p99_us")}",
+                $"{now.Number(p + "used_bytes") / (1 << 20):0} / {now.Number(p + "capacity_bytes") / (1 << 20):0} MiB",
+                now.Text(p + "chunks"),
+                interval.PerSecond(p + "evictions").ToString("0.#", CultureInfo.InvariantCulture),
+                now.Text(p + "evictions"));
         }
 
         var ops = new Table().Border(TableBorder.Rounded).AddColumns("traffic", "per second", "p50 us", "p99 us");
-        ops.AddRow("lookups", (D("lookups") / seconds).ToString("0.#", CultureInfo.InvariantCulture), Get(now, "lookup_p50_us"), Get(now, "lookup_p99_us"));
-        ops.AddRow("gets (hits / misses)", $"{D("get_hits") / seconds:0.#} / {D("get_misses") / seconds:0.#}", Get(now, "get_p50_us"), Get(now, "get_p99_us"));
-        ops.AddRow("puts", (D("puts") / seconds).ToString("0.#", CultureInfo.InvariantCulture), Get(now, "put_p50_us"), Get(now, "put_p99_us"));
-        ops.AddRow("bytes in / out", $"{D("bytes_in") / seconds / 1e9:0.00} / {D("bytes_out") / seconds / 1e9:0.00} GB/s", "", "");
-        ops.AddRow("lookup hit ratio (all tiers)", requested > 0 ? (hitAll / requested).ToString("P1", CultureInfo.InvariantCulture) : "-", "", "");
-        return new Rows(tiers, ops, new Markup("[grey]latencies are server-side percentiles since start; rates over the last refresh. Ctrl+C to quit.[/]"));
+        ops.AddRow("lookups", interval.PerSecond("lookups").ToString("0.#", CultureInfo.InvariantCulture), now.Text("lookup_p50_us"), now.Text("lookup_p99_us"));
+        ops.AddRow("gets (hits / misses)", $"{interval.PerSecond("get_hits"):0.#} / {interval.PerSecond("get_misses"):0.#}", now.Text("get_p50_us"), now.Text("get_p99_us"));
+        ops.AddRow("puts", interval.PerSecond("puts").ToString("0.#", CultureInfo.InvariantCulture), now.Text("put_p50_us"), now.Text("put_p99_us"));
+        ops.AddRow("bytes in / out", $"{interval.PerSecond("bytes_in") / 1e9:0.00} / {interval.PerSecond("bytes_out") / 1e9:0.00} GB/s", "", "");
+        ops.AddRow("lookup hit ratio (all tiers)", Percent(interval.HitRatio()), "", "");
+        string note = settings.Once
+            ? $"[grey]latencies are server-side percentiles since start; rates over {interval.Seconds.ToString("0.##", CultureInfo.InvariantCulture)} s.[/]"
+            : "[grey]latencies are server-side percentiles since start; rates over the last refresh. Ctrl+C to quit.[/]";
+        return new Rows(tiers, ops, new Markup(note));
     }
 
-    private static string Get(IReadOnlyDictionary<string, string> d, string key) => d.TryGetValue(key, out var v) ? v : "-";
-
-    private static double Num(IReadOnlyDictionary<string, string> d, string key) =>
-        d.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x : 0;
+    private static string Percent(double? ratio) => ratio is { } r ? r.ToString("P1", CultureInfo.InvariantCulture) : "-";
 }

@@ -27,6 +27,9 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly CreditSignals _signals = new();
     private readonly double[] _score;
     private readonly double[] _longScore;
+    private readonly double[] _fastScore;
+    private readonly double[] _fastDisagree;
+    private readonly double _fastDecay;
     private readonly double _longDecay;
     private readonly long[] _hits;
     private readonly SlotLinks[] _strangerLinks;
@@ -36,6 +39,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly ChunkKey[] _parentKey;
     private readonly byte[] _parentState;
     private readonly bool[] _lastHit;
+    private readonly bool[] _counted;
+    private readonly double[] _disagree;
     private readonly int[] _lastVirtual;
     private readonly int[] _preVirtual;
     private readonly bool[] _runValid;
@@ -82,6 +87,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _experts = new ShadowCache[n];
         _score = new double[n];
         _longScore = new double[n];
+        _fastScore = new double[n];
+        _fastDisagree = new double[n];
         _hits = new long[n];
         _strangerLinks = new SlotLinks[n];
         _strangers = new SlotList[n];
@@ -106,6 +113,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _parentKey = new ChunkKey[capacity];
         _parentState = new byte[capacity];
         _lastHit = new bool[n];
+        _counted = new bool[n];
+        _disagree = new double[n * (n - 1) / 2];
         _lastVirtual = new int[n];
         _preVirtual = new int[n];
         _runValid = new bool[n];
@@ -113,6 +122,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _recency = new SlotLinks(capacity);
         _decay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.HalfLifeTurnovers * capacity));
         _longDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.LongHalfLifeTurnovers * capacity));
+        _fastDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.FastHalfLifeTurnovers * capacity));
         _leader = 0;
     }
 
@@ -289,7 +299,9 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         for (int e = 0; e < _experts.Length; e++)
         {
             bool counts = Counts(_lastHit[e], ref _runValid[e], ref _runKey[e], key, parentState, parent);
+            _counted[e] = counts;
             _score[e] = (_score[e] * _decay) + (counts ? 1 : 0);
+            _fastScore[e] = (_fastScore[e] * _fastDecay) + (counts ? 1 : 0);
             _longScore[e] = (_longScore[e] * _longDecay) + (counts ? 1 : 0);
             if (counts)
             {
@@ -302,6 +314,21 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             }
         }
 
+        // Decayed counts of the accesses on which two experts disagree (one hit, the other not): the variance of the
+        // difference of their scores (a sign test), far below the scores themselves when both hit mostly the same.
+        for (int i = 0, k = 0; i < _experts.Length; i++)
+        {
+            for (int j = i + 1; j < _experts.Length; j++, k++)
+            {
+                _disagree[k] = (_disagree[k] * _decay) + (_counted[i] != _counted[j] ? 1 : 0);
+            }
+        }
+
+        for (int e = 1; e < _experts.Length; e++)
+        {
+            _fastDisagree[e] = (_fastDisagree[e] * _fastDecay) + (_counted[0] != _counted[e] ? 1 : 0);
+        }
+
         if (Counts(realHit, ref _realRunValid, ref _realRunKey, key, parentState, parent))
         {
             _realHits++;
@@ -312,7 +339,15 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             FinishSwitchMeasurement();
         }
 
-        if (best == _leader)
+        // Fast retreat: a leader whose order stopped working (the popular set changed wholesale, say) falls behind the
+        // baseline within a turnover or so; the usual horizon would keep it for several. Back to the baseline, free.
+        bool retreat = _leader != 0 && _options.FastHalfLifeTurnovers > 0 &&
+            _fastScore[0] > (_fastScore[_leader] * (1 + _options.SwitchMargin)) + (_options.SwitchConfidence * Math.Sqrt(_fastDisagree[_leader] + 1));
+        if (retreat)
+        {
+            best = 0;
+        }
+        else if (best == _leader)
         {
             return;
         }
@@ -323,12 +358,12 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         // Back to the first expert (the baseline, LRU by default) is never charged: a leader that falls behind it is
         // left as soon as the lead is clear, which keeps the tier close to the baseline at worst.
         double switchCost = best == 0 ? 0 : _costPerStranger * _strangers[best].Count * _options.SwitchCostWeight;
-        // And the lead must stand out from chance: z standard deviations of the difference of two counts.
-        double noise = _options.SwitchConfidence * Math.Sqrt(_score[best] + _score[_leader] + 1);
+        // And the lead must stand out from chance: z standard deviations of the difference of the two scores.
+        double noise = _options.SwitchConfidence * Math.Sqrt(Disagreements(best, _leader) + 1);
         // A lead that is only recent must also show over the long horizon: two experts that are equal in the long run
         // trade the lead back and forth, and following each swing loses on every one.
         double needed = (_score[_leader] * _options.SwitchMargin) + switchCost + noise;
-        if (_score[best] > _score[_leader] + needed && _longScore[best] > _longScore[_leader])
+        if (retreat || (_score[best] > _score[_leader] + needed && _longScore[best] > _longScore[_leader]))
         {
             if (_measuring)
             {
@@ -360,6 +395,13 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         runValid = counts;
         runKey = key;
         return counts;
+    }
+
+    private double Disagreements(int a, int b)
+    {
+        int i = Math.Min(a, b), j = Math.Max(a, b), n = _experts.Length;
+        // Index of pair (i, j), i < j, in row-major order of the upper triangle.
+        return _disagree[(i * ((2 * n) - i - 1) / 2) + (j - i - 1)];
     }
 
     private void FinishSwitchMeasurement()

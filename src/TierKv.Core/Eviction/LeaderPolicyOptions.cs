@@ -23,6 +23,9 @@ public sealed record LeaderPolicyOptions
     /// <summary>Half-life of the long-run scores, in turnovers: a new leader must lead there too (0: no such check).</summary>
     public double LongHalfLifeTurnovers { get; init; } = 32;
 
+    /// <summary>Half-life of the fast scores, in turnovers: a leader that falls clearly behind the baseline there is left at once (0: off).</summary>
+    public double FastHalfLifeTurnovers { get; init; } = 0.5;
+
     /// <summary>Relative lead another expert needs over the leader before the tier follows it.</summary>
     public double SwitchMargin { get; init; } = 0.01;
 
@@ -48,6 +51,11 @@ public sealed record LeaderPolicyOptions
         if (!(LongHalfLifeTurnovers >= 0))
         {
             throw new ArgumentOutOfRangeException(nameof(LongHalfLifeTurnovers), LongHalfLifeTurnovers, "LongHalfLifeTurnovers must not be negative.");
+        }
+
+        if (!(FastHalfLifeTurnovers >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FastHalfLifeTurnovers), FastHalfLifeTurnovers, "FastHalfLifeTurnovers must not be negative.");
         }
 
         if (!(SwitchMargin >= 0))

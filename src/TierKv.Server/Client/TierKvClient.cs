@@ -10,7 +10,8 @@ namespace TierKv.Server.Client;
 /// <summary>
 /// A synchronous client for <c>tierkv serve</c> (and, for the plain commands, any Redis server): one connection,
 /// not thread-safe (use one per thread). Values move between the caller's spans and the socket without intermediate
-/// copies; lookups and puts allocate nothing. Server errors throw <see cref="TierKvServerException"/>.
+/// copies; lookups and puts allocate nothing. Server errors throw <see cref="TierKvServerException"/>. For asynchronous
+/// I/O with cancellation, and for sharing one connection between concurrent callers, use <see cref="TierKvAsyncClient"/>.
 /// </summary>
 public sealed class TierKvClient : IDisposable
 {
