@@ -20,11 +20,16 @@ internal sealed class ServeProcess : IDisposable
     public int Port { get; }
 
     /// <summary>Starts the server and waits until it answers PING (at most 60 s).</summary>
-    public static async Task<ServeProcess> StartAsync(string cli)
+    public static Task<ServeProcess> StartAsync(string cli) => StartAsync(cli, FreePort());
+
+    /// <summary>
+    /// Starts the server on <paramref name="port"/> (a restart can reuse the port of a killed one) with
+    /// <paramref name="extraArgs"/> after the defaults (e.g. <c>--data DIR --ssd 32m</c>) and waits until it answers PING.
+    /// </summary>
+    public static async Task<ServeProcess> StartAsync(string cli, int port, params string[] extraArgs)
     {
-        int port = FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { cli, "serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--metrics-port", "-1", "--dram", "64m", "--slot-bytes", "1m" })
+        foreach (var a in new[] { cli, "serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--metrics-port", "-1", "--dram", "64m", "--slot-bytes", "1m" }.Concat(extraArgs))
         {
             psi.ArgumentList.Add(a);
         }
@@ -83,7 +88,8 @@ internal sealed class ServeProcess : IDisposable
         Process.Dispose();
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port no one listens on now.</summary>
+    public static int FreePort()
     {
         using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
