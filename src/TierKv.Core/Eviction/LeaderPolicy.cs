@@ -5,14 +5,15 @@ namespace TierKv.Eviction;
 /// <summary>
 /// TierKV's default: follows whichever of several expert policies has been hitting most lately. Every expert runs in
 /// full on keys only (<see cref="ShadowCache"/>: its own virtual slots at the tier's capacity) and sees every access the
-/// tier sees, so each one's hits are known exactly. The tier itself evicts, first, chunks the leading expert does not
-/// hold (its "strangers": the leader evicted them, or never had them); so after a change of leader the tier's contents
-/// converge to the new leader's within the misses that follow, and while it leads they stay equal to its. Scores are
-/// hit counts that decay by half every <see cref="LeaderPolicyOptions.HalfLifeTurnovers"/> turnovers of the cache; the
-/// leader changes when another expert's score passes it by <see cref="LeaderPolicyOptions.SwitchMargin"/>.
+/// tier sees, so each one's prefix hits are known exactly. The tier itself evicts, first, chunks the leading expert does
+/// not hold (its "strangers": the leader evicted them, or never had them); so after a change of leader the tier's
+/// contents converge to the new leader's within the misses that follow, and while it leads they stay equal to its.
 /// <para>
-/// With plain LRU among the experts the tier does, up to the cost of switching, as well as the best of them on any
-/// trace, and never much worse than LRU; the other experts bring the gains (<c>docs/analysis.md</c>).
+/// Scores are prefix hits decayed over three horizons (<see cref="LeaderPolicyOptions.HalfLifeTurnovers"/>, the long
+/// and the fast one). Another expert takes over when its score passes the leader's by a margin, plus three standard
+/// deviations of chance (from the accesses on which the two disagree), plus the learned cost of converging to it, and it
+/// leads on the long horizon too; the tier falls back to the first expert (the baseline, LRU) at once when the leader
+/// falls clearly behind it on the fast horizon. docs/analysis.md has the reasoning and the measurements.
 /// </para>
 /// </summary>
 public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDemotion
@@ -65,7 +66,6 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private int _measureStrangers;
     private long _measureLeaderHits;
     private long _measureRealHits;
-
     private long _clock;
     private int _lastSeen;
     private int _preSeen;
