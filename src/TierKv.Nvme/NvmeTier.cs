@@ -339,7 +339,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     }
 
     /// <inheritdoc />
-    public unsafe TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    public TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
     {
         ValidateWrite(layout, payload.Length);
         if (_index.ContainsKey(key))
@@ -359,22 +359,91 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
             return TierWriteStatus.NotAdmitted;
         }
 
-        var buf = RentBuffer();
-        var s = Reserve(key, out int slot);
-        if (s != TierWriteStatus.Stored)
-        {
-            _buffers.Push(buf);
-            _permits.Release();
-            return s;
-        }
+        return WriteBehindHoldingPermit(layout, key, parent, payload);
+    }
 
-        // The span is valid only during this call: copy now; checksum on the I/O thread.
-        payload.CopyTo(new Span<byte>((void*)(buf.Pointer + BlockFile.Alignment), payload.Length));
-        var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, 0, copyOnIoThread: false);
-        req.Completion = WriteBehindDone;
-        req.State = buf;
-        _engine.Submit(req);
-        return TierWriteStatus.Stored;
+    /// <inheritdoc />
+    public ValueTask<bool> ReserveWriteBehindAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // The common case (room now) allocates nothing; only a real wait makes a task.
+        return _permits.Wait(0) ? ValueTask.FromResult(true) : timeout == TimeSpan.Zero ? ValueTask.FromResult(false) : new ValueTask<bool>(_permits.WaitAsync(timeout, cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public bool ReserveWriteBehind(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+        // Permits come back from the I/O threads (CompleteWriteBehind) or from readers and writers that are themselves
+        // waiting only on the I/O threads, so blocking here cannot keep them from coming back.
+        return _permits.Wait(timeout, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public TierWriteStatus WriteBehindReserved(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    {
+        bool handedOver = false;
+        try
+        {
+            ValidateWrite(layout, payload.Length);
+            if (_index.ContainsKey(key))
+            {
+                return TierWriteStatus.AlreadyPresent;
+            }
+
+            handedOver = true;
+            return WriteBehindHoldingPermit(layout, key, parent, payload);
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                _permits.Release();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReleaseWriteBehindReservation() => _permits.Release();
+
+    /// <summary>The write-behind proper, for a caller holding one permit: the permit goes with the write (released at its completion) or back at once.</summary>
+    private unsafe TierWriteStatus WriteBehindHoldingPermit(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    {
+        StagingBuffer? buf = null;
+        bool submitted = false;
+        try
+        {
+            buf = RentBuffer();
+            var s = Reserve(key, out int slot);
+            if (s != TierWriteStatus.Stored)
+            {
+                return s;
+            }
+
+            // The span is valid only during this call: copy now; checksum on the I/O thread.
+            payload.CopyTo(new Span<byte>((void*)(buf.Pointer + BlockFile.Alignment), payload.Length));
+            var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, 0, copyOnIoThread: false);
+            req.Completion = WriteBehindDone;
+            req.State = buf;
+            _engine.Submit(req);
+            submitted = true;
+            return TierWriteStatus.Stored;
+        }
+        finally
+        {
+            if (!submitted)
+            {
+                if (buf is not null)
+                {
+                    _buffers.Push(buf);
+                }
+
+                _permits.Release();
+            }
+        }
     }
 
     /// <inheritdoc />

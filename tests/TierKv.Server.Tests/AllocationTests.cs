@@ -9,9 +9,10 @@ public sealed class AllocationCollection;
 [Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
-    [Fact]
+    [SkippableFact]
     public async Task Lookups_and_gets_allocate_nothing_per_request_and_puts_only_their_index_entry()
     {
+        Skip.IfNot(OptimizedBuild.Server, OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         using var c = s.Client();
         var layout = ModelShapes.Llama3_8B.Layout;

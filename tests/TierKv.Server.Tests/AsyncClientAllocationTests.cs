@@ -9,9 +9,10 @@ namespace TierKv.Server.Tests;
 [Collection(nameof(AllocationTests))]
 public class AsyncClientAllocationTests(ITestOutputHelper output)
 {
-    [Fact]
+    [SkippableFact]
     public async Task Async_lookups_gets_and_puts_allocate_nothing_per_call()
     {
+        Skip.IfNot(OptimizedBuild.Server, OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         await using var c = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port);
         var layout = ModelShapes.Llama3_8B.Layout;

@@ -18,6 +18,9 @@ public sealed record ReplayOptions
     /// <summary>Use O_DIRECT on the SSD tier (falls back when the file system refuses it).</summary>
     public bool SsdDirectIo { get; init; } = true;
 
+    /// <summary>What the store does when the SSD tier's write-behind queue is full (wait for room, bounded, or shed at once).</summary>
+    public TierKv.Store.WriteBackOverflow WriteBackOverflow { get; init; } = new TierKv.Store.TieredStoreOptions().WriteBackOverflow;
+
     /// <summary>Synthetic payload bytes per block: a positive multiple of 256.</summary>
     public int ChunkBytes { get; init; } = 4096;
 

@@ -16,6 +16,15 @@ public sealed record ReplayResult(string Policy, long HitBlocks, long Blocks, lo
     /// <summary>Chunks evicted from DRAM that the tier below shed because its write queue was full.</summary>
     public long ShedWrites { get; init; }
 
+    /// <summary>Write-backs that found the SSD's write queue full and waited for room (<c>WriteBackOverflow.Wait</c>).</summary>
+    public long WriteBackWaits { get; init; }
+
+    /// <summary>Of <see cref="WriteBackWaits"/>, those that ran out of time (their chunks are in <see cref="ShedWrites"/>).</summary>
+    public long WriteBackWaitTimeouts { get; init; }
+
+    /// <summary>Promotions skipped because DRAM would have evicted into a full write queue (<c>WriteBackOverflow.Wait</c>).</summary>
+    public long PromotionsSkipped { get; init; }
+
     /// <summary>Tier names, fastest first.</summary>
     public IReadOnlyList<string> TierNames { get; init; } = [];
 

@@ -52,6 +52,7 @@ public sealed class TraceReplayer : IDisposable
                 DramEvictionPolicy = options.Policy,
                 SsdEvictionPolicy = options.Policy,
                 UseDirectIo = options.SsdDirectIo,
+                Store = new TieredStoreOptions { WriteBackOverflow = options.WriteBackOverflow },
             });
             _dram = (HostMemoryTier)_store.Tiers[0];
         }
@@ -165,6 +166,9 @@ public sealed class TraceReplayer : IDisposable
             TierNames = names,
             TierHitBlocks = perTier,
             ShedWrites = _store.ShedWrites,
+            WriteBackWaits = _store.WriteBackWaits,
+            WriteBackWaitTimeouts = _store.WriteBackWaitTimeouts,
+            PromotionsSkipped = _store.PromotionsSkipped,
         };
     }
 

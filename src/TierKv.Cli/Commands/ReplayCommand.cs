@@ -40,6 +40,11 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         [Description("Folder for the SSD tier's files (needed with --ssd-blocks).")]
         public string? SsdDir { get; init; }
 
+        [CommandOption("--write-back-overflow")]
+        [Description("When the SSD tier's write queue is full: 'wait' for room (bounded back-pressure, the default) or 'shed' the write-back at once.")]
+        [DefaultValue("wait")]
+        public string WriteBackOverflow { get; init; } = "wait";
+
         [CommandOption("--chunk-bytes")]
         [Description("Synthetic payload bytes per block (a multiple of 256).")]
         [DefaultValue(4096)]
@@ -65,7 +70,9 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         public override ValidationResult Validate() =>
             DramBlocks < 1 ? ValidationResult.Error("--dram-blocks must be at least 1.") :
-            Speed < 0 ? ValidationResult.Error("--speed must be 0 or positive.") : ValidationResult.Success();
+            Speed < 0 ? ValidationResult.Error("--speed must be 0 or positive.") :
+            !Enum.TryParse<TierKv.Store.WriteBackOverflow>(WriteBackOverflow, ignoreCase: true, out _) || int.TryParse(WriteBackOverflow, out _) ? ValidationResult.Error($"--write-back-overflow must be 'wait' or 'shed', not '{WriteBackOverflow}'.") :
+            ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -74,7 +81,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         string policy = settings.Policy ?? EvictionPolicies.Default;
         var trace = TraceFiles.Read(settings.Trace);
         using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
-        var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes };
+        var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes, WriteBackOverflow = Enum.Parse<TierKv.Store.WriteBackOverflow>(settings.WriteBackOverflow, ignoreCase: true) };
         using var replayer = new TraceReplayer(trace, options, recorder);
         ReplayResult result;
         if (settings.Json)
@@ -111,6 +118,10 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
                 ["bytes_read"] = result.BytesRead,
                 ["bytes_written"] = result.BytesWritten,
                 ["lower_tier_writes_shed"] = result.ShedWrites,
+                ["write_back_overflow"] = options.WriteBackOverflow.ToString().ToLowerInvariant(),
+                ["write_back_waits"] = result.WriteBackWaits,
+                ["write_back_wait_timeouts"] = result.WriteBackWaitTimeouts,
+                ["promotions_skipped"] = result.PromotionsSkipped,
                 ["model"] = shape.Name,
                 ["prefill_ms_per_token"] = shape.PrefillMsPerToken,
                 ["prefill_saved_seconds"] = Math.Round(savedMs / 1000, 3),
@@ -128,7 +139,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         t.AddRow("[bold]all[/]", $"{result.HitBlocks:N0} of {result.Blocks:N0}", $"{result.HitRatio:F4}");
         AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine($"read {AnalyzeCommand.Bytes(result.BytesRead)}, stored {AnalyzeCommand.Bytes(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s");
+        AnsiConsole.MarkupLine($"read {AnalyzeCommand.Bytes(result.BytesRead)}, stored {AnalyzeCommand.Bytes(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full; overflow {options.WriteBackOverflow.ToString().ToLowerInvariant()}: {result.WriteBackWaits:N0} waited, {result.WriteBackWaitTimeouts:N0} timed out, {result.PromotionsSkipped:N0} promotions skipped); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s");
         return 0;
     }
 

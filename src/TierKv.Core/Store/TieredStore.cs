@@ -15,12 +15,21 @@ namespace TierKv.Store;
 /// </summary>
 public sealed class TieredStore : IDisposable
 {
+    /// <summary>
+    /// The store whose DRAM write now running on this thread holds room in the write-behind queue, reserved before the
+    /// write (without any lock) for the chunk that write may evict; the eviction sink, called synchronously on the same
+    /// thread, spends it. Thread-static because the sink has no other way to know which call it runs inside.
+    /// </summary>
+    [ThreadStatic]
+    private static TieredStore? t_roomHeldBy;
+
     private readonly IKvTier[] _tiers;
     private readonly TierCounters[] _counters;
     private readonly TieredStoreOptions _options;
     private readonly bool _ownsTiers;
     private readonly HostMemoryTier? _dram;
     private readonly int _lower = -1;
+    private readonly IWriteBehindTier? _writeBehind;
     private readonly int[] _remoteTiers;
     private readonly SightingCounter? _sightings;
     private readonly SemaphoreSlim _prefetchPermits;
@@ -32,6 +41,11 @@ public sealed class TieredStore : IDisposable
     private long _notAdmitted;
     private long _prefetched;
     private long _prefetchShed;
+    private long _writeBackWaits;
+    private long _writeBackWaitTimeouts;
+    private long _promotionsSkipped;
+    private int _dramWritesInFlight;
+    private int _waitTripped;
 
     /// <summary>Creates a store over <paramref name="tiers"/>, fastest first.</summary>
     public TieredStore(IEnumerable<IKvTier> tiers, TierKvMetrics? metrics = null, TieredStoreOptions? options = null, bool ownsTiers = true)
@@ -77,9 +91,10 @@ public sealed class TieredStore : IDisposable
         }
 
         _remoteTiers = [.. remotes];
-        if (_tiers.Length > 1 && _tiers[1] is IWriteBehindTier)
+        if (_tiers.Length > 1 && _tiers[1] is IWriteBehindTier writeBehind)
         {
             _lower = 1;
+            _writeBehind = writeBehind;
         }
 
         if (_options.Admission == LowerTierAdmission.SeenTwice)
@@ -107,8 +122,24 @@ public sealed class TieredStore : IDisposable
     /// <summary>Chunks handed to the tier below DRAM (write-back or write-through).</summary>
     public long WrittenBack => Interlocked.Read(ref _writtenBack);
 
-    /// <summary>Chunks the tier below DRAM shed because its write queue was full.</summary>
+    /// <summary>
+    /// Chunks for the tier below DRAM that were shed because its write queue was full: at once with
+    /// <see cref="WriteBackOverflow.Shed"/>, after <see cref="TieredStoreOptions.WriteBackWaitTimeout"/> (or at once
+    /// while a timeout is unresolved) with <see cref="WriteBackOverflow.Wait"/>.
+    /// </summary>
     public long ShedWrites => Interlocked.Read(ref _shed);
+
+    /// <summary>Chunks for the tier below DRAM that found its write queue full and waited for room (<see cref="WriteBackOverflow.Wait"/>).</summary>
+    public long WriteBackWaits => Interlocked.Read(ref _writeBackWaits);
+
+    /// <summary>Waits for room in the write queue below DRAM that ran out of time; their chunks are also in <see cref="ShedWrites"/>.</summary>
+    public long WriteBackWaitTimeouts => Interlocked.Read(ref _writeBackWaitTimeouts);
+
+    /// <summary>
+    /// Promotions not made because DRAM would have had to evict a chunk while the write queue below had no room for it
+    /// (<see cref="WriteBackOverflow.Wait"/>): a retrieve never waits for writes, and the chunk stays where it was.
+    /// </summary>
+    public long PromotionsSkipped => Interlocked.Read(ref _promotionsSkipped);
 
     /// <summary>Chunks the admission policy kept off the tier below DRAM.</summary>
     public long NotAdmitted => Interlocked.Read(ref _notAdmitted);
@@ -342,15 +373,28 @@ public sealed class TieredStore : IDisposable
             Array.Fill(status, TierReadStatus.Miss);
             int window = _options.MaxReadsInFlight;
             var inflight = new List<Task>(Math.Min(window, n));
-            for (int k = 0; k < n; k++)
+
+            // Two passes: chunks located in DRAM first (copied synchronously), then the slower tiers. A slower tier's
+            // hit is promoted into DRAM as soon as its read completes, and that promotion may evict a DRAM chunk of this
+            // same request; read later, that chunk would be in flight to the SSD, visible in neither tier.
+            for (int pass = 0; pass < 2; pass++)
             {
-                int idx = k;
-                ChunkKey? parent = idx > 0 ? keys.Span[idx - 1] : null;
-                inflight.Add(ReadOneAsync(layout, keys.Span[idx], parent, where[idx], destination.Slice(idx * cb, cb), status, idx, servedBy, cancellationToken));
-                if (inflight.Count >= window)
+                for (int k = 0; k < n; k++)
                 {
-                    var done = await Task.WhenAny(inflight).ConfigureAwait(false);
-                    inflight.Remove(done);
+                    bool inDram = where[k] >= 0 && ReferenceEquals(_tiers[where[k]], _dram);
+                    if (inDram != (pass == 0))
+                    {
+                        continue;
+                    }
+
+                    int idx = k;
+                    ChunkKey? parent = idx > 0 ? keys.Span[idx - 1] : null;
+                    inflight.Add(ReadOneAsync(layout, keys.Span[idx], parent, where[idx], destination.Slice(idx * cb, cb), status, idx, servedBy, cancellationToken));
+                    if (inflight.Count >= window)
+                    {
+                        var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+                        inflight.Remove(done);
+                    }
                 }
             }
 
@@ -670,7 +714,7 @@ public sealed class TieredStore : IDisposable
                 if (t > 0 && _dram is not null && _options.PromoteOnHit && !ReferenceEquals(tier, _dram))
                 {
                     // Promotion: the verified payload is in the caller's buffer now; DRAM keeps a copy.
-                    if (_dram.Write(layout, key, parent, destination.Span) == TierWriteStatus.Stored)
+                    if (Promote(layout, key, parent, destination.Span))
                     {
                         Interlocked.Increment(ref _promotions);
                     }
@@ -690,10 +734,19 @@ public sealed class TieredStore : IDisposable
         {
             var tier = _tiers[t];
             long t0 = Stopwatch.GetTimestamp();
+            bool viaDram = t == 0 && ReferenceEquals(tier, _dram);
             TierWriteStatus s;
-            if (tier is HostMemoryTier dram)
+            if (viaDram)
+            {
+                s = StoreInDram(layout, key, parent, chunk);
+            }
+            else if (tier is HostMemoryTier dram)
             {
                 s = dram.Write(layout, key, parent, chunk);
+            }
+            else if (t == _lower && _writeBehind is not null)
+            {
+                s = WriteBelowDram(layout, key, parent, chunk, WaitsForRoom && ReserveRoom());
             }
             else
             {
@@ -703,7 +756,7 @@ public sealed class TieredStore : IDisposable
             if (s == TierWriteStatus.Stored)
             {
                 Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                if (t == 0 && _options.WriteMode == LowerTierWriteMode.WriteThrough)
+                if (t == 0 && !viaDram && _options.WriteMode == LowerTierWriteMode.WriteThrough)
                 {
                     OfferToLower(layout, key, parent, chunk);
                 }
@@ -755,10 +808,23 @@ public sealed class TieredStore : IDisposable
         {
             var tier = _tiers[t];
             long t0 = Stopwatch.GetTimestamp();
+            bool viaDram = t == 0 && ReferenceEquals(tier, _dram);
             TierWriteStatus s;
             try
             {
-                s = await tier.WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                if (viaDram)
+                {
+                    s = await StoreInDramAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                }
+                else if (t == _lower && _writeBehind is not null)
+                {
+                    bool room = WaitsForRoom && await ReserveRoomAsync(ct).ConfigureAwait(false);
+                    s = WriteBelowDram(layout, key, parent, chunk.Span, room);
+                }
+                else
+                {
+                    s = await tier.WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException and not OperationCanceledException)
             {
@@ -769,7 +835,7 @@ public sealed class TieredStore : IDisposable
             if (s == TierWriteStatus.Stored)
             {
                 Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                if (t == 0 && _options.WriteMode == LowerTierWriteMode.WriteThrough)
+                if (t == 0 && !viaDram && _options.WriteMode == LowerTierWriteMode.WriteThrough)
                 {
                     OfferToLower(layout, key, parent, chunk.Span);
                 }
@@ -811,10 +877,15 @@ public sealed class TieredStore : IDisposable
         }
     }
 
-    /// <summary>Hands a chunk leaving (write-back) or entering (write-through) DRAM to the tier below, if admitted.</summary>
+    /// <summary>
+    /// Hands a chunk leaving (write-back) or entering (write-through) DRAM to the tier below, if admitted. Runs on the
+    /// writer's thread outside every lock (the DRAM tier calls its eviction sink after releasing its lock), so with
+    /// <see cref="WriteBackOverflow.Wait"/> it may block here, bounded, when no room was reserved beforehand.
+    /// </summary>
     private void OfferToLower(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
     {
-        if (_lower < 0 || _tiers[_lower] is not IWriteBehindTier lower || lower.Contains(key))
+        // A reservation held for this write that ends up unused is given back by the scope that took it.
+        if (_writeBehind is not { } lower || lower.Contains(key))
         {
             return;
         }
@@ -830,7 +901,21 @@ public sealed class TieredStore : IDisposable
         TierWriteStatus s;
         try
         {
-            s = lower.TryWriteBehind(layout, key, parent, payload);
+            if (ReferenceEquals(t_roomHeldBy, this))
+            {
+                t_roomHeldBy = null;
+                s = lower.WriteBehindReserved(layout, key, parent, payload);
+            }
+            else if (_options.WriteBackOverflow == WriteBackOverflow.Wait)
+            {
+                // No room reserved beforehand (a writer using the DRAM tier directly, or an eviction the estimate did
+                // not foresee because another writer took the free slot first): wait here, bounded; no lock is held.
+                s = ReserveRoom() ? lower.WriteBehindReserved(layout, key, parent, payload) : ShedForNoRoom();
+            }
+            else
+            {
+                s = lower.TryWriteBehind(layout, key, parent, payload);
+            }
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
@@ -846,6 +931,249 @@ public sealed class TieredStore : IDisposable
         else if (s == TierWriteStatus.NotAdmitted)
         {
             Interlocked.Increment(ref _shed);
+        }
+    }
+
+    /// <summary>Whether a DRAM write starting now, with <paramref name="dramWritesInFlight"/> (itself included) under way, will likely evict a chunk into write-back.</summary>
+    private bool DramWriteMayEvict(int dramWritesInFlight) =>
+        _options.WriteMode == LowerTierWriteMode.WriteBack && _dram!.ChunkCount + dramWritesInFlight > _dram.SlotCount;
+
+    private bool WaitsForRoom => _writeBehind is not null && _options.WriteBackOverflow == WriteBackOverflow.Wait;
+
+    /// <summary>
+    /// Whether a DRAM write of <paramref name="key"/> should reserve room below before it starts: with
+    /// <see cref="WriteBackOverflow.Wait"/>, when it writes through or will likely evict (an estimate: a write the
+    /// estimate misses waits in the eviction sink instead).
+    /// </summary>
+    private bool NeedsRoomFirst(in ChunkKey key, int dramWritesInFlight, bool writeThrough) =>
+        WaitsForRoom && !_dram!.Contains(key) && (writeThrough || DramWriteMayEvict(dramWritesInFlight));
+
+    /// <summary>How long to wait for room now: not at all while a timeout is unresolved (a hung disk costs one timeout).</summary>
+    private TimeSpan RoomWait => Volatile.Read(ref _waitTripped) != 0 ? TimeSpan.Zero : _options.WriteBackWaitTimeout;
+
+    private void RoomFound()
+    {
+        if (Volatile.Read(ref _waitTripped) != 0)
+        {
+            Volatile.Write(ref _waitTripped, 0);
+        }
+    }
+
+    private void RoomTimedOut()
+    {
+        Interlocked.Increment(ref _writeBackWaitTimeouts);
+        Volatile.Write(ref _waitTripped, 1);
+    }
+
+    /// <summary>A chunk for the tier below that found no room in time: shed and counted.</summary>
+    private TierWriteStatus ShedForNoRoom()
+    {
+        Metrics.RecordRejection(_counters[_lower], "queue_full");
+        return TierWriteStatus.NotAdmitted;
+    }
+
+    /// <summary>Reserves room below, blocking the calling thread at most <see cref="RoomWait"/>; false when there is none.</summary>
+    private bool ReserveRoom()
+    {
+        var lower = _writeBehind!;
+        if (lower.ReserveWriteBehind(TimeSpan.Zero))
+        {
+            RoomFound();
+            return true;
+        }
+
+        var wait = RoomWait;
+        if (wait == TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _writeBackWaits);
+        if (lower.ReserveWriteBehind(wait))
+        {
+            RoomFound();
+            return true;
+        }
+
+        RoomTimedOut();
+        return false;
+    }
+
+    /// <summary>
+    /// Reserves room below, awaiting it at most <see cref="RoomWait"/> without blocking a thread; false when there is
+    /// none. Throws <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (nothing held then).
+    /// </summary>
+    private async ValueTask<bool> ReserveRoomAsync(CancellationToken ct)
+    {
+        var lower = _writeBehind!;
+        if (await lower.ReserveWriteBehindAsync(TimeSpan.Zero, ct).ConfigureAwait(false))
+        {
+            RoomFound();
+            return true;
+        }
+
+        var wait = RoomWait;
+        if (wait == TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _writeBackWaits);
+        if (await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false))
+        {
+            RoomFound();
+            return true;
+        }
+
+        RoomTimedOut();
+        return false;
+    }
+
+    /// <summary>
+    /// Writes into DRAM with <paramref name="roomHeld"/> room below reserved for whatever this write evicts (the
+    /// eviction sink, called synchronously on this thread, spends it) or writes through; room left unused goes back.
+    /// </summary>
+    private TierWriteStatus WriteDram(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk, bool roomHeld, bool writeThrough)
+    {
+        t_roomHeldBy = roomHeld ? this : null;
+        try
+        {
+            var s = _dram!.Write(layout, key, parent, chunk);
+            if (s == TierWriteStatus.Stored && writeThrough)
+            {
+                OfferToLower(layout, key, parent, chunk);
+            }
+
+            return s;
+        }
+        finally
+        {
+            if (ReferenceEquals(t_roomHeldBy, this))
+            {
+                t_roomHeldBy = null;
+                _writeBehind!.ReleaseWriteBehindReservation();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The DRAM write of a synchronous store. With <see cref="WriteBackOverflow.Wait"/>, when the write will likely
+    /// evict (or writes through), room below is waited for first, bounded, before any lock is taken and before
+    /// anything is evicted, so a waiting store holds no DRAM slot either.
+    /// </summary>
+    private TierWriteStatus StoreInDram(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
+    {
+        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
+        try
+        {
+            bool writeThrough = _options.WriteMode == LowerTierWriteMode.WriteThrough;
+            bool held = NeedsRoomFirst(key, inFlight, writeThrough) && ReserveRoom();
+            return WriteDram(layout, key, parent, chunk, held, writeThrough);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _dramWritesInFlight);
+        }
+    }
+
+    /// <summary>
+    /// The DRAM write of an asynchronous store: like <see cref="StoreInDram"/>, but the wait for room is awaited (no
+    /// thread blocked). A cancelled wait throws here with DRAM unchanged and nothing evicted, so nothing is lost.
+    /// </summary>
+    private async ValueTask<TierWriteStatus> StoreInDramAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    {
+        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
+        try
+        {
+            bool writeThrough = _options.WriteMode == LowerTierWriteMode.WriteThrough;
+            bool held = NeedsRoomFirst(key, inFlight, writeThrough) && await ReserveRoomAsync(ct).ConfigureAwait(false);
+            return WriteDram(layout, key, parent, chunk.Span, held, writeThrough);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _dramWritesInFlight);
+        }
+    }
+
+    /// <summary>
+    /// The DRAM write of a promotion. A retrieve never waits for writes: with <see cref="WriteBackOverflow.Wait"/>, when
+    /// the promotion would evict and the queue below has no room right now, it is skipped (counted) and the chunk stays
+    /// in the slower tier, instead of pushing a DRAM chunk out to be shed.
+    /// </summary>
+    private bool Promote(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    {
+        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
+        try
+        {
+            bool held = false;
+            if (NeedsRoomFirst(key, inFlight, writeThrough: false))
+            {
+                held = _writeBehind!.ReserveWriteBehind(TimeSpan.Zero);
+                if (!held)
+                {
+                    Interlocked.Increment(ref _promotionsSkipped);
+                    return false;
+                }
+            }
+
+            return WriteDram(layout, key, parent, payload, held, writeThrough: false) == TierWriteStatus.Stored;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _dramWritesInFlight);
+        }
+    }
+
+    /// <summary>The DRAM write of a prefetch: like a store's (it may await room), but without room in time it is skipped (the chunk stays below).</summary>
+    private async ValueTask<TierWriteStatus> PrefetchIntoDramAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    {
+        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
+        try
+        {
+            bool held = false;
+            if (NeedsRoomFirst(key, inFlight, writeThrough: false))
+            {
+                held = await ReserveRoomAsync(ct).ConfigureAwait(false);
+                if (!held)
+                {
+                    return TierWriteStatus.NotAdmitted;
+                }
+            }
+
+            return WriteDram(layout, key, parent, chunk.Span, held, writeThrough: false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _dramWritesInFlight);
+        }
+    }
+
+    /// <summary>
+    /// A store that DRAM could not take (every slot pinned or being written) going straight to the write-behind tier
+    /// below. It never waits for the disk without limit, as a plain write would. With <see cref="WriteBackOverflow.Wait"/>
+    /// the caller reserved room with the bounded wait (<paramref name="roomHeld"/>); with <see cref="WriteBackOverflow.Shed"/>
+    /// it takes room only if there is some now. The chunk is then written in the background; without room it is shed and
+    /// counted.
+    /// </summary>
+    private TierWriteStatus WriteBelowDram(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk, bool roomHeld)
+    {
+        var lower = _writeBehind!;
+        try
+        {
+            var s = roomHeld ? lower.WriteBehindReserved(layout, key, parent, chunk)
+                : WaitsForRoom ? ShedForNoRoom()
+                : lower.TryWriteBehind(layout, key, parent, chunk);
+            if (s == TierWriteStatus.NotAdmitted)
+            {
+                Interlocked.Increment(ref _shed);
+            }
+
+            return s;
+        }
+        catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
+        {
+            Metrics.RecordIoError(_counters[_lower], "write");
+            return TierWriteStatus.Failed;
         }
     }
 
@@ -879,7 +1207,7 @@ public sealed class TieredStore : IDisposable
 
             int t = Array.IndexOf(_tiers, tier);
             Metrics.RecordRead(_counters[t], cb, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            var w = _dram!.Write(layout, key, parent, mm.Memory.Span);
+            var w = await PrefetchIntoDramAsync(layout, key, parent, mm.Memory, ct).ConfigureAwait(false);
             if (w == TierWriteStatus.Stored)
             {
                 Interlocked.Increment(ref _prefetched);

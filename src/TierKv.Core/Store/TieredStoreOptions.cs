@@ -15,6 +15,21 @@ public sealed record TieredStoreOptions
     /// </summary>
     public LowerTierWriteMode WriteMode { get; init; } = LowerTierWriteMode.WriteBack;
 
+    /// <summary>
+    /// What happens when the tier below DRAM cannot take a chunk at once because its bounded write-behind queue is
+    /// full: <see cref="WriteBackOverflow.Wait"/> (the default; back-pressure on the store causing the eviction, at
+    /// most <see cref="WriteBackWaitTimeout"/>) or <see cref="WriteBackOverflow.Shed"/> (drop and count at once).
+    /// </summary>
+    public WriteBackOverflow WriteBackOverflow { get; init; } = WriteBackOverflow.Wait;
+
+    /// <summary>
+    /// With <see cref="WriteBackOverflow.Wait"/>: the longest a store waits for room in the write-behind queue before
+    /// the chunk is shed anyway (and counted in <see cref="TieredStore.WriteBackWaitTimeouts"/>). After a timeout the
+    /// store sheds without waiting until the queue has room again, so a hung disk costs one timeout, not one per store.
+    /// The default, 1 s, is well above the time a full queue of 32 MiB chunks takes to drain on a 1.3 GB/s disk (0.4 s).
+    /// </summary>
+    public TimeSpan WriteBackWaitTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Which chunks the tier below DRAM accepts: all, or only those seen (stored or retrieved) at least twice.</summary>
     public LowerTierAdmission Admission { get; init; } = LowerTierAdmission.All;
 
@@ -53,6 +68,16 @@ public sealed record TieredStoreOptions
         if (MaxWritesInFlight is < 1 or > 4096)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxWritesInFlight), MaxWritesInFlight, "MaxWritesInFlight must be in [1, 4096].");
+        }
+
+        if (!Enum.IsDefined(WriteBackOverflow))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WriteBackOverflow), WriteBackOverflow, "WriteBackOverflow must be Wait or Shed.");
+        }
+
+        if (WriteBackWaitTimeout <= TimeSpan.Zero || WriteBackWaitTimeout > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WriteBackWaitTimeout), WriteBackWaitTimeout, "WriteBackWaitTimeout must be positive and at most 10 minutes: the wait for room in the SSD's write queue is always bounded.");
         }
 
         if (AdmissionFilterSlots is < 64 or > (1 << 28))

@@ -7,6 +7,13 @@ namespace TierKv.Tiers;
 /// into the tier's own bounded staging memory and written in the background. The tiered store uses it for DRAM
 /// write-back (an evicted chunk's bytes are valid only during the eviction callback) and write-through.
 /// </summary>
+/// <remarks>
+/// The queue is bounded. A caller that would rather wait for room than shed (back-pressure, see
+/// <c>TieredStoreOptions.WriteBackOverflow</c>) first reserves room with <see cref="ReserveWriteBehindAsync"/> or
+/// <see cref="ReserveWriteBehind"/>, then spends the reservation on exactly one <see cref="WriteBehindReserved"/> or
+/// gives it back with <see cref="ReleaseWriteBehindReservation"/>. A reservation is one unit of room, not tied to a
+/// key or a thread.
+/// </remarks>
 public interface IWriteBehindTier : IKvTier
 {
     /// <summary>
@@ -15,6 +22,30 @@ public interface IWriteBehindTier : IKvTier
     /// (the chunk is shed and counted). I/O trouble is a status, never an exception.
     /// </summary>
     TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload);
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> (<see cref="TimeSpan.Zero"/>: not at all) for room for one chunk in the
+    /// write-behind queue and holds it for the caller. True when room is held; false when the time ran out.
+    /// Throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires first (nothing is
+    /// held then).
+    /// </summary>
+    ValueTask<bool> ReserveWriteBehindAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Synchronous <see cref="ReserveWriteBehindAsync"/>: blocks the calling thread up to <paramref name="timeout"/>.
+    /// The tier's writes complete on its own threads, so a blocked caller never stops the room it waits for from
+    /// appearing.
+    /// </summary>
+    bool ReserveWriteBehind(TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="TryWriteBehind"/> with room the caller already holds: it never sheds for a full queue. The
+    /// reservation is spent whatever the outcome (stored, already present, no space, failed, or an exception).
+    /// </summary>
+    TierWriteStatus WriteBehindReserved(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload);
+
+    /// <summary>Gives back room held by a reservation that will not be used.</summary>
+    void ReleaseWriteBehindReservation();
 
     /// <summary>Completes when every write started so far has finished (visible or failed).</summary>
     Task DrainAsync(CancellationToken cancellationToken = default);
