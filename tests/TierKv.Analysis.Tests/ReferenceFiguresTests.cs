@@ -10,7 +10,7 @@ public class ReferenceFiguresTests
     public void Lru_and_belady_match_the_reference_figures_of_the_conversation_trace()
     {
         var trace = TraceFixtures.ConversationTrace;
-        Skip.If(trace is null, "../shared/traces/mooncake/conversation_trace.jsonl is not present");
+        Skip.If(trace is null, "the conversation trace is not present (../shared/traces/mooncake/, or set TIERKV_TRACES to the folder holding mooncake/)");
         var results = CurveRunner.Run(trace!, ["lru", "belady", "infinite"], Capacities);
         double[] lru = [0.0445, 0.1355, 0.2875, 0.3546];
         double[] belady = [0.1906, 0.3531, 0.3664, 0.3664];
@@ -26,7 +26,7 @@ public class ReferenceFiguresTests
     public void Default_policy_is_never_below_lru_and_reaches_the_goal_on_the_conversation_trace()
     {
         var trace = TraceFixtures.ConversationTrace;
-        Skip.If(trace is null, "../shared/traces/mooncake/conversation_trace.jsonl is not present");
+        Skip.If(trace is null, "the conversation trace is not present (../shared/traces/mooncake/, or set TIERKV_TRACES to the folder holding mooncake/)");
         string def = TierKv.Eviction.EvictionPolicies.Default;
         // analyze's default capacities; hit blocks compared exactly, no tolerance.
         int[] caps = [1000, 2000, 5859, 10000, 20000, 50000, 100000, 200000];
@@ -43,7 +43,7 @@ public class ReferenceFiguresTests
     public void Default_policy_is_not_below_lru_between_the_standard_capacities_either()
     {
         var trace = TraceFixtures.ConversationTrace;
-        Skip.If(trace is null, "../shared/traces/mooncake/conversation_trace.jsonl is not present");
+        Skip.If(trace is null, "the conversation trace is not present (../shared/traces/mooncake/, or set TIERKV_TRACES to the folder holding mooncake/)");
         string def = TierKv.Eviction.EvictionPolicies.Default;
         // Where the previous default (alfu) fell below LRU (40,000 blocks by 0.0028; 60,000 to 130,000 by up to 0.0007),
         // and a sweep between; hit blocks compared exactly.

@@ -7,6 +7,13 @@ public static class TraceFixtures
 {
     private static readonly Lazy<RequestTrace?> Conversation = new(() =>
     {
+        // TIERKV_TRACES: the folder holding mooncake/ (CI sets it when the checkout is not beside ../shared).
+        if (Environment.GetEnvironmentVariable("TIERKV_TRACES") is { Length: > 0 } traces &&
+            Path.Combine(traces, "mooncake", "conversation_trace.jsonl") is var named && File.Exists(named))
+        {
+            return MooncakeTraceReader.ReadFile(named);
+        }
+
         string? dir = AppContext.BaseDirectory;
         while (dir is not null)
         {
