@@ -118,6 +118,26 @@ public sealed class WriteBackOverflowTests
         using var store = Stack(dir.Path, new TieredStoreOptions { WriteBackOverflow = WriteBackOverflow.Wait, WriteBackWaitTimeout = TimeSpan.FromMilliseconds(100) });
         var ssd = (NvmeTier)store.Tiers[1];
         using var held = HeldRoom.TakeAll(ssd); // a disk whose writes never complete
+        var outcomes = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == store.Metrics.Meter && instrument.Name == "tierkv.store.write_back_waits")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "outcome")
+                {
+                    outcomes.Enqueue((string)tag.Value!);
+                }
+            }
+        });
+        listener.Start();
 
         // Chunks 0 and 1 fill DRAM; 2..5 each evict one. The first eviction waits 100 ms and is shed; the other three
         // are shed without waiting, so the store ends promptly instead of taking one timeout per chunk.
@@ -126,6 +146,7 @@ public sealed class WriteBackOverflowTests
         Assert.Equal(1, store.WriteBackWaits);
         Assert.Equal(1, store.WriteBackWaitTimeouts);
         Assert.Equal(4, store.ShedWrites);
+        Assert.Equal(["timeout"], outcomes); // the same on the TierKv meter, for Prometheus
 
         // The disk recovers: the next eviction finds room at once and is written back again.
         held.GiveBack();

@@ -26,6 +26,8 @@ public sealed class TierKvMetrics : IDisposable
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _checksumFailures;
     private readonly Counter<long> _ioErrors;
+    private readonly Counter<long> _writeBackWaits;
+    private readonly Counter<long> _promotionsSkipped;
 
     /// <summary>Creates the instruments on a new meter (or the factory's, when given).</summary>
     public TierKvMetrics(IMeterFactory? meterFactory = null)
@@ -43,6 +45,8 @@ public sealed class TierKvMetrics : IDisposable
         _rejections = Meter.CreateCounter<long>("tierkv.tier.rejections", "{chunk}", "Chunks a tier declined (no space, not admitted, failed).");
         _checksumFailures = Meter.CreateCounter<long>("tierkv.tier.checksum_failures", "{chunk}", "Damaged chunks detected and dropped.");
         _ioErrors = Meter.CreateCounter<long>("tierkv.tier.io_errors", "{operation}", "Failed reads and writes, served as misses.");
+        _writeBackWaits = Meter.CreateCounter<long>("tierkv.store.write_back_waits", "{wait}", "Stores that waited for room in the write-behind queue of the tier below, by outcome (room, timeout).");
+        _promotionsSkipped = Meter.CreateCounter<long>("tierkv.store.promotions_skipped", "{chunk}", "Promotions into DRAM skipped because the eviction they needed found the write-behind queue full.");
         Meter.CreateObservableGauge("tierkv.tier.usage", ObserveUsage, "By", "Payload bytes held by a tier.");
         Meter.CreateObservableGauge("tierkv.tier.capacity", ObserveCapacity, "By", "Capacity of a tier.");
         Meter.CreateObservableGauge("tierkv.tier.chunks", ObserveChunks, "{chunk}", "Chunks held by a tier.");
@@ -59,6 +63,13 @@ public sealed class TierKvMetrics : IDisposable
 
     /// <summary>The counters of tier <paramref name="name"/>, created on first use.</summary>
     public TierCounters ForTier(string name) => _tiers.GetOrAdd(name, static n => new TierCounters(n));
+
+    /// <summary>Records a store that waited for write-behind room: it got room, or it timed out (and shed).</summary>
+    public void RecordWriteBackWait(bool timedOut) =>
+        _writeBackWaits.Add(1, new KeyValuePair<string, object?>("outcome", timedOut ? "timeout" : "room"));
+
+    /// <summary>Records a promotion skipped for want of write-behind room.</summary>
+    public void RecordPromotionSkipped() => _promotionsSkipped.Add(1);
 
     /// <summary>Records one lookup.</summary>
     public void RecordLookup(long requestedTokens)

@@ -962,6 +962,7 @@ public sealed class TieredStore : IDisposable
     private void RoomTimedOut()
     {
         Interlocked.Increment(ref _writeBackWaitTimeouts);
+        Metrics.RecordWriteBackWait(timedOut: true);
         Volatile.Write(ref _waitTripped, 1);
     }
 
@@ -992,6 +993,7 @@ public sealed class TieredStore : IDisposable
         if (lower.ReserveWriteBehind(wait))
         {
             RoomFound();
+            Metrics.RecordWriteBackWait(timedOut: false);
             return true;
         }
 
@@ -1022,6 +1024,7 @@ public sealed class TieredStore : IDisposable
         if (await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false))
         {
             RoomFound();
+            Metrics.RecordWriteBackWait(timedOut: false);
             return true;
         }
 
@@ -1112,6 +1115,7 @@ public sealed class TieredStore : IDisposable
                 if (!held)
                 {
                     Interlocked.Increment(ref _promotionsSkipped);
+                    Metrics.RecordPromotionSkipped();
                     return false;
                 }
             }
