@@ -21,8 +21,9 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
 
     /// <summary>
     /// Searches capacities for <paramref name="policy"/>: a doubling grid first (in parallel, reusing capacities the
-    /// curves already simulated in <paramref name="known"/>), then four bisection steps inside the bracket of each target, so
-    /// each answer is within about 6% of the smallest such capacity (hit-ratio curves are not strictly monotone).
+    /// curves already simulated in <paramref name="known"/>), then up to four interpolation steps inside the bracket of
+    /// each target (stopping when the bracket is within 5%), so each answer is within about 5% of the smallest such
+    /// capacity (hit-ratio curves are not strictly monotone).
     /// </summary>
     public static SizingRecommendation Compute(RequestTrace trace, string policy, ModelShapes.Shape shape, double attainable, IReadOnlyDictionary<int, double>? known = null)
     {
@@ -64,20 +65,36 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
             }
 
             int lo = hi > 0 ? grid[hi - 1] : 0;
+            double loRatio = hi > 0 ? ratios[hi - 1] : 0;
             int best = grid[hi];
             double bestRatio = ratios[hi];
-            for (int step = 0; step < 4 && best - lo > 1; step++)
+            // Regula falsi on log capacity (hit-ratio curves are smooth there), kept away from the bracket's ends so
+            // it shrinks every step; stops once the bracket is within 5% of the answer.
+            for (int step = 0; step < 4 && best - lo > Math.Max(1, best / 20); step++)
             {
-                int mid = lo + ((best - lo) / 2);
-                double r = CurveRunner.Simulate(trace, policy, Math.Max(1, mid)).HitRatio;
+                int guess;
+                if (lo > 0 && bestRatio > loRatio)
+                {
+                    double f = (goal - loRatio) / (bestRatio - loRatio);
+                    double logGuess = Math.Log(lo) + (Math.Clamp(f, 0.2, 0.8) * (Math.Log(best) - Math.Log(lo)));
+                    guess = (int)Math.Round(Math.Exp(logGuess));
+                }
+                else
+                {
+                    guess = lo + ((best - lo) / 2);
+                }
+
+                guess = Math.Clamp(guess, lo + 1, best - 1);
+                double r = CurveRunner.Simulate(trace, policy, Math.Max(1, guess)).HitRatio;
                 if (r >= goal)
                 {
-                    best = mid;
+                    best = guess;
                     bestRatio = r;
                 }
                 else
                 {
-                    lo = mid;
+                    lo = guess;
+                    loRatio = r;
                 }
             }
 
