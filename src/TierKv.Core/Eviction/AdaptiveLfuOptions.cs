@@ -6,9 +6,6 @@ public sealed record AdaptiveLfuOptions
     /// <summary>The defaults.</summary>
     public static AdaptiveLfuOptions Default { get; } = new();
 
-    /// <summary>A fixed recency weight <paramref name="weight"/> (no adaptation, no shadow LRU): an expert of <see cref="LeaderPolicy"/>.</summary>
-    public static AdaptiveLfuOptions Fixed(double weight) => new() { InitialRecencyWeight = weight, MinRecencyWeight = weight, MaxRecencyWeight = weight, AdaptRate = 0 };
-
     /// <summary>Recency weight at start.</summary>
     public double InitialRecencyWeight { get; init; } = 1.0;
 

@@ -18,10 +18,6 @@ namespace TierKv.Eviction;
 /// </summary>
 public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDemotion
 {
-    private const byte ParentUnknown = 0;
-    private const byte NoParent = 1;
-    private const byte ParentKnown = 2;
-
     private readonly ShadowCache[] _experts;
     private readonly FrequencySketch _sketch;
     private readonly TailClassifier _tails;
@@ -38,7 +34,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly bool[][] _isStranger;
     private readonly ChunkKey[] _keys;
     private readonly ChunkKey[] _parentKey;
-    private readonly byte[] _parentState;
+    private readonly bool[] _hasParent;
     private readonly bool[] _lastHit;
     private readonly bool[] _counted;
     private readonly double[] _disagree;
@@ -111,7 +107,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
 
         _keys = new ChunkKey[capacity];
         _parentKey = new ChunkKey[capacity];
-        _parentState = new byte[capacity];
+        _hasParent = new bool[capacity];
         _lastHit = new bool[n];
         _counted = new bool[n];
         _disagree = new double[n * (n - 1) / 2];
@@ -135,9 +131,6 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     /// <summary>Chunks the tier holds that the leader does not (0 once the tier has converged to the leader).</summary>
     public int StrangerCount => _strangers[_leader].Count;
 
-    /// <summary>Learned cost of a switch, in hits lost per chunk the tier lacks of the new leader's set.</summary>
-    public double SwitchCostPerChunk => _costPerStranger;
-
     /// <summary>Prefix hits of the tier itself so far (as the experts' are counted).</summary>
     public long TierHits => _realHits;
 
@@ -148,18 +141,18 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     public IReadOnlyList<long> ExpertHits => _hits;
 
     /// <inheritdoc />
-    public override void OnInsert(int slot, ChunkKey key) => Insert(slot, key, ParentUnknown, default);
+    public override void OnInsert(int slot, ChunkKey key) => Insert(slot, key, hasParent: false, default);
 
     /// <inheritdoc />
     public override void OnInsert(int slot, ChunkKey key, ChunkKey? parent) =>
-        Insert(slot, key, parent.HasValue ? ParentKnown : NoParent, parent.GetValueOrDefault());
+        Insert(slot, key, parent.HasValue, parent.GetValueOrDefault());
 
     /// <inheritdoc />
     public override void OnHit(int slot)
     {
         _recency.MoveToTail(ref _resident, slot);
         AccessAll(_keys[slot], slot);
-        Score(_keys[slot], _parentState[slot], _parentKey[slot], realHit: true);
+        Score(_keys[slot], _hasParent[slot], _parentKey[slot], realHit: true);
     }
 
     /// <inheritdoc />
@@ -223,10 +216,10 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
 
     bool IEvictionCandidates.IsLeaf(int slot) => _candidates?.IsLeaf(slot) ?? true;
 
-    private void Insert(int slot, in ChunkKey key, byte parentState, in ChunkKey parent)
+    private void Insert(int slot, in ChunkKey key, bool hasParent, in ChunkKey parent)
     {
         _keys[slot] = key;
-        _parentState[slot] = parentState;
+        _hasParent[slot] = hasParent;
         _parentKey[slot] = parent;
         _recency.PushTail(ref _resident, slot);
         int seen;
@@ -257,7 +250,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             _tails.Forget(slot);
         }
 
-        Score(key, parentState, parent, realHit: false);
+        Score(key, hasParent, parent, realHit: false);
     }
 
     /// <summary>Lets every expert take the access; <see cref="_lastHit"/> says which held the key.</summary>
@@ -292,13 +285,13 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     /// starts a prefix or its parent was that expert's previous counted hit (a chunk held without its prefix saves
     /// nothing). When the tier does not say parents, every hit counts.
     /// </summary>
-    private void Score(in ChunkKey key, byte parentState, in ChunkKey parent, bool realHit)
+    private void Score(in ChunkKey key, bool hasParent, in ChunkKey parent, bool realHit)
     {
         int best = _leader;
         _accesses++;
         for (int e = 0; e < _experts.Length; e++)
         {
-            bool counts = Counts(_lastHit[e], ref _runValid[e], ref _runKey[e], key, parentState, parent);
+            bool counts = Counts(_lastHit[e], ref _runValid[e], ref _runKey[e], key, hasParent, parent);
             _counted[e] = counts;
             _score[e] = (_score[e] * _decay) + (counts ? 1 : 0);
             _fastScore[e] = (_fastScore[e] * _fastDecay) + (counts ? 1 : 0);
@@ -329,7 +322,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             _fastDisagree[e] = (_fastDisagree[e] * _fastDecay) + (_counted[0] != _counted[e] ? 1 : 0);
         }
 
-        if (Counts(realHit, ref _realRunValid, ref _realRunKey, key, parentState, parent))
+        if (Counts(realHit, ref _realRunValid, ref _realRunKey, key, hasParent, parent))
         {
             _realHits++;
         }
@@ -382,16 +375,12 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
 
     /// <summary>
     /// Whether an access counts as a prefix hit: a hit on a chunk that starts a prefix or whose parent was the previous
-    /// counted hit of the same cache (a chunk held without its prefix saves nothing). Every hit counts when the tier
-    /// does not say parents.
+    /// counted hit of the same cache (a chunk held without its prefix saves nothing). A chunk without a known parent
+    /// (the first of a prefix, or the tier does not say parents) counts on every hit.
     /// </summary>
-    private static bool Counts(bool hit, ref bool runValid, ref ChunkKey runKey, in ChunkKey key, byte parentState, in ChunkKey parent)
+    private static bool Counts(bool hit, ref bool runValid, ref ChunkKey runKey, in ChunkKey key, bool hasParent, in ChunkKey parent)
     {
-        bool counts = hit && parentState switch
-        {
-            ParentKnown => runValid && runKey == parent,
-            _ => true,
-        };
+        bool counts = hit && (!hasParent || (runValid && runKey == parent));
         runValid = counts;
         runKey = key;
         return counts;

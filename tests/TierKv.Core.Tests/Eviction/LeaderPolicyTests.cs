@@ -50,6 +50,7 @@ public class LeaderPolicyTests
         long lruHits = Hits(new LruPolicy(capacity), stream);
         long leaderHits = Hits(policy, stream);
         Assert.Equal("alfu-0.25", policy.LeaderName);
+        Assert.InRange(policy.Switches, 1, 3); // it moves once the lead is clear, and does not flap
         Assert.True(leaderHits > lruHits * 2, $"leader {leaderHits}, lru {lruHits}");
         Assert.Equal(0, policy.StrangerCount);
         Assert.Equal(policy.ExpertHits[1], policy.TierHits, 0.05 * policy.ExpertHits[1]);
@@ -87,6 +88,7 @@ public class LeaderPolicyTests
         long leaderHits = Hits(policy, stream);
         Assert.True(policy.ExpertHits[1] < policy.ExpertHits[0], "the stream should favour LRU");
         Assert.Equal("lru", policy.LeaderName);
+        Assert.InRange(policy.Switches, 0, 2);
         Assert.True(leaderHits >= lruHits * 0.995, $"leader {leaderHits}, lru {lruHits}");
     }
 
