@@ -20,10 +20,12 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
     public long SsdBytes => Targets[^1].Bytes;
 
     /// <summary>
-    /// Searches capacities for <paramref name="policy"/>: a doubling grid first (in parallel, reusing capacities the
-    /// curves already simulated in <paramref name="known"/>), then up to four interpolation steps inside the bracket of
-    /// each target (stopping when the bracket is within 5%), so each answer is within about 5% of the smallest such
-    /// capacity (hit-ratio curves are not strictly monotone).
+    /// Searches capacities for <paramref name="policy"/>. It starts from what is known for free: the capacities the
+    /// curves already simulated (<paramref name="known"/>) and the trace's distinct blocks (a cache that holds
+    /// every block never evicts, so it reaches <paramref name="attainable"/>). Where a target's bracket is wider than a
+    /// doubling, the points of a doubling grid (16, 32, 64, ...) inside it are simulated (in parallel); then up to four
+    /// interpolation steps inside each target's bracket (stopping when the bracket is within 5%), so each answer is
+    /// within about 5% of the smallest such capacity (hit-ratio curves are not strictly monotone).
     /// </summary>
     public static SizingRecommendation Compute(RequestTrace trace, string policy, ModelShapes.Shape shape, double attainable, IReadOnlyDictionary<int, double>? known = null)
     {
@@ -31,25 +33,42 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
         ArgumentNullException.ThrowIfNull(shape);
         long bytesPerToken = shape.Layout.ChunkBytes / shape.Layout.TokensPerChunk;
         int max = Math.Max(1, trace.UniqueBlocks);
-        // A doubling grid plus the capacities already simulated for the curves (reused, not rerun).
-        var gridSet = new SortedSet<int>();
-        for (long c = 16; c < max; c *= 2)
-        {
-            gridSet.Add((int)c);
-        }
-
-        gridSet.Add(max);
+        var points = new SortedDictionary<int, double> { [max] = attainable };
         if (known is not null)
         {
-            foreach (int c in known.Keys.Where(c => c > 0 && c <= max))
+            foreach (var (c, r) in known)
             {
-                gridSet.Add(c);
+                if (c > 0 && c < max)
+                {
+                    points[c] = r;
+                }
             }
         }
 
-        var grid = gridSet.ToList();
-        var ratios = new double[grid.Count];
-        Parallel.For(0, grid.Count, i => ratios[i] = known is not null && known.TryGetValue(grid[i], out double r) ? r : CurveRunner.Simulate(trace, policy, grid[i]).HitRatio);
+        // Grid points inside every bracket that is wider than a doubling and holds a target.
+        var missing = new SortedSet<int>();
+        foreach (double fraction in Fractions)
+        {
+            var (lo, hi) = Bracket(points, fraction * attainable);
+            for (long c = 16; c < hi; c *= 2)
+            {
+                if (c > lo && hi > 2 * (long)Math.Max(lo, 8))
+                {
+                    missing.Add((int)c);
+                }
+            }
+        }
+
+        var extra = missing.ToArray();
+        var extraRatios = new double[extra.Length];
+        Parallel.For(0, extra.Length, i => extraRatios[i] = CurveRunner.Simulate(trace, policy, extra[i]).HitRatio);
+        for (int i = 0; i < extra.Length; i++)
+        {
+            points[extra[i]] = extraRatios[i];
+        }
+
+        var grid = points.Keys.ToList();
+        var ratios = points.Values.ToArray();
         var targets = new SizingTarget[Fractions.Count];
         Parallel.For(0, Fractions.Count, t =>
         {
@@ -102,5 +121,22 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
             targets[t] = new SizingTarget(Fractions[t], bestRatio, best, tokens, tokens * bytesPerToken);
         });
         return new SizingRecommendation(shape.Name, bytesPerToken, policy, attainable, targets);
+    }
+
+    /// <summary>The first capacity whose hit ratio reaches <paramref name="goal"/>, and the capacity before it.</summary>
+    private static (int Lo, int Hi) Bracket(SortedDictionary<int, double> points, double goal)
+    {
+        int lo = 0;
+        foreach (var (c, r) in points)
+        {
+            if (r >= goal)
+            {
+                return (lo, c);
+            }
+
+            lo = c;
+        }
+
+        return (lo, lo);
     }
 }

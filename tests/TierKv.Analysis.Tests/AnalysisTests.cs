@@ -38,12 +38,16 @@ public class AnalysisTests
         }
     }
 
-    [Fact]
-    public void Sizing_targets_grow_with_the_fraction_and_reach_it()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Sizing_targets_grow_with_the_fraction_and_reach_it(bool withCurvePoints)
     {
         var trace = TraceFixtures.SyntheticChat(4, 2000, sessions: 100);
         double attainable = BeladySimulator.Infinite(trace).HitRatio;
-        var rec = SizingRecommendation.Compute(trace, "lru", ModelShapes.Get("llama3-8b"), attainable);
+        // As analyze calls it: the capacities its curves already simulated are reused, not rerun.
+        var known = withCurvePoints ? new[] { 50, 200, 1000 }.ToDictionary(c => c, c => PolicySimulator.Run(trace, "lru", c).HitRatio) : null;
+        var rec = SizingRecommendation.Compute(trace, "lru", ModelShapes.Get("llama3-8b"), attainable, known);
         Assert.Equal(3, rec.Targets.Count);
         for (int i = 0; i < 3; i++)
         {
