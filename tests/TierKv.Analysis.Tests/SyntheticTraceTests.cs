@@ -50,6 +50,23 @@ public class SyntheticTraceTests(ITestOutputHelper output)
         AssertNotBelowLru(trace, caps, tolerance: kind is "longdocs" or "phases" ? 0.003 : 0.0005);
     }
 
+    /// <summary>
+    /// Two public Mooncake traces the policy was not developed on (data/mooncake/SOURCE.md): the FAST'25 synthetic
+    /// trace and a slice of the arXiv trace, at the capacities of the analyze check and at 1% to 50% of their distinct
+    /// blocks, within the 4th decimal. Below 1% (a cache of fewer than about 15 of the synthetic trace's requests of
+    /// 30 blocks) a few bursts of hits decide every score and the leader's switches can cost more than they win: at
+    /// 100 and 250 blocks it is 0.0007 and 0.0018 below LRU there (docs/analysis.md, limits).
+    /// </summary>
+    [Theory]
+    [InlineData("synthetic_trace.jsonl")]
+    [InlineData("arxiv_slice.jsonl")]
+    public void Default_policy_is_not_below_lru_on_public_mooncake_traces(string file)
+    {
+        var trace = TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", file));
+        int[] caps = [.. new[] { 1000, 5859, 20000, 50000 }.Concat(new[] { 0.01, 0.02, 0.05, 0.1, 0.2, 0.5 }.Select(f => (int)(f * trace.UniqueBlocks))).Distinct().Order()];
+        AssertNotBelowLru(trace, caps, tolerance: 0.0005);
+    }
+
     private void AssertNotBelowLru(RequestTrace trace, int[] caps, double tolerance = 0)
     {
         var res = CurveRunner.Run(trace, ["lru", EvictionPolicies.Default, "belady"], caps);
