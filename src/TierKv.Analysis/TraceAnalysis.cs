@@ -117,6 +117,7 @@ public sealed class TraceAnalysis
                 ["mean_blocks_per_request"] = Math.Round(s.MeanBlocksPerRequest, 3),
                 ["block_accesses"] = s.BlockAccesses,
                 ["unique_blocks"] = s.UniqueBlocks,
+                ["parent_conflicts"] = Trace.ParentConflicts,
                 ["input_tokens"] = s.InputTokens,
                 ["tenants"] = s.Tenants,
             },

@@ -14,6 +14,9 @@ public static class MooncakeTraceReader
     /// <summary>Tokens per block in Mooncake traces.</summary>
     public const int BlockTokens = 512;
 
+    /// <summary>The largest timestamp accepted, in milliseconds (2^53, where doubles stop being exact).</summary>
+    public const double MaxTimestamp = 9007199254740992;
+
     /// <summary>Reads the file at <paramref name="path"/>.</summary>
     public static RequestTrace ReadFile(string path)
     {
@@ -70,7 +73,11 @@ public static class MooncakeTraceReader
                 switch (prop)
                 {
                     case "timestamp":
-                        ts = r.TokenType == JsonTokenType.Number ? (long)r.GetDouble() : throw Error(name, lineNo, "'timestamp' must be a number");
+                        // Milliseconds from the start, possibly fractional; 2^53 ms is 285,000 years, so anything
+                        // beyond is a corrupt value, not a time (and would overflow the arithmetic of replay).
+                        ts = r.TokenType == JsonTokenType.Number && r.GetDouble() is >= 0 and <= MaxTimestamp and var t
+                            ? (long)t
+                            : throw Error(name, lineNo, "'timestamp' must be a number of milliseconds from 0 to 2^53");
                         break;
                     case "input_length":
                         inLen = r.TokenType == JsonTokenType.Number && r.TryGetInt32(out int il) && il >= 0 ? il : throw Error(name, lineNo, "'input_length' must be a non-negative integer");
@@ -100,6 +107,12 @@ public static class MooncakeTraceReader
                         r.Skip();
                         break;
                 }
+            }
+
+            // Anything after the object but white space is an error, not ignored (a line joined to the next, say).
+            if (r.Read())
+            {
+                throw Error(name, lineNo, "unexpected content after the JSON object");
             }
         }
         catch (JsonException ex)

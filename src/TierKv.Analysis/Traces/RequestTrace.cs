@@ -10,8 +10,9 @@ namespace TierKv.Analysis.Traces;
 /// </summary>
 public sealed class RequestTrace
 {
-    internal RequestTrace(string name, int blockTokens, long[] timestamps, int[] inputTokens, int[] outputTokens, int[] tenants, int[] blockStart, int[] blocks, ChunkKey[] keys, int[] parents)
+    internal RequestTrace(string name, int blockTokens, long[] timestamps, int[] inputTokens, int[] outputTokens, int[] tenants, int[] blockStart, int[] blocks, ChunkKey[] keys, int[] parents, long parentConflicts)
     {
+        ParentConflicts = parentConflicts;
         Name = name;
         BlockTokens = blockTokens;
         TimestampsMs = timestamps;
@@ -23,6 +24,14 @@ public sealed class RequestTrace
         Keys = keys;
         Parents = parents;
     }
+
+    /// <summary>
+    /// Block accesses whose previous block in the request is not the block's parent where it first appeared (a repeated
+    /// id inside a request counts too). Zero for chained prefix hashes, as Mooncake's and TierKV's traces are; otherwise
+    /// a block's prefix is ambiguous, prefix hits are computed as if the first parent held, and a prefix-aware policy in
+    /// a real tier (<c>replay</c>) may choose differently from the simulator.
+    /// </summary>
+    public long ParentConflicts { get; }
 
     /// <summary>Where the trace came from (file name).</summary>
     public string Name { get; }

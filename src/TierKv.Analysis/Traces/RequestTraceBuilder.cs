@@ -16,6 +16,7 @@ public sealed class RequestTraceBuilder
     private readonly List<ChunkKey> _keys = [];
     private readonly List<int> _parents = [];
     private readonly Dictionary<ChunkKey, int> _dense = [];
+    private long _parentConflicts;
 
     /// <summary>Starts a trace named <paramref name="name"/> with <paramref name="blockTokens"/> tokens per block.</summary>
     public RequestTraceBuilder(string name, int blockTokens)
@@ -45,6 +46,10 @@ public sealed class RequestTraceBuilder
                 _keys.Add(key);
                 _parents.Add(parent);
             }
+            else if (_parents[id] != parent)
+            {
+                _parentConflicts++;
+            }
 
             _blocks.Add(id);
             parent = id;
@@ -63,7 +68,7 @@ public sealed class RequestTraceBuilder
 
     /// <summary>The finished trace.</summary>
     public RequestTrace Build() => new(
-        _name, _blockTokens, [.. _timestamps], [.. _input], [.. _output], [.. _tenants], [.. _blockStart], [.. _blocks], [.. _keys], [.. _parents]);
+        _name, _blockTokens, [.. _timestamps], [.. _input], [.. _output], [.. _tenants], [.. _blockStart], [.. _blocks], [.. _keys], [.. _parents], _parentConflicts);
 
     private static ulong Mix(ulong z)
     {

@@ -58,6 +58,7 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         var log = settings.Json ? null : AnsiConsole.Console;
         var sw = Stopwatch.StartNew();
         var trace = TraceFiles.Read(settings.Trace);
+        TraceWarnings.Print(trace);
         log?.MarkupLine($"[grey]analyze {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, {trace.BlockAccesses:N0} block accesses, read in {sw.Elapsed.TotalSeconds:F2} s[/]");
 
         var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default);

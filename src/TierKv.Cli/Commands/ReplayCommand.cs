@@ -80,6 +80,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         var shape = ModelShapes.Get(settings.Model);
         string policy = settings.Policy ?? EvictionPolicies.Default;
         var trace = TraceFiles.Read(settings.Trace);
+        TraceWarnings.Print(trace);
         using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
         var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes, WriteBackOverflow = Enum.Parse<TierKv.Store.WriteBackOverflow>(settings.WriteBackOverflow, ignoreCase: true) };
         using var replayer = new TraceReplayer(trace, options, recorder);
