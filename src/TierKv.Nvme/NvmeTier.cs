@@ -52,7 +52,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
 
     private readonly NvmeTierOptions _options;
     private readonly object _lock = new();
-    private readonly ConcurrentDictionary<ChunkKey, int> _index;
+    private readonly SlotIndex _index;
     private readonly EvictionPolicy _policy;
     private readonly TierKvMetrics? _metrics;
     private readonly TierCounters? _counters;
@@ -100,8 +100,8 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         _slots = (int)Math.Max(1, options.CapacityBytes / options.SlotBytes);
         _slotsPerFile = (int)Math.Clamp(options.FileBytes / _stride, 1, _slots);
         _policy = EvictionPolicies.Create(options.EvictionPolicy, _slots);
-        _index = new ConcurrentDictionary<ChunkKey, int>(Environment.ProcessorCount, _slots);
         _keys = new ChunkKey[_slots];
+        _index = new SlotIndex(_keys);
         _fingerprints = new ChunkKey[_slots];
         _lengths = new int[_slots];
         _pins = new int[_slots];
@@ -198,7 +198,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public long Evictions => Interlocked.Read(ref _evictions);
 
     /// <inheritdoc />
-    public bool Contains(in ChunkKey key) => _index.ContainsKey(key);
+    public bool Contains(in ChunkKey key) => _index.Contains(key);
 
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
@@ -207,7 +207,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         var p = present.Span;
         for (int i = 0; i < k.Length; i++)
         {
-            p[i] = _index.ContainsKey(k[i]);
+            p[i] = _index.Contains(k[i]);
         }
 
         return ValueTask.CompletedTask;
@@ -308,7 +308,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public async ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         ValidateWrite(layout, payload.Length);
-        if (_index.ContainsKey(key))
+        if (_index.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
@@ -342,7 +342,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
     {
         ValidateWrite(layout, payload.Length);
-        if (_index.ContainsKey(key))
+        if (_index.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
@@ -389,7 +389,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         try
         {
             ValidateWrite(layout, payload.Length);
-            if (_index.ContainsKey(key))
+            if (_index.Contains(key))
             {
                 return TierWriteStatus.AlreadyPresent;
             }
@@ -492,7 +492,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         int slot;
         lock (_lock)
         {
-            if (!_index.TryGetValue(key, out slot))
+            if (!_index.TryGet(key, out slot))
             {
                 return false;
             }
@@ -536,12 +536,18 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     }
 
     /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
-    public ChunkKey[] ResidentKeys() => [.. _index.Keys];
+    public ChunkKey[] ResidentKeys()
+    {
+        lock (_lock)
+        {
+            return _index.SnapshotKeys();
+        }
+    }
 
     /// <summary>The file and byte offset of a resident chunk's header, where its encoded form begins (for tests and tools that inspect the files).</summary>
     public bool TryLocate(in ChunkKey key, out string path, out long offset)
     {
-        if (_index.TryGetValue(key, out int slot))
+        if (_index.TryGet(key, out int slot))
         {
             path = FileOf(slot).Path;
             offset = OffsetOf(slot) + HeaderOffset;
@@ -786,7 +792,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         int victim = -1;
         lock (_lock)
         {
-            if (_index.ContainsKey(key))
+            if (_index.Contains(key))
             {
                 return TierWriteStatus.AlreadyPresent;
             }
@@ -869,7 +875,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
 
         lock (_lock)
         {
-            if (_index.ContainsKey(key))
+            if (_index.Contains(key))
             {
                 // Another writer stored the same chunk meanwhile: keep theirs.
                 ReleaseLocked(slot);
@@ -892,7 +898,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         if (parent is { } p)
         {
             _parentKey[slot] = p;
-            if (_index.TryGetValue(p, out int ps))
+            if (_index.TryGet(p, out int ps))
             {
                 parentSlot = ps;
             }
@@ -901,7 +907,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
         _lineage.Attach(slot, parentSlot);
 
         _states[slot] = Ready;
-        _index[key] = slot;
+        _index.Add(key, slot);
         _policy.OnInsert(slot, key, parent);
         _usedBytes += length;
     }
@@ -910,7 +916,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
     {
         lock (_lock)
         {
-            if (!_index.TryGetValue(key, out slot))
+            if (!_index.TryGet(key, out slot))
             {
                 length = 0;
                 return false;
@@ -949,7 +955,8 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
 
     private void DetachLocked(int slot)
     {
-        _index.TryRemove(_keys[slot], out _);
+        bool indexed = _index.RemoveSlot(slot);
+        Debug.Assert(indexed, "only published slots are detached");
         _policy.OnRemove(slot);
         _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
@@ -1159,7 +1166,7 @@ public sealed class NvmeTier : IWriteBehindTier, IEvictionCandidates
             foreach (int s in order)
             {
                 ref var r = ref found[s];
-                if (_index.ContainsKey(r.Key))
+                if (_index.Contains(r.Key))
                 {
                     duplicates++; // a slot holding another slot's chunk: keep one copy
                     continue;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using TierKv.Eviction;
 using TierKv.Keys;
@@ -21,7 +20,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
     private readonly HostMemoryTierOptions _options;
     private readonly object _lock = new();
-    private readonly ConcurrentDictionary<ChunkKey, int> _index;
+    private readonly SlotIndex _index;
     private readonly EvictionPolicy _policy;
     private TierKvMetrics? _metrics;
     private TierCounters? _counters;
@@ -51,8 +50,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         _slotBytes = options.AlignedSlotBytes;
         _slots = (int)(options.CapacityBytes / _slotBytes);
         _policy = EvictionPolicies.Create(options.EvictionPolicy, _slots);
-        _index = new ConcurrentDictionary<ChunkKey, int>(Environment.ProcessorCount, _slots);
         _keys = new ChunkKey[_slots];
+        _index = new SlotIndex(_keys);
         _layouts = new KvLayout?[_slots];
         _lengths = new int[_slots];
         _pins = new int[_slots];
@@ -133,7 +132,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     public IEvictionSink? EvictionSink { get; set; }
 
     /// <inheritdoc />
-    public bool Contains(in ChunkKey key) => _index.ContainsKey(key);
+    public bool Contains(in ChunkKey key) => _index.Contains(key);
 
     /// <summary>Copies the chunk into <paramref name="destination"/>; false on a miss. Throws when the destination is too small.</summary>
     public bool TryRead(in ChunkKey key, Span<byte> destination)
@@ -240,7 +239,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         slot = -1;
-        if (_index.ContainsKey(key))
+        if (_index.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
@@ -248,7 +247,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         int victim = -1;
         lock (_lock)
         {
-            if (_index.ContainsKey(key))
+            if (_index.Contains(key))
             {
                 return TierWriteStatus.AlreadyPresent;
             }
@@ -298,7 +297,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         lock (_lock)
         {
-            if (_index.ContainsKey(key))
+            if (_index.Contains(key))
             {
                 // Another writer stored the same chunk meanwhile: keep theirs.
                 ReleaseLocked(slot);
@@ -313,7 +312,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             if (parent is { } p)
             {
                 _parentKey[slot] = p;
-                if (_index.TryGetValue(p, out int ps))
+                if (_index.TryGet(p, out int ps))
                 {
                     parentSlot = ps;
                 }
@@ -322,7 +321,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             _lineage.Attach(slot, parentSlot);
 
             _states[slot] = Ready;
-            _index[key] = slot;
+            _index.Add(key, slot);
             _policy.OnInsert(slot, key, parent);
             _usedBytes += length;
         }
@@ -335,7 +334,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         lock (_lock)
         {
-            if (!_index.TryGetValue(key, out int slot))
+            if (!_index.TryGet(key, out int slot))
             {
                 return false;
             }
@@ -361,7 +360,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         var p = present.Span;
         for (int i = 0; i < k.Length; i++)
         {
-            p[i] = _index.ContainsKey(k[i]);
+            p[i] = _index.Contains(k[i]);
         }
 
         return ValueTask.CompletedTask;
@@ -380,7 +379,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         lock (_lock)
         {
-            if (_index.TryGetValue(key, out int slot) && _layouts[slot] is { } l)
+            if (_index.TryGet(key, out int slot) && _layouts[slot] is { } l)
             {
                 layout = l;
                 parent = _hasParent[slot] ? _parentKey[slot] : null;
@@ -394,7 +393,13 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     }
 
     /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
-    public ChunkKey[] ResidentKeys() => [.. _index.Keys];
+    public ChunkKey[] ResidentKeys()
+    {
+        lock (_lock)
+        {
+            return _index.SnapshotKeys();
+        }
+    }
 
     bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
 
@@ -435,7 +440,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         lock (_lock)
         {
-            if (!_index.TryGetValue(key, out slot))
+            if (!_index.TryGet(key, out slot))
             {
                 return false;
             }
@@ -450,7 +455,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     /// <summary>Makes a resident slot invisible: out of the index and the policy, links to its parent dropped.</summary>
     private void DetachLocked(int slot, byte newState)
     {
-        _index.TryRemove(_keys[slot], out _);
+        bool indexed = _index.RemoveSlot(slot);
+        Debug.Assert(indexed, "only published slots are detached");
         _policy.OnRemove(slot);
         _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
