@@ -17,7 +17,7 @@ internal static class SmokeCheck
             ("ChunkCodec", () => new ChunkCodecBenchmarks().Check()),
             ("HostMemoryTier 64 KiB", () => new HostMemoryTierBenchmarks { ChunkBytes = 64 * 1024 }.Check(log)),
             ("HostMemoryTier 2 MiB", () => new HostMemoryTierBenchmarks { ChunkBytes = 2 * 1024 * 1024 }.Check(log)),
-            ("ConcurrentDictionary<ChunkKey, int> remove + add", () => IndexNodeCost(log)),
+            ("SlotIndex remove + add", IndexCost),
             ("Lookup", () => new LookupBenchmarks().Check()),
             ("EvictionPolicy", () => new EvictionPolicyBenchmarks().Check(log)),
         };
@@ -40,26 +40,25 @@ internal static class SmokeCheck
         return failed == 0 ? 0 : 1;
     }
 
-    /// <summary>What one remove + add of the DRAM tier's index map allocates: the source of the tier's write allocation.</summary>
-    private static void IndexNodeCost(TextWriter log)
+    /// <summary>One remove + add of the tiers' index (<see cref="Tiers.SlotIndex"/>) allocates nothing.</summary>
+    private static void IndexCost()
     {
-        var map = new System.Collections.Concurrent.ConcurrentDictionary<Keys.ChunkKey, int>(Environment.ProcessorCount, 64);
         var keys = new Keys.ChunkKey[64];
+        var index = new Tiers.SlotIndex(keys);
         for (int i = 0; i < keys.Length; i++)
         {
             keys[i] = new Keys.ChunkKey((UInt128)(ulong)(i + 1) * 0x9E3779B97F4A7C15UL);
-            map[keys[i]] = i;
+            index.Add(keys[i], i);
         }
 
         int next = 0;
-        double perOp = Allocations.PerOp(() =>
+        Allocations.RequireNone(() =>
         {
-            var k = keys[next];
+            int s = next;
             next = (next + 1) % keys.Length;
-            map.TryRemove(k, out int v);
-            map[k] = v;
-            return v;
-        });
-        log.WriteLine($"  ConcurrentDictionary<ChunkKey, int> remove + add allocates {perOp:F1} B per call");
+            index.RemoveSlot(s);
+            index.Add(keys[s], s);
+            return s;
+        }, "SlotIndex remove + add");
     }
 }
