@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using CsCheck;
-using Xunit.Abstractions;
 using TierKv.Keys;
+using TierKv.Tests;
 using TierKv.Tiers;
+using Xunit.Abstractions;
 using static TierKv.Core.Tests.TestLayouts;
 
 namespace TierKv.Core.Tests;
@@ -304,7 +305,7 @@ public class SlotIndexTests(ITestOutputHelper output)
     [InlineData("leader-prefix")]
     public void Writing_new_chunks_into_a_full_dram_tier_allocates_nothing(string policy)
     {
-        Skip.IfNot(OptimizedBuild.Core, OptimizedBuild.SkipReason);
+        Skip.IfNot(OptimizedBuild.Of(typeof(HostMemoryTier)), OptimizedBuild.SkipReason);
         const int slots = 64;
         using var tier = Dram(slots, policy);
         var keys = new ChunkKey[slots * 40];

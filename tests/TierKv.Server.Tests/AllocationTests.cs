@@ -1,4 +1,5 @@
 using TierKv.Keys;
+using TierKv.Tests;
 
 namespace TierKv.Server.Tests;
 
@@ -12,7 +13,7 @@ public class AllocationTests
     [SkippableFact]
     public async Task Lookups_gets_and_puts_allocate_nothing_per_request()
     {
-        Skip.IfNot(OptimizedBuild.Server, OptimizedBuild.SkipReason);
+        Skip.IfNot(OptimizedBuild.Of(typeof(RespServer)), OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         using var c = s.Client();
         var layout = ModelShapes.Llama3_8B.Layout;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using TierKv.Keys;
 using TierKv.Server.Client;
+using TierKv.Tests;
 using Xunit.Abstractions;
 
 namespace TierKv.Server.Tests;
@@ -12,7 +13,7 @@ public class AsyncClientAllocationTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task Async_lookups_gets_and_puts_allocate_nothing_per_call()
     {
-        Skip.IfNot(OptimizedBuild.Server, OptimizedBuild.SkipReason);
+        Skip.IfNot(OptimizedBuild.Of(typeof(RespServer)), OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         await using var c = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port);
         var layout = ModelShapes.Llama3_8B.Layout;
