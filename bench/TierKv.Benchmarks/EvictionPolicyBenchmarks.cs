@@ -24,11 +24,13 @@ public class EvictionPolicyBenchmarks
     private PolicyDriver _arc = null!;
     private PolicyDriver _alfu = null!;
     private PolicyDriver _leader = null!;
+    private PolicyDriver _lc = null!;
     private int _lruAt;
     private int _s3fifoAt;
     private int _arcAt;
     private int _alfuAt;
     private int _leaderAt;
+    private int _lcAt;
 
     /// <summary>A deterministic Zipf-distributed key stream (rank r drawn with probability ∝ 1/r^s, ranks shuffled onto keys).</summary>
     internal static int[] ZipfStream(int length, int universe, double s, int seed)
@@ -68,7 +70,8 @@ public class EvictionPolicyBenchmarks
         _arc = Warm("arc");
         _alfu = Warm("alfu");
         _leader = Warm("leader");
-        _lruAt = _s3fifoAt = _arcAt = _alfuAt = _leaderAt = 0;
+        _lc = Warm("lc");
+        _lruAt = _s3fifoAt = _arcAt = _alfuAt = _leaderAt = _lcAt = 0;
     }
 
     private PolicyDriver Warm(string name)
@@ -116,11 +119,14 @@ public class EvictionPolicyBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)]
     public int Leader() => Run(_leader, ref _leaderAt);
 
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int Lc() => Run(_lc, ref _lcAt);
+
     /// <summary>Each policy keeps the cache full and answers both hits and misses on this stream.</summary>
     internal void Check(TextWriter log)
     {
         Setup();
-        foreach (var (driver, run) in new (PolicyDriver, Func<int>)[] { (_lru, Lru), (_s3fifo, S3Fifo), (_arc, Arc), (_alfu, Alfu), (_leader, Leader) })
+        foreach (var (driver, run) in new (PolicyDriver, Func<int>)[] { (_lru, Lru), (_s3fifo, S3Fifo), (_arc, Arc), (_alfu, Alfu), (_leader, Leader), (_lc, Lc) })
         {
             int hits = run();
             Allocations.RequireNone(run, $"{driver.Policy.Name}: {Batch} accesses", 20);

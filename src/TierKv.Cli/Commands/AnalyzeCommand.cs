@@ -30,7 +30,7 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         public string Capacities { get; init; } = "1000,2000,5859,10000,20000,50000,100000,200000";
 
         [CommandOption("--policies")]
-        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, any of them with -prefix, belady, infinite. The default policy is always added.")]
+        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, any of them with -prefix, belady, infinite. The default policy is always added.")]
         [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,leader,belady")]
         public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,leader,belady";
 

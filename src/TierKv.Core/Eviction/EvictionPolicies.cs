@@ -1,7 +1,7 @@
 namespace TierKv.Eviction;
 
 /// <summary>
-/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, <c>leader</c> (the default), and any name with a
+/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, <c>leader</c> (the default), <c>lc</c>, and any name with a
 /// <c>-prefix</c> suffix for the prefix-aware variant.
 /// </summary>
 public static class EvictionPolicies
@@ -13,6 +13,7 @@ public static class EvictionPolicies
         ["arc"] = c => new ArcPolicy(c),
         ["alfu"] = c => new AdaptiveLfuPolicy(c),
         ["leader"] = c => new LeaderPolicy(c),
+        ["lc"] = c => new LearnedCreditPolicy(c),
     };
 
     /// <summary>The policy tiers use unless configured otherwise (chosen by trace replay: docs/analysis.md).</summary>

@@ -104,6 +104,8 @@ public class PolicyStructureTests
     [InlineData("alfu-prefix")]
     [InlineData("leader")]
     [InlineData("leader-prefix")]
+    [InlineData("lc")]
+    [InlineData("lc-prefix")]
     public void Steady_state_allocates_nothing(string name)
     {
         var h = new PolicyHarness(EvictionPolicies.Create(name, 64));

@@ -1,0 +1,538 @@
+using System.Numerics;
+using TierKv.Keys;
+
+namespace TierKv.Eviction;
+
+/// <summary>
+/// Learned credit (the research prototype "LC2": explore/py/REPORT.md, "LC2-final: the algorithm"): each access
+/// ranks a chunk at <c>T0 + tau[c]</c>, <c>T0</c> the access count when its request began and <c>tau[c]</c> a retention
+/// time learned for the chunk's class <c>c</c>; the lowest rank is evicted. The class combines how often the key was
+/// seen before (<c>min(f, 3)</c>, from a sketch) with the shape of its request: whether the request extends a prefix
+/// seen before (its leading run of known keys <c>hp</c> is longer than 1) and the size of its new part
+/// (<c>floor(log2(n - hp + 1))</c>, at most 6). Within a request a chunk ranks at least as high as its deeper chunks
+/// (so eviction keeps prefixes whole), deeper chunks go first on ties, and a brand-new last chunk (the request's tail)
+/// goes to the bottom.
+/// <para>
+/// Learning: every access leaves a ghost entry (time, class) for <c>H = 8 x C</c> accesses. A later access of the key
+/// within <c>H</c> adds its reuse age to its class's histogram (128 buckets of <c>C / 16</c> accesses); entries that
+/// expire are counted as censored. Every 4,096 accesses the policy turns the histograms into per-class hit densities
+/// and survival curves (Kaplan-Meier, each class shrunk towards its f level) and picks the <c>tau</c> of every class
+/// that maximises hits minus a price per slot-access, with the price bisected so the expected occupancy fills the
+/// capacity. Until 10,000 births are recorded and <c>H / 4</c> accesses have passed, <c>tau</c> is 0: the order is LRU
+/// by request with tail demotion.
+/// </para>
+/// <para>
+/// The tier shows one access at a time, so requests are found from the parent chain: an access starts a new request
+/// when its key has no parent or its parent is not the previously accessed key. While a request runs, a chunk ranks by
+/// the largest retention among the classes its request can still end in (its new part only grows), and no chunk of the
+/// request ranks below a deeper one; when the next request begins, the finished request's chunks are ranked again with
+/// its final class, the suffix maximum and the tail demotion, and their ghost entries move to the final class.
+/// </para>
+/// </summary>
+public sealed class LearnedCreditPolicy : EvictionPolicy
+{
+    private const int Ages = 128;
+    private const int Features = 14;
+    private const int Levels = 4;
+    private const int Classes = Levels * Features;
+    private const int RecomputePeriod = 4096;
+    private const double Beta = 1.0;
+    private const double Alpha = 50.0;
+    private const long MinBirths = 10_000;
+    private const int BisectionSteps = 25;
+    private const int MaxRequestBlocks = 4096;
+
+    // Tails rank this far below their request's start time: below every other chunk, oldest tail first.
+    private const double TailOffset = 1L << 50;
+
+    private readonly SlotHeap _heap;
+    private readonly ChunkKey[] _keys;
+    private readonly ChunkKey[] _parents;
+    private readonly bool[] _hasParent;
+    private readonly long[] _accessedAt;
+    private readonly FrequencySketch _sketch;
+
+    // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and an open-addressing index from key
+    // to the ring position of its latest access.
+    private readonly int _bucketWidth;
+    private readonly int _horizon;
+    private readonly ChunkKey[] _ghostKey;
+    private readonly sbyte[] _ghostClass;
+    private readonly int[] _ghostIndex;
+    private readonly int _ghostMask;
+
+    // Learning state per class: reuse-age histogram, censored count, pending entries by birth bucket, births.
+    private readonly long[] _hist = new long[Classes * Ages];
+    private readonly long[] _censored = new long[Classes];
+    private readonly long[] _pending = new long[Classes * Ages];
+    private readonly long[] _births = new long[Classes];
+    private readonly long[] _tau = new long[Classes];
+    private readonly long[] _provisionalTau = new long[Classes];
+    private readonly long[] _tauScratch = new long[Classes];
+    private readonly double[] _atRisk = new double[Classes * Ages];
+    private readonly double[] _density = new double[Classes * Ages];
+    private readonly double[] _survival = new double[Classes * Ages];
+    private readonly double[] _levelHazard = new double[Ages];
+    private readonly double[] _rate = new double[Classes];
+
+    // The current request: accesses in order (slot, time, f level, provisional feature), up to MaxRequestBlocks.
+    private readonly int[] _reqSlot = new int[MaxRequestBlocks];
+    private readonly long[] _reqTime = new long[MaxRequestBlocks];
+    private readonly byte[] _reqLevel = new byte[MaxRequestBlocks];
+    private readonly byte[] _reqFeature = new byte[MaxRequestBlocks];
+    private readonly double[] _reqRank = new double[MaxRequestBlocks];
+    private int _reqLength;
+    private int _reqSeenRun;
+    private bool _reqAllSeen;
+    private long _reqStart;
+    private ChunkKey _lastKey;
+    private bool _hasLast;
+
+    private long _clock;
+    private long _totalBirths;
+    private bool _learned;
+
+    /// <summary>Creates the policy for <paramref name="capacity"/> slots.</summary>
+    public LearnedCreditPolicy(int capacity)
+        : base(capacity)
+    {
+        _heap = new SlotHeap(capacity);
+        _keys = new ChunkKey[capacity];
+        _parents = new ChunkKey[capacity];
+        _hasParent = new bool[capacity];
+        _accessedAt = new long[capacity];
+        _accessedAt.AsSpan().Fill(-1);
+        _bucketWidth = Math.Max(8, capacity / 16);
+        _horizon = checked(Ages * _bucketWidth);
+        _ghostKey = new ChunkKey[_horizon];
+        _ghostClass = new sbyte[_horizon];
+        int size = (int)BitOperations.RoundUpToPowerOf2((uint)(_horizon * 2));
+        _ghostIndex = new int[size];
+        _ghostIndex.AsSpan().Fill(-1);
+        _ghostMask = size - 1;
+
+        // f must tell "never seen" reliably for the life of the tier: a wide sketch that never halves.
+        int width = (int)Math.Min(1 << 22, Math.Max(1024L * capacity, 8L * _horizon));
+        _sketch = new FrequencySketch(width, long.MaxValue);
+    }
+
+    /// <inheritdoc />
+    public override string Name => "lc";
+
+    /// <summary>True once the retention times have been learned (until then the order is LRU by request with tail demotion).</summary>
+    public bool Learned => _learned;
+
+    /// <summary>Number of accesses seen so far (the policy's clock).</summary>
+    public long Accesses => _clock;
+
+    /// <summary>The learned retention time, in accesses, of class <c>min(f, 3) x 14 + feature</c> (0 before learning).</summary>
+    public long RetentionOf(int level, int feature)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(level);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(level, Levels);
+        ArgumentOutOfRangeException.ThrowIfNegative(feature);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(feature, Features);
+        return _tau[(level * Features) + feature];
+    }
+
+    /// <inheritdoc />
+    public override void OnInsert(int slot, ChunkKey key) => OnInsert(slot, key, null);
+
+    /// <inheritdoc />
+    public override void OnInsert(int slot, ChunkKey key, ChunkKey? parent)
+    {
+        _keys[slot] = key;
+        _hasParent[slot] = parent.HasValue;
+        _parents[slot] = parent.GetValueOrDefault();
+        Access(slot, key);
+    }
+
+    /// <inheritdoc />
+    public override void OnHit(int slot) => Access(slot, _keys[slot]);
+
+    /// <inheritdoc />
+    public override void OnRemove(int slot)
+    {
+        if (_heap.Contains(slot))
+        {
+            _heap.Remove(slot);
+        }
+
+        _accessedAt[slot] = -1;
+    }
+
+    /// <inheritdoc />
+    public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates) => _heap.MinEvictable(candidates);
+
+    private static int Feature(int seenRun, int length)
+    {
+        int newBlocks = length - seenRun;
+        int lg = BitOperations.Log2((uint)(newBlocks + 1));
+        return (seenRun > 1 ? 7 : 0) + Math.Min(lg, 6);
+    }
+
+    private void Access(int slot, in ChunkKey key)
+    {
+        if (!_hasLast || !_hasParent[slot] || _parents[slot] != _lastKey)
+        {
+            FinishRequest();
+            _reqStart = _clock;
+            _reqSeenRun = 0;
+            _reqAllSeen = true;
+        }
+
+        long t = _clock;
+        int f = _sketch.Increment(key);
+        int level = f > 3 ? 3 : f;
+        int i = _reqLength++;
+        if (_reqAllSeen && f > 0)
+        {
+            _reqSeenRun++;
+        }
+        else
+        {
+            _reqAllSeen = false;
+        }
+
+        // Provisional rank (FinishRequest ranks the chunk again): the request's final feature can only be this one or a
+        // later one of its group (its new part only grows), so rank by the best of those until the request ends. A known
+        // first chunk may also begin a request that extends a prefix (features 7 to 13).
+        int feature = Feature(_reqSeenRun, i + 1);
+        int c = (level * Features) + feature;
+        long tau = _provisionalTau[c];
+        if (i == 0 && f > 0)
+        {
+            tau = Math.Max(tau, _provisionalTau[(level * Features) + 7]);
+        }
+
+        double priority = _reqStart + tau;
+        _heap.Set(slot, priority, -i);
+        _accessedAt[slot] = t;
+        if (i < MaxRequestBlocks)
+        {
+            _reqSlot[i] = slot;
+            _reqTime[i] = t;
+            _reqLevel[i] = (byte)level;
+            _reqFeature[i] = (byte)feature;
+            _reqRank[i] = priority;
+
+            // Keep the request prefix-closed while it runs: no chunk ranks below a deeper one of its request. Ranks along
+            // the request never increase, so this walks back only over the chunks that rank lower, which happens only
+            // when the provisional class changes.
+            for (int j = i - 1; j >= 0 && _reqRank[j] < priority; j--)
+            {
+                _reqRank[j] = priority;
+                int s = _reqSlot[j];
+                if (_accessedAt[s] == _reqTime[j])
+                {
+                    _heap.Set(s, priority, -j);
+                }
+            }
+        }
+
+        Learn(key, t, c);
+        _lastKey = key;
+        _hasLast = true;
+        _clock = t + 1;
+        if (_clock % RecomputePeriod == 0)
+        {
+            Recompute();
+        }
+    }
+
+    private void Learn(in ChunkKey key, long t, int c)
+    {
+        int w = _bucketWidth;
+        int r = (int)(t % _horizon);
+        if (t >= _horizon)
+        {
+            // The record of time t - H expires: if it is still its key's latest access, the key was not reused within H.
+            ref ChunkKey old = ref _ghostKey[r];
+            int pos = FindGhost(old);
+            if (pos >= 0 && _ghostIndex[pos] == r)
+            {
+                RemoveGhostAt(pos);
+                int c0 = _ghostClass[r];
+                if (c0 >= 0)
+                {
+                    _censored[c0]++;
+                    _pending[(c0 * Ages) + (int)((t - _horizon) / w % Ages)]--;
+                }
+            }
+        }
+
+        int at = FindGhost(key);
+        if (at >= 0)
+        {
+            int r0 = _ghostIndex[at];
+            long t0 = t - ((t - r0) % _horizon);
+            int c0 = _ghostClass[r0];
+            if (c0 >= 0)
+            {
+                _hist[(c0 * Ages) + (int)((t - t0) / w)]++;
+                _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
+            }
+
+            _ghostIndex[at] = r;
+        }
+        else
+        {
+            int i = Home(key);
+            while (_ghostIndex[i] >= 0)
+            {
+                i = (i + 1) & _ghostMask;
+            }
+
+            _ghostIndex[i] = r;
+        }
+
+        _ghostKey[r] = key;
+        _ghostClass[r] = (sbyte)c;
+        _pending[(c * Ages) + (int)(t / w % Ages)]++;
+        _births[c]++;
+        _totalBirths++;
+    }
+
+    /// <summary>
+    /// The request that was being accessed has ended: ranks its chunks with the final class, takes the suffix maximum
+    /// along the chain (deepest first on ties), sends a new tail to the bottom, and moves ghost entries to the final class.
+    /// </summary>
+    private void FinishRequest()
+    {
+        int n = _reqLength;
+        if (n == 0)
+        {
+            return;
+        }
+
+        _reqLength = 0;
+        int finalFeature = Feature(_reqSeenRun, n);
+        int recorded = Math.Min(n, MaxRequestBlocks);
+        int w = _bucketWidth;
+        double max = double.NegativeInfinity;
+        for (int i = recorded - 1; i >= 0; i--)
+        {
+            long t = _reqTime[i];
+            int level = _reqLevel[i];
+            int provisional = (level * Features) + _reqFeature[i];
+            int final = (level * Features) + finalFeature;
+            bool tail = i == n - 1 && level == 0;
+
+            // Move the ghost entry unless it was already resolved or has expired.
+            if ((tail || final != provisional) && _clock - t < _horizon)
+            {
+                int r = (int)(t % _horizon);
+                int pos = FindGhost(_ghostKey[r]);
+                if (pos >= 0 && _ghostIndex[pos] == r && _ghostClass[r] == provisional)
+                {
+                    int b = (int)(t / w % Ages);
+                    _pending[(provisional * Ages) + b]--;
+                    _births[provisional]--;
+                    if (tail)
+                    {
+                        _ghostClass[r] = -1;
+                        _totalBirths--;
+                    }
+                    else
+                    {
+                        _ghostClass[r] = (sbyte)final;
+                        _pending[(final * Ages) + b]++;
+                        _births[final]++;
+                    }
+                }
+            }
+
+            double priority;
+            if (tail)
+            {
+                priority = _reqStart - TailOffset;
+            }
+            else
+            {
+                max = Math.Max(max, _reqStart + _tau[final]);
+                priority = max;
+            }
+
+            int slot = _reqSlot[i];
+            if (_accessedAt[slot] == t)
+            {
+                _heap.Set(slot, priority, -i);
+            }
+        }
+    }
+
+    private void Recompute()
+    {
+        long t = _clock;
+        if (t < _horizon / 4.0 || _totalBirths < MinBirths)
+        {
+            return;
+        }
+
+        const int A = Ages;
+        long cur = t / _bucketWidth;
+
+        // At-risk counts: censored + reused at age >= a + pending entries now at least a buckets old.
+        for (int c = 0; c < Classes; c++)
+        {
+            double s = _censored[c];
+            int row = c * A;
+            for (int a = A - 1; a >= 0; a--)
+            {
+                s += _hist[row + a] + _pending[row + (int)(((cur - a) % A + A) % A)];
+                _atRisk[row + a] = s;
+            }
+        }
+
+        // Kaplan-Meier hazards, each class shrunk towards its f level; then density and survival per class.
+        for (int level = 0; level < Levels; level++)
+        {
+            int first = level * Features;
+            for (int a = 0; a < A; a++)
+            {
+                double hs = 0, ns = 0;
+                for (int f = 0; f < Features; f++)
+                {
+                    int idx = ((first + f) * A) + a;
+                    hs += _hist[idx];
+                    ns += _atRisk[idx];
+                }
+
+                _levelHazard[a] = ns > 0 ? hs / ns : 0.0;
+            }
+
+            for (int f = 0; f < Features; f++)
+            {
+                int row = (first + f) * A;
+                double surv = 1.0;
+                for (int a = 0; a < A; a++)
+                {
+                    double haz = (_hist[row + a] + (Alpha * _levelHazard[a])) / (_atRisk[row + a] + Alpha);
+                    _survival[row + a] = surv;
+                    _density[row + a] = surv * haz;
+                    surv *= 1 - haz;
+                }
+            }
+        }
+
+        for (int c = 0; c < Classes; c++)
+        {
+            _rate[c] = _births[c] / (double)t;
+        }
+
+        // Bisect the price per slot-access (log scale) until the expected occupancy equals beta x capacity.
+        double target = Beta * Capacity;
+        double lo = 1e-6, hi = 1.0;
+        for (int step = 0; step < BisectionSteps; step++)
+        {
+            double mid = Math.Sqrt(lo * hi);
+            if (Solve(mid, _tauScratch) > target)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        Solve(hi, _tauScratch);
+        if (hi <= 2e-6)
+        {
+            // The horizon cannot be observed yet: keep the old retention times.
+            return;
+        }
+
+        _tauScratch.AsSpan().CopyTo(_tau);
+        for (int c = Classes - 1; c >= 0; c--)
+        {
+            int feature = c % Features;
+            bool groupEnd = feature == Features - 1 || feature == 6;
+            _provisionalTau[c] = groupEnd ? _tau[c] : Math.Max(_tau[c], _provisionalTau[c + 1]);
+        }
+
+        _learned = true;
+    }
+
+    /// <summary>Retention times at <paramref name="price"/> into <paramref name="taus"/>; returns the expected occupancy.</summary>
+    private double Solve(double price, long[] taus)
+    {
+        double occupancy = 0;
+        int w = _bucketWidth;
+        for (int c = 0; c < Classes; c++)
+        {
+            int row = c * Ages;
+            double gain = 0, best = 0, life = 0, bestLife = 0;
+            int bestAge = 0;
+            for (int a = 0; a < Ages; a++)
+            {
+                double sv = _survival[row + a];
+                gain += _density[row + a] - (price * sv);
+                life += sv;
+                if (gain > best)
+                {
+                    best = gain;
+                    bestAge = a + 1;
+                    bestLife = life;
+                }
+            }
+
+            taus[c] = (long)bestAge * w;
+            occupancy += _rate[c] * bestLife * w;
+        }
+
+        return occupancy;
+    }
+
+    private int Home(in ChunkKey key)
+    {
+        ulong h = (key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
+        return (int)(h >> 32) & _ghostMask;
+    }
+
+    /// <summary>Index-table position holding <paramref name="key"/>'s ring record, or -1.</summary>
+    private int FindGhost(in ChunkKey key)
+    {
+        int i = Home(key);
+        while (true)
+        {
+            int r = _ghostIndex[i];
+            if (r < 0)
+            {
+                return -1;
+            }
+
+            if (_ghostKey[r] == key)
+            {
+                return i;
+            }
+
+            i = (i + 1) & _ghostMask;
+        }
+    }
+
+    private void RemoveGhostAt(int i)
+    {
+        // Backward-shift deletion keeps every probe run unbroken.
+        int j = i;
+        while (true)
+        {
+            j = (j + 1) & _ghostMask;
+            int rj = _ghostIndex[j];
+            if (rj < 0)
+            {
+                break;
+            }
+
+            int home = Home(_ghostKey[rj]);
+            bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!between)
+            {
+                _ghostIndex[i] = rj;
+                i = j;
+            }
+        }
+
+        _ghostIndex[i] = -1;
+    }
+}

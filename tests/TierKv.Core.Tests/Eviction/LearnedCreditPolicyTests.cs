@@ -1,0 +1,147 @@
+using CsCheck;
+using TierKv.Eviction;
+
+namespace TierKv.Core.Tests.Eviction;
+
+public class LearnedCreditPolicyTests
+{
+    // A request: a chain and how deep it reads (depths 0..depth in order, as a prefix lookup does).
+    private static readonly Gen<(int Capacity, (int Chain, int Depth)[] Requests)> Requests =
+        Gen.Select(Gen.Int[1, 24], Gen.Select(Gen.Int[0, 7], Gen.Int[0, 7]).Array[1, 120]);
+
+    [Fact]
+    public void Is_created_by_name_with_and_without_the_prefix_suffix_and_refuses_bad_arguments()
+    {
+        Assert.IsType<LearnedCreditPolicy>(EvictionPolicies.Create("lc", 10));
+        Assert.Equal("lc-prefix", EvictionPolicies.Create("LC-prefix", 10).Name);
+        Assert.Contains("lc", EvictionPolicies.BaseNames);
+        Assert.NotEqual("lc", EvictionPolicies.Default);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LearnedCreditPolicy(0));
+        var p = new LearnedCreditPolicy(10);
+        Assert.Throws<ArgumentOutOfRangeException>(() => p.RetentionOf(4, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => p.RetentionOf(0, 14));
+        Assert.Equal(0, p.RetentionOf(3, 13));
+        Assert.False(p.Learned);
+    }
+
+    [Fact]
+    public void Before_learning_it_evicts_exactly_what_lru_by_request_with_tail_demotion_evicts()
+    {
+        // Before learning every retention time is 0, so a chunk ranks at the start time of the request that last read it,
+        // deeper chunks of one request first; a request's last chunk, if it was new, drops below all other chunks (oldest
+        // such tail first) once the next request begins (after that request's first eviction, which comes before its first
+        // insert tells the policy that a new request began).
+        Requests.Sample(sc =>
+        {
+            var h = new PolicyHarness(new LearnedCreditPolicy(sc.Capacity));
+            var rank = new Dictionary<int, (int Group, long Start, int Depth)>();
+            var seen = new HashSet<int>();
+            long clock = 0;
+            int pendingTail = -1;
+            foreach (var (chain, depth) in sc.Requests)
+            {
+                long start = clock;
+                for (int d = 0; d <= depth; d++)
+                {
+                    int key = PolicyHarness.Key(chain, d);
+                    int expected = -1;
+                    if (!rank.ContainsKey(key) && rank.Count == sc.Capacity)
+                    {
+                        expected = rank.MinBy(kv => (kv.Value.Group, kv.Value.Start, -kv.Value.Depth)).Key;
+                        rank.Remove(expected);
+                    }
+
+                    Assert.Equal(expected, h.Access(key, out _));
+                    if (d == 0 && pendingTail >= 0 && rank.TryGetValue(pendingTail, out var r))
+                    {
+                        rank[pendingTail] = r with { Group = 0 };
+                    }
+
+                    rank[key] = (1, start, d);
+                    clock++;
+                }
+
+                int last = PolicyHarness.Key(chain, depth);
+                pendingTail = seen.Add(last) ? last : -1;
+                for (int d = 0; d < depth; d++)
+                {
+                    seen.Add(PolicyHarness.Key(chain, d));
+                }
+            }
+
+            Assert.False(((LearnedCreditPolicy)h.Policy).Learned);
+        });
+    }
+
+    [Fact]
+    public void Every_victim_is_a_resident_unpinned_slot_before_and_after_learning()
+    {
+        // Seeded workloads long enough for learning to start (10,000 births), with pins and deletes mixed in; the harness
+        // throws when the policy names a pinned or empty slot.
+        Gen.Select(Gen.Int[1, 40], Gen.Int[0, int.MaxValue]).Sample(sc =>
+        {
+            var (capacity, seed) = sc;
+            var h = new PolicyHarness(new LearnedCreditPolicy(capacity));
+            var rng = new Random(seed);
+            for (int n = 0; n < 3_000; n++)
+            {
+                // Chains drawn with a skew, so that some come back often and some never.
+                int chain = (int)(Math.Pow(rng.NextDouble(), 3) * 300);
+                int depth = rng.Next(8);
+                for (int d = 0; d <= depth; d++)
+                {
+                    int key = PolicyHarness.Key(chain, d);
+                    switch (rng.Next(20))
+                    {
+                        case 0 when h.IsResident(key):
+                            h.SetPinned(key, true);
+                            break;
+                        case 1 when h.IsResident(key):
+                            h.SetPinned(key, false);
+                            break;
+                        case 2:
+                            h.Delete(key);
+                            break;
+                    }
+
+                    bool allPinned = h.Count == capacity && h.AllPinned();
+                    bool wasResident = h.IsResident(key);
+                    h.Access(key, out bool rejected);
+                    Assert.Equal(!wasResident && allPinned, rejected);
+                    Assert.True(h.Count <= capacity);
+                }
+            }
+        }, iter: 12);
+    }
+
+    [Fact]
+    public void Learns_retention_times_on_a_workload_with_reuse_and_keeps_new_one_off_chunks_short()
+    {
+        var policy = new LearnedCreditPolicy(50);
+        var h = new PolicyHarness(policy);
+        var rng = new Random(3);
+        int scan = 1000;
+        for (int n = 0; n < 20_000; n++)
+        {
+            // Hot prefixes (chains 0..29, read again and again) between one-off requests on fresh chains.
+            int chain = rng.Next(2) == 0 ? rng.Next(30) : scan++;
+            int depth = rng.Next(4);
+            for (int d = 0; d <= depth; d++)
+            {
+                h.Access(PolicyHarness.Key(chain, d), out _);
+            }
+        }
+
+        Assert.True(policy.Learned);
+        Assert.True(policy.Accesses > 10_000);
+        long maxOld = 0;
+        for (int feature = 0; feature < 14; feature++)
+        {
+            maxOld = Math.Max(maxOld, policy.RetentionOf(3, feature));
+        }
+
+        // Chunks read many times before earn a retention; the first sight of a one-off chain earns none or less.
+        Assert.True(maxOld > 0);
+        Assert.True(policy.RetentionOf(0, 2) <= maxOld);
+    }
+}
