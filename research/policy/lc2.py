@@ -10,14 +10,15 @@ class LC2:
     sum_c birthrate_c * E[min(R_c, tau_c(lam))] = beta*C, where tau_c(lam) = argmax_b sum_{a<b} (h_c[a] - lam*S_c[a]).
     priority = T0 + tau_c; suffix max along chain, deepest first; new tail at bottom."""
     def __init__(self, cap, feat='ext_newlen', A=128, Wdiv=8, period=8192, beta=1.0, alpha=50.0,
-                 warm=(0, 4, 8, 8), suffix=True, nfeat=14, minbirth=2000, lamshrink=1.0, gshift=7, fb_eta=0.0, decay=1.0, startfrac=0.25, lbguard=True):
+                 warm=(0, 4, 8, 8), suffix=True, nfeat=14, minbirth=2000, lamshrink=1.0, gshift=7, fb_eta=0.0, decay=1.0, startfrac=0.25, lbguard=True, learntail=False):
         self.lbguard = lbguard
         self.startfrac = startfrac
         self.decay = decay; self.tdec = 0.0
         self.fb_eta = fb_eta; self.es = 0.0; self.en = 0
         self.cap = cap; self.ff = FEATS[feat]; self.A = A; self.W = max(8, cap // Wdiv); self.H = A * self.W
         self.period = period; self.beta = beta; self.alpha = alpha; self.suffix = suffix
-        self.nf = nfeat; self.nc = 4 * nfeat; self.minbirth = minbirth; self.lamshrink = lamshrink
+        self.learntail = learntail
+        self.nf = nfeat; self.nc = 4 * nfeat + (1 if learntail else 0); self.minbirth = minbirth; self.lamshrink = lamshrink
         self.res = {}; self.heap = []; self.t = 0
         self.f = {}; self.gh = {}; self.q = collections.deque()
         self.h = [[0]*A for _ in range(self.nc)]; self.cen = [0]*self.nc
@@ -43,8 +44,10 @@ class LC2:
                 if f == 0: s_ = (7 if hp > 1 else 0) + min(lb(n - hp), 6)
                 else: s_ = 14 + min(max(lb(T0 - self.tl[k]) - self.gshift, 0), 9)
             else: s_ = self.ff(i, n, hp)
-            c = fb * self.nf + s_; cl[i] = c
-            if f == 0 and i == n - 1: pr[i] = -1e18
+            c = fb * self.nf + s_
+            if self.learntail and f == 0 and i == n - 1: c = 4 * self.nf   # new tails: a class of their own, learned
+            cl[i] = c
+            if f == 0 and i == n - 1 and (not self.learntail or (self.tau is None and self._tails_rarely_reused())): pr[i] = -1e18
             else:
                 tau = self.tau[c] if self.tau is not None else self.warm[fb] * C
                 pr[i] = T0 + tau
@@ -56,6 +59,12 @@ class LC2:
         self.pr = pr; self.cl = cl; self.T0 = T0; self.n = n
         if self.cbfeat and n >= 2: self.lastbody.add(req[n - 2])
     def end(self, req): pass
+    def _tails_rarely_reused(self):
+        """Until retention is learned: demote new tails while they come back less than half as often as other new blocks."""
+        T = 4 * self.nf
+        tr = (sum(self.h[T]) + 1) / (self.births[T] + 2)
+        nr = (sum(sum(self.h[c]) for c in range(self.nf)) + 1) / (sum(self.births[c] for c in range(self.nf)) + 2)
+        return tr < 0.5 * nr
     def _touch(self, k, i):
         t = self.t; W = self.W; A = self.A
         p = (self.pr[i], -i)
@@ -74,7 +83,7 @@ class LC2:
             if t - t0 < self.H:
                 w = self.decay ** (t // self.period - t0 // self.period) if self.decay < 1 else 1
                 self.h[c0][(t - t0) // W] += w; self.pend[c0][(t0 // W) % A] -= w
-        if i == self.n - 1 and self.pr[i] < -1e17:
+        if i == self.n - 1 and self.pr[i] < -1e17 and not self.learntail:
             self.gh[k] = (t, -1)   # tails not learned
         else:
             c = self.cl[i]
@@ -122,6 +131,9 @@ class LC2:
             for s in range(nf):
                 c = fb*nf+s; h = rawh[c]; N = rawN[c]
                 haz.append([(h[a] + self.alpha * hz[a]) / (N[a] + self.alpha) for a in range(A)])
+        if self.learntail:
+            h = rawh[4 * nf]; N = rawN[4 * nf]
+            haz.append([(h[a] / N[a]) if N[a] > 0 else 0.0 for a in range(A)])
         # per class: hit prob density d[a] = surv(a)*haz(a), survival-in-cache S[a]=surv(a)
         dens = []; surv = []
         for c in range(self.nc):

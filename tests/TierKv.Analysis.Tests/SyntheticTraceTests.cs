@@ -67,15 +67,41 @@ public class SyntheticTraceTests(ITestOutputHelper output)
         AssertNotBelowLru(trace, caps, tolerance: 0.0005);
     }
 
-    private void AssertNotBelowLru(RequestTrace trace, int[] caps, double tolerance = 0)
+    /// <summary>
+    /// The learned credit (<c>lc</c>, not the default) on the generated traces where its tails must be learned, not
+    /// assumed dead (keys that come back once, soon, as single-block requests) and where popularity shifts, and on the
+    /// public traces. (On the loop trace it is below LRU near the loop's size: docs/analysis.md, limits.)
+    /// </summary>
+    [Theory]
+    [InlineData("twice", 1)]
+    [InlineData("twice", 2)]
+    [InlineData("phases", 1)]
+    [InlineData("toolagent", 1)]
+    [InlineData("synthetic_trace.jsonl", 0)]
+    [InlineData("arxiv_slice.jsonl", 0)]
+    public void Learned_credit_is_not_below_lru_where_tails_come_back_and_on_public_traces(string kind, int seed)
     {
-        var res = CurveRunner.Run(trace, ["lru", EvictionPolicies.Default, "belady"], caps);
+        var trace = kind switch
+        {
+            "twice" => StressTraces.Twice(seed),
+            "phases" => StressTraces.Phases(seed),
+            "toolagent" => StressTraces.ToolAgent(seed),
+            _ => TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", kind)),
+        };
+        int[] caps = [.. new[] { 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.9 }.Select(f => Math.Max(10, (int)(f * trace.UniqueBlocks)))];
+        AssertNotBelowLru(trace, caps, tolerance: 0.0005, policy: "lc");
+    }
+
+    private void AssertNotBelowLru(RequestTrace trace, int[] caps, double tolerance = 0, string? policy = null)
+    {
+        policy ??= EvictionPolicies.Default;
+        var res = CurveRunner.Run(trace, ["lru", policy, "belady"], caps);
         for (int i = 0; i < caps.Length; i++)
         {
             double lru = res[i].HitRatio, def = res[caps.Length + i].HitRatio, min = res[(2 * caps.Length) + i].HitRatio;
-            output.WriteLine($"{trace.Name} cap {caps[i]}: lru {lru:F4} {EvictionPolicies.Default} {def:F4} belady {min:F4}");
-            Assert.True(def >= lru - tolerance, $"{trace.Name} at {caps[i]} blocks: {EvictionPolicies.Default} {def:F4} < lru {lru:F4}");
-            Assert.True(min >= def, $"{trace.Name} at {caps[i]} blocks: {EvictionPolicies.Default} {def:F4} beats Belady {min:F4}");
+            output.WriteLine($"{trace.Name} cap {caps[i]}: lru {lru:F4} {policy} {def:F4} belady {min:F4}");
+            Assert.True(def >= lru - tolerance, $"{trace.Name} at {caps[i]} blocks: {policy} {def:F4} < lru {lru:F4}");
+            Assert.True(min >= def, $"{trace.Name} at {caps[i]} blocks: {policy} {def:F4} beats Belady {min:F4}");
         }
     }
 }

@@ -4,14 +4,14 @@ using TierKv.Keys;
 namespace TierKv.Eviction;
 
 /// <summary>
-/// Learned credit (the research prototype "LC2": explore/py/REPORT.md, "LC2-final: the algorithm"): each access
+/// Learned credit (the research prototype "LC2": research/policy/README.md and lc2.py, with learned tails): each access
 /// ranks a chunk at <c>T0 + tau[c]</c>, <c>T0</c> the access count when its request began and <c>tau[c]</c> a retention
 /// time learned for the chunk's class <c>c</c>; the lowest rank is evicted. The class combines how often the key was
 /// seen before (<c>min(f, 3)</c>, from a sketch) with the shape of its request: whether the request extends a prefix
 /// seen before (its leading run of known keys <c>hp</c> is longer than 1) and the size of its new part
 /// (<c>floor(log2(n - hp + 1))</c>, at most 6). Within a request a chunk ranks at least as high as its deeper chunks
-/// (so eviction keeps prefixes whole), deeper chunks go first on ties, and a brand-new last chunk (the request's tail)
-/// goes to the bottom.
+/// (so eviction keeps prefixes whole) and deeper chunks go first on ties. A brand-new last chunk (the request's tail) is
+/// a class of its own, learned like the others.
 /// <para>
 /// Learning: every access leaves a ghost entry (time, class) for <c>H = 8 x C</c> accesses. A later access of the key
 /// within <c>H</c> adds its reuse age to its class's histogram (128 buckets of <c>C / 16</c> accesses); entries that
@@ -19,14 +19,14 @@ namespace TierKv.Eviction;
 /// and survival curves (Kaplan-Meier, each class shrunk towards its f level) and picks the <c>tau</c> of every class
 /// that maximises hits minus a price per slot-access, with the price bisected so the expected occupancy fills the
 /// capacity. Until 10,000 births are recorded and <c>H / 4</c> accesses have passed, <c>tau</c> is 0: the order is LRU
-/// by request with tail demotion.
+/// by request, and new tails go to the bottom while they have come back less than half as often as other new chunks.
 /// </para>
 /// <para>
 /// The tier shows one access at a time, so requests are found from the parent chain: an access starts a new request
 /// when its key has no parent or its parent is not the previously accessed key. While a request runs, a chunk ranks by
 /// the largest retention among the classes its request can still end in (its new part only grows), and no chunk of the
 /// request ranks below a deeper one; when the next request begins, the finished request's chunks are ranked again with
-/// its final class, the suffix maximum and the tail demotion, and their ghost entries move to the final class.
+/// its final class and the suffix maximum, and their ghost entries move to the final class.
 /// </para>
 /// </summary>
 public sealed class LearnedCreditPolicy : EvictionPolicy
@@ -34,7 +34,12 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private const int Ages = 128;
     private const int Features = 14;
     private const int Levels = 4;
-    private const int Classes = Levels * Features;
+    private const int BodyClasses = Levels * Features;
+
+    // New tails (a brand-new last chunk of a request) are a class of their own, learned like the others: in Mooncake's
+    // traces they almost never return (the last block is partial), in a trace of whole blocks they return like the rest.
+    private const int TailClass = BodyClasses;
+    private const int Classes = BodyClasses + 1;
     private const int RecomputePeriod = 4096;
     private const double Beta = 1.0;
     private const double Alpha = 50.0;
@@ -51,6 +56,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private readonly bool[] _hasParent;
     private readonly long[] _accessedAt;
     private readonly FrequencySketch _sketch;
+    private readonly bool? _demoteTailsBeforeLearning;
 
     // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and an open-addressing index from key
     // to the ring position of its latest access.
@@ -94,8 +100,18 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
 
     /// <summary>Creates the policy for <paramref name="capacity"/> slots.</summary>
     public LearnedCreditPolicy(int capacity)
+        : this(capacity, null)
+    {
+    }
+
+    /// <summary>
+    /// Tests: <paramref name="demoteTailsBeforeLearning"/> fixes whether new tails go to the bottom before retention is
+    /// learned (null: by the evidence, as in the public constructor).
+    /// </summary>
+    internal LearnedCreditPolicy(int capacity, bool? demoteTailsBeforeLearning)
         : base(capacity)
     {
+        _demoteTailsBeforeLearning = demoteTailsBeforeLearning;
         _heap = new SlotHeap(capacity);
         _keys = new ChunkKey[capacity];
         _parents = new ChunkKey[capacity];
@@ -205,6 +221,12 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             tau = Math.Max(tau, _provisionalTau[(level * Features) + 7]);
         }
 
+        if (level == 0)
+        {
+            // A new chunk may turn out to be the request's tail.
+            tau = Math.Max(tau, _provisionalTau[TailClass]);
+        }
+
         double priority = _reqStart + tau;
         _heap.Set(slot, priority, -i);
         _accessedAt[slot] = t;
@@ -308,6 +330,9 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         _reqLength = 0;
         int finalFeature = Feature(_reqSeenRun, n);
         int recorded = Math.Min(n, MaxRequestBlocks);
+        // New tails go to the bottom while they are not worth keeping: before learning, while they come back less than
+        // half as often as other new chunks; after, while their class's learned retention is zero.
+        bool demoteTail = _learned ? _tau[TailClass] == 0 : _demoteTailsBeforeLearning ?? TailsRarelyReused();
         int w = _bucketWidth;
         double max = double.NegativeInfinity;
         for (int i = recorded - 1; i >= 0; i--)
@@ -315,11 +340,11 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             long t = _reqTime[i];
             int level = _reqLevel[i];
             int provisional = (level * Features) + _reqFeature[i];
-            int final = (level * Features) + finalFeature;
             bool tail = i == n - 1 && level == 0;
+            int final = tail ? TailClass : (level * Features) + finalFeature;
 
             // Move the ghost entry unless it was already resolved or has expired.
-            if ((tail || final != provisional) && _clock - t < _horizon)
+            if (final != provisional && _clock - t < _horizon)
             {
                 int r = (int)(t % _horizon);
                 int pos = FindGhost(_ghostKey[r]);
@@ -328,22 +353,14 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
                     int b = (int)(t / w % Ages);
                     _pending[(provisional * Ages) + b]--;
                     _births[provisional]--;
-                    if (tail)
-                    {
-                        _ghostClass[r] = -1;
-                        _totalBirths--;
-                    }
-                    else
-                    {
-                        _ghostClass[r] = (sbyte)final;
-                        _pending[(final * Ages) + b]++;
-                        _births[final]++;
-                    }
+                    _ghostClass[r] = (sbyte)final;
+                    _pending[(final * Ages) + b]++;
+                    _births[final]++;
                 }
             }
 
             double priority;
-            if (tail)
+            if (tail && demoteTail)
             {
                 priority = _reqStart - TailOffset;
             }
@@ -359,6 +376,30 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
                 _heap.Set(slot, priority, -i);
             }
         }
+    }
+
+    /// <summary>
+    /// Before retention is learned: whether new tails come back less than half as often as other new chunks (reuses
+    /// within the horizon per birth, from the ghost histograms), so that sending them to the bottom is the safe guess.
+    /// </summary>
+    private bool TailsRarelyReused()
+    {
+        double tailReuses = 0, newReuses = 0, newBirths = 0;
+        for (int a = 0; a < Ages; a++)
+        {
+            tailReuses += _hist[(TailClass * Ages) + a];
+        }
+
+        for (int c = 0; c < Features; c++)
+        {
+            newBirths += _births[c];
+            for (int a = 0; a < Ages; a++)
+            {
+                newReuses += _hist[(c * Ages) + a];
+            }
+        }
+
+        return (tailReuses + 1) / (_births[TailClass] + 2) < 0.5 * (newReuses + 1) / (newBirths + 2);
     }
 
     private void Recompute()
@@ -415,6 +456,18 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             }
         }
 
+        // The tail class has no level to shrink towards: its own Kaplan-Meier hazards.
+        int tailRow = TailClass * A;
+        double tailSurv = 1.0;
+        for (int a = 0; a < A; a++)
+        {
+            double risk = _atRisk[tailRow + a];
+            double haz = risk > 0 ? _hist[tailRow + a] / risk : 0.0;
+            _survival[tailRow + a] = tailSurv;
+            _density[tailRow + a] = tailSurv * haz;
+            tailSurv *= 1 - haz;
+        }
+
         for (int c = 0; c < Classes; c++)
         {
             _rate[c] = _births[c] / (double)t;
@@ -444,7 +497,8 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         }
 
         _tauScratch.AsSpan().CopyTo(_tau);
-        for (int c = Classes - 1; c >= 0; c--)
+        _provisionalTau[TailClass] = _tau[TailClass];
+        for (int c = BodyClasses - 1; c >= 0; c--)
         {
             int feature = c % Features;
             bool groupEnd = feature == Features - 1 || feature == 6;

@@ -33,7 +33,8 @@ public class LearnedCreditPolicyTests
         // insert tells the policy that a new request began).
         Requests.Sample(sc =>
         {
-            var h = new PolicyHarness(new LearnedCreditPolicy(sc.Capacity));
+            // Tail demotion forced on (by default it follows the evidence that tails rarely come back; see below).
+            var h = new PolicyHarness(new LearnedCreditPolicy(sc.Capacity, demoteTailsBeforeLearning: true));
             var rank = new Dictionary<int, (int Group, long Start, int Depth)>();
             var seen = new HashSet<int>();
             long clock = 0;
