@@ -31,8 +31,8 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
 
         [CommandOption("--policies")]
         [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, any of them with -prefix, belady, infinite. The default policy is always added.")]
-        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,leader,belady")]
-        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,leader,belady";
+        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady")]
+        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady";
 
         [CommandOption("--model")]
         [Description("Model shape for the sizing recommendation (llama3.2-1b, llama3-8b, llama3-70b).")]
