@@ -1,5 +1,6 @@
 using System.Numerics;
 using TierKv.Keys;
+using TierKv.Tiers;
 
 namespace TierKv.Eviction;
 
@@ -58,14 +59,13 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private readonly FrequencySketch _sketch;
     private readonly bool? _demoteTailsBeforeLearning;
 
-    // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and an open-addressing index from key
+    // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and a SlotIndex from key
     // to the ring position of its latest access.
     private readonly int _bucketWidth;
     private readonly int _horizon;
     private readonly ChunkKey[] _ghostKey;
     private readonly sbyte[] _ghostClass;
-    private readonly int[] _ghostIndex;
-    private readonly int _ghostMask;
+    private readonly SlotIndex _ghostIndex;
 
     // Learning state per class: reuse-age histogram, censored count, pending entries by birth bucket, births.
     private readonly long[] _hist = new long[Classes * Ages];
@@ -122,10 +122,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         _horizon = checked(Ages * _bucketWidth);
         _ghostKey = new ChunkKey[_horizon];
         _ghostClass = new sbyte[_horizon];
-        int size = (int)BitOperations.RoundUpToPowerOf2((uint)(_horizon * 2));
-        _ghostIndex = new int[size];
-        _ghostIndex.AsSpan().Fill(-1);
-        _ghostMask = size - 1;
+        _ghostIndex = new SlotIndex(_ghostKey);
 
         // f must tell "never seen" reliably for the life of the tier: a wide sketch that never halves.
         int width = (int)Math.Min(1 << 22, Math.Max(1024L * capacity, 8L * _horizon));
@@ -269,11 +266,9 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         if (t >= _horizon)
         {
             // The record of time t - H expires: if it is still its key's latest access, the key was not reused within H.
-            ref ChunkKey old = ref _ghostKey[r];
-            int pos = FindGhost(old);
-            if (pos >= 0 && _ghostIndex[pos] == r)
+            if (_ghostIndex.TryGet(_ghostKey[r], out int latest) && latest == r)
             {
-                RemoveGhostAt(pos);
+                _ghostIndex.RemoveSlot(r);
                 int c0 = _ghostClass[r];
                 if (c0 >= 0)
                 {
@@ -283,10 +278,8 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             }
         }
 
-        int at = FindGhost(key);
-        if (at >= 0)
+        if (_ghostIndex.TryGet(key, out int r0))
         {
-            int r0 = _ghostIndex[at];
             long t0 = t - ((t - r0) % _horizon);
             int c0 = _ghostClass[r0];
             if (c0 >= 0)
@@ -295,20 +288,11 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
                 _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
             }
 
-            _ghostIndex[at] = r;
-        }
-        else
-        {
-            int i = Home(key);
-            while (_ghostIndex[i] >= 0)
-            {
-                i = (i + 1) & _ghostMask;
-            }
-
-            _ghostIndex[i] = r;
+            _ghostIndex.RemoveSlot(r0);
         }
 
         _ghostKey[r] = key;
+        _ghostIndex.Add(key, r);
         _ghostClass[r] = (sbyte)c;
         _pending[(c * Ages) + (int)(t / w % Ages)]++;
         _births[c]++;
@@ -347,8 +331,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             if (final != provisional && _clock - t < _horizon)
             {
                 int r = (int)(t % _horizon);
-                int pos = FindGhost(_ghostKey[r]);
-                if (pos >= 0 && _ghostIndex[pos] == r && _ghostClass[r] == provisional)
+                if (_ghostIndex.TryGet(_ghostKey[r], out int latest) && latest == r && _ghostClass[r] == provisional)
                 {
                     int b = (int)(t / w % Ages);
                     _pending[(provisional * Ages) + b]--;
@@ -536,57 +519,5 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         }
 
         return occupancy;
-    }
-
-    private int Home(in ChunkKey key)
-    {
-        ulong h = (key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
-        return (int)(h >> 32) & _ghostMask;
-    }
-
-    /// <summary>Index-table position holding <paramref name="key"/>'s ring record, or -1.</summary>
-    private int FindGhost(in ChunkKey key)
-    {
-        int i = Home(key);
-        while (true)
-        {
-            int r = _ghostIndex[i];
-            if (r < 0)
-            {
-                return -1;
-            }
-
-            if (_ghostKey[r] == key)
-            {
-                return i;
-            }
-
-            i = (i + 1) & _ghostMask;
-        }
-    }
-
-    private void RemoveGhostAt(int i)
-    {
-        // Backward-shift deletion keeps every probe run unbroken.
-        int j = i;
-        while (true)
-        {
-            j = (j + 1) & _ghostMask;
-            int rj = _ghostIndex[j];
-            if (rj < 0)
-            {
-                break;
-            }
-
-            int home = Home(_ghostKey[rj]);
-            bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-            if (!between)
-            {
-                _ghostIndex[i] = rj;
-                i = j;
-            }
-        }
-
-        _ghostIndex[i] = -1;
     }
 }
