@@ -32,6 +32,13 @@ public sealed record SizingRecommendation(string Model, long BytesPerToken, stri
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(shape);
         long bytesPerToken = shape.Layout.ChunkBytes / shape.Layout.TokensPerChunk;
+        if (!(attainable > 0))
+        {
+            // Nothing is ever reused: no cache reaches anything, and none is needed.
+            var none = Fractions.Select(f => new SizingTarget(f, 0, 0, 0, 0)).ToArray();
+            return new SizingRecommendation(shape.Name, bytesPerToken, policy, attainable, none);
+        }
+
         int max = Math.Max(1, trace.UniqueBlocks);
         var points = new SortedDictionary<int, double> { [max] = attainable };
         if (known is not null)

@@ -62,6 +62,7 @@ public class TraceFuzzTests
     [InlineData("{\"timestamp\": 0, \"input_length\": 5, \"hash_ids\": [99999999999999999999]}")]
     [InlineData("{\"timestamp\": 0, \"input_length\": 5, \"hash_ids\": [[1]]}")]
     [InlineData("[1, 2]")]
+    [InlineData("{\"timestamp\": 0, \"input_length\": 5, \"hash_ids\": [1], \"hash_ids\": [2]}")]
     [InlineData("{\"timestamp\": 0, \"input_length\": 5, \"hash_ids\": [1]")]
     public void Out_of_range_or_joined_values_are_rejected_naming_the_line(string line)
     {

@@ -14,8 +14,22 @@ public class SlotIndexTests(ITestOutputHelper output)
     // the keys distinct.
     private static readonly ulong[] Homes = [0, 1, 2, 3, 29, 30, 31];
 
-    private static ChunkKey CollidingKey(int i) =>
-        new(new UInt128((ulong)(i + 1) * 0x9E3779B97F4A7C15UL, Homes[i % Homes.Length] + (32UL * (ulong)(i / Homes.Length))));
+    private static readonly ChunkKey[] Colliding = [.. Enumerable.Range(0, 64).Select(i => KeyWithHome((ulong)i, (int)Homes[i % Homes.Length], 32))];
+
+    private static ChunkKey CollidingKey(int i) => Colliding[i];
+
+    /// <summary>A key (distinct for each <paramref name="seed"/>) whose home in a table of <paramref name="cells"/> cells is <paramref name="home"/>.</summary>
+    private static ChunkKey KeyWithHome(ulong seed, int home, int cells)
+    {
+        for (ulong low = 0; ; low++)
+        {
+            var key = new ChunkKey(new UInt128((seed + 1) * 0xC2B2AE3D27D4EB4FUL, low));
+            if ((int)(SlotIndex.Mix(key) & (uint)(cells - 1)) == home)
+            {
+                return key;
+            }
+        }
+    }
 
     [Theory]
     [InlineData(1, 4)]
@@ -153,7 +167,7 @@ public class SlotIndexTests(ITestOutputHelper output)
         const int capacity = 64;
         const int kept = 16;
         const int writes = 200_000;
-        static ChunkKey Key(ulong group, int i) => new(new UInt128((group << 60) + (ulong)i, (ulong)(i % 16) + (128UL * (ulong)i)));
+        static ChunkKey Key(ulong group, int i) => KeyWithHome((group << 20) + (ulong)i, i % 16, 128);
         var keys = new ChunkKey[capacity];
         var index = new SlotIndex(keys);
         var keptKeys = Enumerable.Range(0, kept).Select(i => Key(1, i)).ToArray();
@@ -303,6 +317,7 @@ public class SlotIndexTests(ITestOutputHelper output)
     [SkippableTheory]
     [InlineData("lru")]
     [InlineData("leader-prefix")]
+    [InlineData("lc")]
     public void Writing_new_chunks_into_a_full_dram_tier_allocates_nothing(string policy)
     {
         Skip.IfNot(OptimizedBuild.Of(typeof(HostMemoryTier)), OptimizedBuild.SkipReason);

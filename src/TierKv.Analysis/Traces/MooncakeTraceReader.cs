@@ -91,6 +91,11 @@ public static class MooncakeTraceReader
                             throw Error(name, lineNo, "'hash_ids' must be an array of integers");
                         }
 
+                        if (sawIds)
+                        {
+                            throw Error(name, lineNo, "'hash_ids' appears twice");
+                        }
+
                         sawIds = true;
                         while (r.Read() && r.TokenType != JsonTokenType.EndArray)
                         {
@@ -109,7 +114,8 @@ public static class MooncakeTraceReader
                 }
             }
 
-            // Anything after the object but white space is an error, not ignored (a line joined to the next, say).
+            // Anything after the object but white space is an error, not ignored (a line joined to the next, say): reading
+            // on makes the reader throw on it (a JsonException, reported below); the branch is for a reader that would not.
             if (r.Read())
             {
                 throw Error(name, lineNo, "unexpected content after the JSON object");

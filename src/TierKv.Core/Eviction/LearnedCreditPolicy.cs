@@ -124,9 +124,11 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         _ghostClass = new sbyte[_horizon];
         _ghostIndex = new SlotIndex(_ghostKey);
 
-        // f must tell "never seen" reliably for the life of the tier: a wide sketch that never halves.
+        // f must tell "never seen" reliably: a wide sketch, halved after a quarter of its width in accesses so that in a
+        // tier that runs for days it does not fill up (then nearly every new key would read as seen before); at most
+        // about a quarter of its counters are then set by keys since the last halving.
         int width = (int)Math.Min(1 << 22, Math.Max(1024L * capacity, 8L * _horizon));
-        _sketch = new FrequencySketch(width, long.MaxValue);
+        _sketch = new FrequencySketch(width, width / 4);
     }
 
     /// <inheritdoc />
@@ -270,11 +272,8 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             {
                 _ghostIndex.RemoveSlot(r);
                 int c0 = _ghostClass[r];
-                if (c0 >= 0)
-                {
-                    _censored[c0]++;
-                    _pending[(c0 * Ages) + (int)((t - _horizon) / w % Ages)]--;
-                }
+                _censored[c0]++;
+                _pending[(c0 * Ages) + (int)((t - _horizon) / w % Ages)]--;
             }
         }
 
@@ -282,11 +281,8 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         {
             long t0 = t - ((t - r0) % _horizon);
             int c0 = _ghostClass[r0];
-            if (c0 >= 0)
-            {
-                _hist[(c0 * Ages) + (int)((t - t0) / w)]++;
-                _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
-            }
+            _hist[(c0 * Ages) + (int)((t - t0) / w)]++;
+            _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
 
             _ghostIndex.RemoveSlot(r0);
         }

@@ -21,7 +21,8 @@ namespace TierKv.Tiers;
 /// </para>
 /// <para>
 /// What a reader gets: it never throws and never loops unbounded; a returned slot held the asked key when it was
-/// compared, so a key never written to the keys array is never found. Cells are written with <c>Volatile.Write</c>
+/// compared (the 16-byte compare is not atomic: a slot rewritten at that instant could in principle match halves of
+/// two keys, with odds of about 2^-64), so a key never written to the keys array is never found. Cells are written with <c>Volatile.Write</c>
 /// after the slot's key and read with <c>Volatile.Read</c>, so a new entry is never seen before its key. A slot that a
 /// tier reserved is not found under its new key before the tier publishes it: the tier writes that key, once the
 /// payload is in place, in the same critical section as <see cref="Add"/> (a reader holding a stale cell may see it
@@ -211,9 +212,14 @@ public sealed class SlotIndex
         return n == result.Length ? result : result[..n];
     }
 
-    /// <summary>The home cell of a key: its low bits (keys are uniformly random prefix hashes, so no mixing is needed).</summary>
+    /// <summary>The home cell of a key: <see cref="Mix"/> of both halves, so keys that differ only in their high half
+    /// (a client may name a chunk by any 32 hex digits) still spread over the table.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal int HomeOf(in ChunkKey key) => (int)key.Low & _mask;
+    internal int HomeOf(in ChunkKey key) => (int)Mix(key) & _mask;
+
+    /// <summary>A 32-bit mix of both halves of a key (one multiply each, as the policies' key tables do).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint Mix(in ChunkKey key) => (uint)(((key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL) >> 32);
 
     [DoesNotReturn]
     private static void ThrowAlreadyIndexed() => throw new InvalidOperationException("The key is already in the slot index; a tier checks for it under its lock before publishing.");

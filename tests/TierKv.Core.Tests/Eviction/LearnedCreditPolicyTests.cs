@@ -112,6 +112,9 @@ public class LearnedCreditPolicyTests
                     Assert.True(h.Count <= capacity);
                 }
             }
+
+            // The "after learning" half: the workload is long enough for retention to be learned.
+            Assert.True(((LearnedCreditPolicy)h.Policy).Learned, $"no retention learned at capacity {capacity}, seed {seed}");
         }, iter: 12);
     }
 
