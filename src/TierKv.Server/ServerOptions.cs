@@ -55,8 +55,8 @@ public sealed record ServerOptions
     /// <summary>Largest value (DRAM slot size); 0: one chunk of <see cref="Model"/> plus its 64-byte header.</summary>
     public int SlotBytes { get; init; }
 
-    /// <summary>Eviction policy of the DRAM tier.</summary>
-    public string EvictionPolicy { get; init; } = "lru";
+    /// <summary>Eviction policy of the DRAM and SSD tiers (a name of <see cref="TierKv.Eviction.EvictionPolicies"/>; TierKV's default policy unless set).</summary>
+    public string EvictionPolicy { get; init; } = TierKv.Eviction.EvictionPolicies.Default;
 
     /// <summary>Model shape whose layout token lookups use (<c>KV.LOOKUP TOKENS</c>): llama3.2-1b, llama3-8b, llama3-70b.</summary>
     public string Model { get; init; } = "llama3-8b";
