@@ -38,15 +38,8 @@ public class SyntheticTraceTests(ITestOutputHelper output)
     [MemberData(nameof(Stress))]
     public void Default_policy_is_not_below_lru_on_stress_traces(string kind, int seed)
     {
-        var trace = kind switch
-        {
-            "twice" => StressTraces.Twice(seed),
-            "phases" => StressTraces.Phases(seed),
-            "loop" => StressTraces.Loop(seed),
-            "toolagent" => StressTraces.ToolAgent(seed),
-            _ => StressTraces.LongDocuments(seed),
-        };
-        int[] caps = [.. new[] { 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.9 }.Select(f => Math.Max(10, (int)(f * trace.UniqueBlocks)))];
+        var trace = Trace(kind, seed);
+        int[] caps = SpreadCapacities(trace);
         AssertNotBelowLru(trace, caps, tolerance: kind is "longdocs" or "phases" ? 0.003 : 0.0005);
     }
 
@@ -81,16 +74,24 @@ public class SyntheticTraceTests(ITestOutputHelper output)
     [InlineData("arxiv_slice.jsonl", 0)]
     public void Learned_credit_is_not_below_lru_where_tails_come_back_and_on_public_traces(string kind, int seed)
     {
-        var trace = kind switch
-        {
-            "twice" => StressTraces.Twice(seed),
-            "phases" => StressTraces.Phases(seed),
-            "toolagent" => StressTraces.ToolAgent(seed),
-            _ => TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", kind)),
-        };
-        int[] caps = [.. new[] { 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.9 }.Select(f => Math.Max(10, (int)(f * trace.UniqueBlocks)))];
-        AssertNotBelowLru(trace, caps, tolerance: 0.0005, policy: "lc");
+        var trace = Trace(kind, seed);
+        AssertNotBelowLru(trace, SpreadCapacities(trace), tolerance: 0.0005, policy: "lc");
     }
+
+    /// <summary>A generated stress trace by kind and seed, or a public trace of data/mooncake/ by file name.</summary>
+    private static RequestTrace Trace(string kind, int seed) => kind switch
+    {
+        "twice" => StressTraces.Twice(seed),
+        "phases" => StressTraces.Phases(seed),
+        "loop" => StressTraces.Loop(seed),
+        "toolagent" => StressTraces.ToolAgent(seed),
+        "longdocs" => StressTraces.LongDocuments(seed),
+        _ => TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", kind)),
+    };
+
+    /// <summary>Capacities from 0.5% to 90% of the trace's distinct blocks.</summary>
+    private static int[] SpreadCapacities(RequestTrace trace) =>
+        [.. new[] { 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.9 }.Select(f => Math.Max(10, (int)(f * trace.UniqueBlocks)))];
 
     private void AssertNotBelowLru(RequestTrace trace, int[] caps, double tolerance = 0, string? policy = null)
     {

@@ -16,20 +16,11 @@ public class AllocationTests
         Skip.IfNot(OptimizedBuild.Of(typeof(RespServer)), OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         using var c = s.Client();
-        var layout = ModelShapes.Llama3_8B.Layout;
-        var tokens = new int[64 * layout.TokensPerChunk];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            tokens[i] = i;
-        }
-
-        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
-        var small = new byte[4096];
-        var large = new byte[600_000];
-        var dest = new byte[1 << 20];
+        var w = new AllocationWorkload();
+        var (keys, small, large, dest) = (w.Keys, w.Small, w.Large, w.Destination);
         for (int i = 0; i < keys.Length; i++)
         {
-            c.Put(keys[i], i == 0 ? large : small);
+            c.Put(keys[i], w.ValueOf(i));
         }
 
         // Client and server share this process, so the figures cover both ends of each request.

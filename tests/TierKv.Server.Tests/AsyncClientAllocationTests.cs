@@ -16,24 +16,15 @@ public class AsyncClientAllocationTests(ITestOutputHelper output)
         Skip.IfNot(OptimizedBuild.Of(typeof(RespServer)), OptimizedBuild.SkipReason);
         await using var s = TestServer.Start(new ServerOptions { DramBytes = 128L << 20 });
         await using var c = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port);
-        var layout = ModelShapes.Llama3_8B.Layout;
-        var tokens = new int[64 * layout.TokensPerChunk];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            tokens[i] = i;
-        }
-
-        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
-        var small = new byte[4096];
-        var large = new byte[600_000];
-        var dest = new byte[1 << 20];
+        var w = new AllocationWorkload();
+        var (keys, _, large, dest) = (w.Keys, w.Small, w.Large, w.Destination);
         for (int i = 0; i < keys.Length; i++)
         {
-            await c.PutAsync(keys[i], i == 0 ? large : small);
+            await c.PutAsync(keys[i], w.ValueOf(i));
         }
 
-        // The measured lambdas use pooled state machines too, so only the client and server count. Client and server share this process, so the figures cover both ends of each request; the server's own
-        // share is bounded by AllocationTests (under 32 bytes for lookups and small gets).
+        // The measured lambdas use pooled state machines, so only the client and the server count; they share this
+        // process, so the figures cover both ends of each request (the server's own share is bounded by AllocationTests).
         long lookup = await BytesPerCallAsync([AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] async ValueTask () => await c.LookupAsync(keys));
         output.WriteLine($"bytes per call: lookup {lookup}");
         Assert.True(lookup < 64, $"async KV.LOOKUP of 64 keys allocates {lookup} bytes per call");
