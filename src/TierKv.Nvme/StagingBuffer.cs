@@ -33,6 +33,9 @@ internal sealed class StagingBuffer
 
     public long Sequence { get; set; }
 
+    /// <summary>The chunk's version (0: content-addressed), written into the slot trailer.</summary>
+    public long Version { get; set; }
+
     /// <summary>Where the payload to checksum sits: inside this buffer, or the caller's page-aligned memory.</summary>
     public nint Payload { get; set; }
 

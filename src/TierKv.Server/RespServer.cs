@@ -247,7 +247,7 @@ public sealed class RespServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes connections whose current frame has been arriving for longer than the frame timeout.</summary>
+    /// <summary>Closes connections whose current frame has been arriving, or whose current reply has been unread, for longer than the frame timeout.</summary>
     private async Task MonitorAsync()
     {
         var period = TimeSpan.FromMilliseconds(Math.Clamp(Options.FrameTimeoutSeconds * 250, 100, 1000));
@@ -261,10 +261,18 @@ public sealed class RespServer : IAsyncDisposable
                 foreach (var c in _connections.Values)
                 {
                     long started = c.FrameStarted;
+                    long sending = c.SendStarted;
                     if (started != 0 && now - started > limit)
                     {
                         Instruments.SlowSender();
                         ServerLog.SlowSender(Logger, c.Id, c.Remote, Options.FrameTimeoutSeconds);
+                        c.Abort();
+                    }
+                    else if (sending != 0 && now - sending > limit)
+                    {
+                        // A reply nobody reads: free the client's pinned value and socket buffers.
+                        Instruments.SlowSender();
+                        ServerLog.SlowReader(Logger, c.Id, c.Remote, Options.FrameTimeoutSeconds);
                         c.Abort();
                     }
                 }

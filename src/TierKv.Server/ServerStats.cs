@@ -45,4 +45,32 @@ public sealed class ServerStats
 
     /// <summary>Server-side latency of KV.LOOKUP.</summary>
     public LatencyHistogram LookupLatency { get; } = new();
+
+    internal void RecordCommand() => Interlocked.Increment(ref Commands);
+
+    internal void RecordError() => Interlocked.Increment(ref Errors);
+
+    internal void RecordGetHit(int bytes)
+    {
+        Interlocked.Increment(ref GetHits);
+        Interlocked.Add(ref BytesOut, bytes);
+    }
+
+    internal void RecordGetMiss() => Interlocked.Increment(ref GetMisses);
+
+    internal void RecordPut(int bytes, long nanoseconds)
+    {
+        Interlocked.Increment(ref Puts);
+        Interlocked.Add(ref BytesIn, bytes);
+        PutLatency.RecordNanoseconds(nanoseconds);
+    }
+
+    internal void RecordPutRejection() => Interlocked.Increment(ref PutRejections);
+
+    internal void RecordLookup(long requestedTokens, long nanoseconds)
+    {
+        Interlocked.Increment(ref Lookups);
+        Interlocked.Add(ref LookupRequestedTokens, requestedTokens);
+        LookupLatency.RecordNanoseconds(nanoseconds);
+    }
 }

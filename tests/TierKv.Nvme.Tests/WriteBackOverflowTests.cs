@@ -423,14 +423,22 @@ public sealed class WriteBackOverflowTests
 
         public ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
 
-        public TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload) =>
-            _room.Wait(0) ? WriteBehindReserved(layout, key, parent, payload) : TierWriteStatus.NotAdmitted;
+        public long MaxVersion => 0;
+
+        public bool TryGetVersion(in ChunkKey key, out long version)
+        {
+            version = 0;
+            return false;
+        }
+
+        public TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version = 0) =>
+            _room.Wait(0) ? WriteBehindReserved(layout, key, parent, payload, version) : TierWriteStatus.NotAdmitted;
 
         public async ValueTask<bool> ReserveWriteBehindAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => await _room.WaitAsync(timeout, cancellationToken);
 
         public bool ReserveWriteBehind(TimeSpan timeout, CancellationToken cancellationToken = default) => _room.Wait(timeout, cancellationToken);
 
-        public TierWriteStatus WriteBehindReserved(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+        public TierWriteStatus WriteBehindReserved(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version = 0)
         {
             Interlocked.Increment(ref _attempts);
             _room.Release();

@@ -13,7 +13,7 @@ namespace TierKv.Store;
 /// each from the fastest tier that holds it; <c>Store</c> takes full chunks into the first tier. Safe for many
 /// concurrent callers; a failing tier is a miss, never an exception.
 /// </summary>
-public sealed class TieredStore : IDisposable
+public sealed partial class TieredStore : IDisposable
 {
     /// <summary>
     /// The store whose DRAM write now running on this thread holds room in the write-behind queue, reserved before the
@@ -102,14 +102,18 @@ public sealed class TieredStore : IDisposable
             _sightings = new SightingCounter(_options.AdmissionFilterSlots);
         }
 
-        if (_dram is not null && _lower > 0 && _options.WriteMode == LowerTierWriteMode.WriteBack)
+        if (_dram is not null && _writeBehind is not null)
         {
-            if (_dram.EvictionSink is not null)
+            _version = _writeBehind.MaxVersion;
+            if (_dram.EvictionSink is null)
+            {
+                // With write-through too: a chunk whose copy below was shed (or failed) gets a second chance on eviction.
+                _dram.EvictionSink = new WriteBackSink(this);
+            }
+            else if (_options.WriteMode == LowerTierWriteMode.WriteBack)
             {
                 throw new ArgumentException($"The DRAM tier '{_dram.Name}' already has an eviction sink; a tiered store with write-back needs to own it.", nameof(tiers));
             }
-
-            _dram.EvictionSink = new WriteBackSink(this);
         }
     }
 
@@ -547,24 +551,34 @@ public sealed class TieredStore : IDisposable
     /// </summary>
     public async Task<int> PersistAsync(CancellationToken cancellationToken = default)
     {
-        if (_dram is null || _lower < 0)
+        if (_dram is null || _writeBehind is not { } lower)
         {
             return 0;
         }
 
-        var lower = _tiers[_lower];
         int written = 0;
         foreach (var key in _dram.ResidentKeys())
         {
-            if (lower.Contains(key) || !_dram.TryDescribe(key, out var layout, out var parent) || !_dram.TryAcquire(key, out var lease))
+            if (!_dram.TryDescribe(key, out var layout, out var parent, out long version) || HoldsBelow(lower, key, version))
             {
+                continue;
+            }
+
+            // At shutdown every copy counts: wait for room as long as it takes (the writes below always complete).
+            if (!await lower.ReserveWriteBehindAsync(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            if (!_dram.TryAcquire(key, out var lease))
+            {
+                lower.ReleaseWriteBehindReservation();
                 continue;
             }
 
             try
             {
-                using var mm = new NativeMemoryManager(lease.Pointer, lease.Length);
-                var s = await lower.WriteAsync(layout!, key, parent, mm.Memory, cancellationToken).ConfigureAwait(false);
+                var s = lower.WriteBehindReserved(layout!, key, parent, lease.Span, lease.Version);
                 if (s == TierWriteStatus.Stored)
                 {
                     written++;
@@ -882,10 +896,10 @@ public sealed class TieredStore : IDisposable
     /// writer's thread outside every lock (the DRAM tier calls its eviction sink after releasing its lock), so with
     /// <see cref="WriteBackOverflow.Wait"/> it may block here, bounded, when no room was reserved beforehand.
     /// </summary>
-    private void OfferToLower(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
+    private void OfferToLower(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version = 0)
     {
         // A reservation held for this write that ends up unused is given back by the scope that took it.
-        if (_writeBehind is not { } lower || lower.Contains(key))
+        if (_writeBehind is not { } lower || HoldsBelow(lower, key, version))
         {
             return;
         }
@@ -904,23 +918,28 @@ public sealed class TieredStore : IDisposable
             if (ReferenceEquals(t_roomHeldBy, this))
             {
                 t_roomHeldBy = null;
-                s = lower.WriteBehindReserved(layout, key, parent, payload);
+                s = lower.WriteBehindReserved(layout, key, parent, payload, version);
             }
             else if (_options.WriteBackOverflow == WriteBackOverflow.Wait)
             {
                 // No room reserved beforehand (a writer using the DRAM tier directly, or an eviction the estimate did
                 // not foresee because another writer took the free slot first): wait here, bounded; no lock is held.
-                s = ReserveRoom() ? lower.WriteBehindReserved(layout, key, parent, payload) : ShedForNoRoom();
+                s = ReserveRoom() ? lower.WriteBehindReserved(layout, key, parent, payload, version) : ShedForNoRoom();
             }
             else
             {
-                s = lower.TryWriteBehind(layout, key, parent, payload);
+                s = lower.TryWriteBehind(layout, key, parent, payload, version);
             }
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
             Metrics.RecordIoError(_counters[_lower], "write");
-            return;
+            s = TierWriteStatus.Failed;
+        }
+
+        if (s is TierWriteStatus.NotAdmitted or TierWriteStatus.Failed or TierWriteStatus.NoSpace)
+        {
+            ForgetOlderBelow(lower, key, version);
         }
 
         if (s == TierWriteStatus.Stored)
@@ -1238,8 +1257,8 @@ public sealed class TieredStore : IDisposable
     /// <summary>DRAM's eviction callback: hands the evicted chunk to the tier below while its bytes are intact.</summary>
     private sealed class WriteBackSink(TieredStore store) : IEvictionSink
     {
-        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload) =>
-            store.OfferToLower(layout, key, parent, payload);
+        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version) =>
+            store.OfferToLower(layout, key, parent, payload, version);
     }
 
     private static int ValidateStore(KvLayout layout, int keyCount, int payloadLength, int firstChunk)

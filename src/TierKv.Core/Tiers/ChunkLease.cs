@@ -9,13 +9,17 @@ public readonly struct ChunkLease : IDisposable
     private readonly HostMemoryTier? _tier;
     private readonly int _slot;
 
-    internal ChunkLease(HostMemoryTier tier, int slot, nint pointer, int length)
+    internal ChunkLease(HostMemoryTier tier, int slot, nint pointer, int length, long version)
     {
         _tier = tier;
         _slot = slot;
         Pointer = pointer;
         Length = length;
+        Version = version;
     }
+
+    /// <summary>The version the chunk was committed with (0: content-addressed; docs/core.md, "Versions").</summary>
+    public long Version { get; }
 
     /// <summary>Address of the payload inside the pool.</summary>
     public nint Pointer { get; }

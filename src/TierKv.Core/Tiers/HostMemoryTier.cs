@@ -37,6 +37,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     private readonly ChunkKey[] _parentKey;
     private readonly bool[] _hasParent;
     private readonly int[] _freeStack;
+    private readonly long[] _versions;
+    private readonly bool[] _draining;
     private int _freeCount;
     private long _usedBytes;
     private int _disposed;
@@ -60,6 +62,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         _parentKey = new ChunkKey[_slots];
         _hasParent = new bool[_slots];
         _freeStack = new int[_slots];
+        _versions = new long[_slots];
+        _draining = new bool[_slots];
         for (int i = 0; i < _slots; i++)
         {
             _freeStack[i] = _slots - 1 - i;
@@ -168,7 +172,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             return false;
         }
 
-        lease = new ChunkLease(this, slot, (nint)(_pool + (slot * _slotBytes)), _lengths[slot]);
+        lease = new ChunkLease(this, slot, (nint)(_pool + (slot * _slotBytes)), _lengths[slot], Volatile.Read(ref _versions[slot]));
         return true;
     }
 
@@ -181,36 +185,42 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {payload.Length}.", nameof(payload));
         }
 
-        var reserved = ReserveSlot(key, out int slot);
+        var reserved = ReserveSlot(key, replace: false, out int slot);
         if (reserved != TierWriteStatus.Stored)
         {
             return reserved;
         }
 
         payload.CopyTo(new Span<byte>(_pool + (slot * _slotBytes), payload.Length));
-        return Publish(slot, layout, key, parent, payload.Length);
+        return Publish(slot, layout, key, parent, payload.Length, 0);
     }
 
     /// <summary>
     /// Reserves a slot for a chunk of <paramref name="length"/> bytes that the caller fills in place (for example a
     /// socket receive straight into the pool), then publishes it with <see cref="CommitWrite"/> or gives it back with
     /// <see cref="AbortWrite"/>. The slot stays invisible to lookups until committed. Returns
-    /// <see cref="TierWriteStatus.Stored"/> when a slot was reserved, else why not (nothing is reserved then).
+    /// <see cref="TierWriteStatus.Stored"/> when a slot was reserved, else why not (nothing is reserved then). With
+    /// <paramref name="replace"/>, a slot is reserved even when the key is held: the held copy stays visible until a
+    /// newer version is committed over it (an aborted write leaves it untouched).
     /// </summary>
-    public TierWriteStatus TryBeginWrite(in ChunkKey key, int length, out ChunkWriteReservation reservation)
+    public TierWriteStatus TryBeginWrite(in ChunkKey key, int length, out ChunkWriteReservation reservation, bool replace = false)
     {
         if (length <= 0 || length > _slotBytes)
         {
             throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {length}.", nameof(length));
         }
 
-        var status = ReserveSlot(key, out int slot);
+        var status = ReserveSlot(key, replace, out int slot);
         reservation = status == TierWriteStatus.Stored ? new ChunkWriteReservation(key, slot, (nint)(_pool + (slot * _slotBytes)), length) : default;
         return status;
     }
 
-    /// <summary>Publishes a reserved slot filled by the caller; <see cref="TierWriteStatus.AlreadyPresent"/> when another writer won (the slot is freed).</summary>
-    public TierWriteStatus CommitWrite(KvLayout layout, in ChunkWriteReservation reservation, ChunkKey? parent)
+    /// <summary>
+    /// Publishes a reserved slot filled by the caller; <see cref="TierWriteStatus.AlreadyPresent"/> when another writer
+    /// won (the slot is freed). With <paramref name="version"/> above 0 the chunk replaces an older version of the key
+    /// atomically (readers see the old bytes or the new, never a miss in between) and loses to an equal or newer one.
+    /// </summary>
+    public TierWriteStatus CommitWrite(KvLayout layout, in ChunkWriteReservation reservation, ChunkKey? parent, long version = 0)
     {
         ArgumentNullException.ThrowIfNull(layout);
         if (!reservation.IsValid)
@@ -218,7 +228,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             throw new ArgumentException("The reservation is empty.", nameof(reservation));
         }
 
-        return Publish(reservation.Slot, layout, reservation.Key, parent, reservation.Length);
+        return Publish(reservation.Slot, layout, reservation.Key, parent, reservation.Length, version);
     }
 
     /// <summary>Gives a reserved slot back without publishing it (the caller could not fill it).</summary>
@@ -235,29 +245,39 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         }
     }
 
-    private TierWriteStatus ReserveSlot(in ChunkKey key, out int slot)
+    /// <summary>
+    /// A free slot, or the policy's victim. A victim is handed to the eviction sink while it is still visible (readers
+    /// keep finding it until the tier below holds it), and leaves only afterwards; if readers pinned it meanwhile, the
+    /// last of them frees it and another victim is taken.
+    /// </summary>
+    private TierWriteStatus ReserveSlot(in ChunkKey key, bool replace, out int slot)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         slot = -1;
-        if (_index.Contains(key))
+        if (!replace && _index.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
 
-        int victim = -1;
-        lock (_lock)
+        while (true)
         {
-            if (_index.Contains(key))
+            int victim;
+            IEvictionSink? sink;
+            KvLayout? victimLayout;
+            lock (_lock)
             {
-                return TierWriteStatus.AlreadyPresent;
-            }
+                if (!replace && _index.Contains(key))
+                {
+                    return TierWriteStatus.AlreadyPresent;
+                }
 
-            if (_freeCount > 0)
-            {
-                slot = _freeStack[--_freeCount];
-            }
-            else
-            {
+                if (_freeCount > 0)
+                {
+                    slot = _freeStack[--_freeCount];
+                    _states[slot] = Writing;
+                    return TierWriteStatus.Stored;
+                }
+
                 victim = _policy.SelectVictim(key, this);
                 if (victim < 0)
                 {
@@ -269,42 +289,79 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
                     return TierWriteStatus.NoSpace;
                 }
 
-                DetachLocked(victim, Evicting);
-                slot = victim;
+                sink = EvictionSink;
+                victimLayout = _layouts[victim];
+                if (sink is null || victimLayout is null)
+                {
+                    DetachLocked(victim, Writing);
+                    slot = victim;
+                }
+                else
+                {
+                    _draining[victim] = true;
+                }
             }
 
-            _states[slot] = Writing;
-        }
-
-        if (victim >= 0)
-        {
             if (_counters is not null)
             {
                 _metrics!.RecordEviction(_counters);
             }
 
-            var sink = EvictionSink;
-            if (sink is not null && _layouts[victim] is { } victimLayout)
+            if (slot >= 0)
             {
-                sink.OnEvicting(victimLayout, _keys[victim], _hasParent[victim] ? _parentKey[victim] : null, new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _lengths[victim]));
+                return TierWriteStatus.Stored;
+            }
+
+            try
+            {
+                sink!.OnEvicting(victimLayout!, _keys[victim], _hasParent[victim] ? _parentKey[victim] : null, new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _lengths[victim]), _versions[victim]);
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _draining[victim] = false;
+                    if (_states[victim] == Ready)
+                    {
+                        DetachLocked(victim, Evicting);
+                    }
+
+                    // else removed or replaced during the hand-over: already detached.
+                    if (_pins[victim] == 0)
+                    {
+                        _states[victim] = Writing;
+                        slot = victim;
+                    }
+
+                    // else readers pinned it during the hand-over: the last one frees it.
+                }
+            }
+
+            if (slot >= 0)
+            {
+                return TierWriteStatus.Stored;
             }
         }
-
-        return TierWriteStatus.Stored;
     }
 
-    private TierWriteStatus Publish(int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length)
+    private TierWriteStatus Publish(int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length, long version)
     {
         lock (_lock)
         {
-            if (_index.Contains(key))
+            if (_index.TryGet(key, out int old))
             {
-                // Another writer stored the same chunk meanwhile: keep theirs.
-                ReleaseLocked(slot);
-                return TierWriteStatus.AlreadyPresent;
+                if (version == 0 || _versions[old] >= version)
+                {
+                    // Another writer stored the same chunk (or a newer version) meanwhile: keep theirs.
+                    ReleaseLocked(slot);
+                    return TierWriteStatus.AlreadyPresent;
+                }
+
+                DetachForRemovalLocked(old);
             }
 
             _keys[slot] = key;
+            _versions[slot] = version;
             _layouts[slot] = layout;
             _lengths[slot] = length;
             _hasParent[slot] = parent.HasValue;
@@ -339,13 +396,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
                 return false;
             }
 
-            DetachLocked(slot, Evicting);
-            if (Volatile.Read(ref _pins[slot]) == 0)
-            {
-                ReleaseLocked(slot);
-            }
-
-            // else the last Unpin frees it.
+            DetachForRemovalLocked(slot);
             return true;
         }
     }
@@ -374,8 +425,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     public ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Write(layout, key, parent, payload.Span));
 
-    /// <summary>The layout and parent a resident chunk was stored with (write-back of residents at shutdown); false on a miss.</summary>
-    public bool TryDescribe(in ChunkKey key, out KvLayout? layout, out ChunkKey? parent)
+    /// <summary>The layout, parent and version a resident chunk was stored with (write-back of residents at shutdown); false on a miss.</summary>
+    public bool TryDescribe(in ChunkKey key, out KvLayout? layout, out ChunkKey? parent, out long version)
     {
         lock (_lock)
         {
@@ -383,12 +434,30 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             {
                 layout = l;
                 parent = _hasParent[slot] ? _parentKey[slot] : null;
+                version = _versions[slot];
                 return true;
             }
         }
 
         layout = null;
         parent = null;
+        version = 0;
+        return false;
+    }
+
+    /// <summary>The version of the resident copy of <paramref name="key"/>; false on a miss.</summary>
+    public bool TryGetVersion(in ChunkKey key, out long version)
+    {
+        lock (_lock)
+        {
+            if (_index.TryGet(key, out int slot))
+            {
+                version = _versions[slot];
+                return true;
+            }
+        }
+
+        version = 0;
         return false;
     }
 
@@ -401,7 +470,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         }
     }
 
-    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
+    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0 && !_draining[slot];
 
     bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
@@ -427,7 +496,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         {
             lock (_lock)
             {
-                if (_states[slot] == Evicting && _pins[slot] == 0)
+                if (_states[slot] == Evicting && _pins[slot] == 0 && !_draining[slot])
                 {
                     ReleaseLocked(slot);
                 }
@@ -461,6 +530,16 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
         _states[slot] = newState;
+    }
+
+    /// <summary>Removes a resident slot (delete, or replaced by a newer version): freed now, or by its last reader, or by the eviction hand-over in progress.</summary>
+    private void DetachForRemovalLocked(int slot)
+    {
+        DetachLocked(slot, Evicting);
+        if (_pins[slot] == 0 && !_draining[slot])
+        {
+            ReleaseLocked(slot);
+        }
     }
 
     private void ReleaseLocked(int slot)

@@ -20,6 +20,9 @@ internal sealed partial class RespConnection
     /// <summary>Values up to this size are copied into the reply buffer; larger ones are sent from their slot.</summary>
     private const int InlineValueBytes = 16 << 10;
 
+    /// <summary>Largest argument read from a client that has not authenticated (Redis: 16 KiB... the same here).</summary>
+    private const int PreAuthBulkBytes = 16 << 10;
+
     private readonly RespServer _server;
     private readonly Socket _socket;
     private readonly ArgRange[] _args;
@@ -27,11 +30,13 @@ internal sealed partial class RespConnection
     private readonly byte[] _crlf = new byte[2];
     private readonly FrameLimits _limits;
     private readonly FrameLimits _materializedLimits;
+    private readonly FrameLimits _preAuthLimits;
     private Stream _stream = Stream.Null;
     private PipeReader _reader = null!;
     private ReplyBuffer _out = null!;
     private Tenant? _tenant;
     private long _frameStarted;
+    private long _sendStarted;
     private int _closed;
 
     public RespConnection(RespServer server, Socket socket, long id)
@@ -41,6 +46,10 @@ internal sealed partial class RespConnection
         Id = id;
         _limits = server.Options.Limits;
         _materializedLimits = _limits with { LargeArgBytes = int.MaxValue };
+
+        // Before AUTH (with tenants) only small frames are read, as Redis limits unauthenticated clients: a stranger
+        // cannot make the server hold megabytes for a frame it will refuse anyway.
+        _preAuthLimits = new FrameLimits(Math.Min(16, _limits.MaxArrayLength), PreAuthBulkBytes, Math.Min(_limits.MaxLineBytes, PreAuthBulkBytes), PreAuthBulkBytes, Math.Min(_limits.MaxCommandBytes, 4 * PreAuthBulkBytes));
         _args = new ArgRange[_limits.MaxArrayLength];
         _tenant = server.Tenants.Default;
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
@@ -54,6 +63,12 @@ internal sealed partial class RespConnection
 
     /// <summary>Stopwatch timestamp at which the frame now arriving started; 0 between frames.</summary>
     public long FrameStarted => Volatile.Read(ref _frameStarted);
+
+    /// <summary>
+    /// Stopwatch timestamp at which the reply now being sent started; 0 when none is. A client that does not read holds
+    /// at most one reply beyond the socket's buffer, and is disconnected when it stays unread past the frame timeout.
+    /// </summary>
+    public long SendStarted => Volatile.Read(ref _sendStarted);
 
     /// <summary>Closes the socket (slow sender, shutdown timeout); the loop ends on its next I/O.</summary>
     public void Abort()
@@ -162,7 +177,8 @@ internal sealed partial class RespConnection
                     }
 
                     ReadOnlyMemory<byte> src = buffer.First;
-                    var st = RespParser.TryParse(src.Span, _limits, _args, out int argc, out int consumed, out long tail, out string? error);
+                    var limits = _tenant is null && _server.Tenants.AuthRequired ? _preAuthLimits : _limits;
+                    var st = RespParser.TryParse(src.Span, limits, _args, out int argc, out int consumed, out long tail, out string? error);
                     if (st == ParseStatus.Incomplete && !buffer.IsSingleSegment)
                     {
                         // The command spans pipe segments: parse a linear copy of (at most) its bounded part.
@@ -179,15 +195,15 @@ internal sealed partial class RespConnection
 
                         buffer.Slice(0, n).CopyTo(linear);
                         src = linear.AsMemory(0, n);
-                        st = RespParser.TryParse(src.Span, _limits, _args, out argc, out consumed, out tail, out error);
+                        st = RespParser.TryParse(src.Span, limits, _args, out argc, out consumed, out tail, out error);
                     }
 
                     if (st == ParseStatus.Incomplete)
                     {
-                        if (buffer.Length >= _limits.MaxCommandBytes)
+                        if (buffer.Length >= limits.MaxCommandBytes)
                         {
                             st = ParseStatus.Error;
-                            error = $"ERR Protocol error: command exceeds {_limits.MaxCommandBytes} bytes";
+                            error = Replies.CommandTooLarge(limits.MaxCommandBytes);
                         }
                         else
                         {
@@ -203,7 +219,7 @@ internal sealed partial class RespConnection
                     if (st == ParseStatus.Error)
                     {
                         _server.Instruments.ProtocolError();
-                        _out.Error(error ?? "ERR Protocol error");
+                        _out.Error(error ?? Replies.ProtocolError);
                         close = true;
                         buffer = buffer.Slice(buffer.End);
                         break;
@@ -220,7 +236,7 @@ internal sealed partial class RespConnection
                         var pending = PrepareTail(src, argc, consumed, tail);
                         _reader.AdvanceTo(buffer.GetPosition(consumed));
                         advanced = true;
-                        close = !await ExecuteTailAsync(pending, src, argc, consumed, tail).ConfigureAwait(false);
+                        close = !await ExecuteTailAsync(pending, argc, consumed, tail).ConfigureAwait(false);
                         Volatile.Write(ref _frameStarted, 0);
                         break;
                     }
@@ -281,7 +297,26 @@ internal sealed partial class RespConnection
     {
         var pending = _out.Pending;
         _out.Clear();
-        await _stream.WriteAsync(pending).ConfigureAwait(false);
+        await SendAsync(pending).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends bytes (the reply buffer, or a large value in place: a DRAM record or a read buffer). Asynchronous, so a
+    /// client that stops reading holds no thread: the send waits in the socket, and the server's monitor disconnects
+    /// the client when it stays unread past the frame timeout (Redis's client-output-buffer-limit, as a time).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        Volatile.Write(ref _sendStarted, Stopwatch.GetTimestamp());
+        try
+        {
+            await _stream.WriteAsync(bytes).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _sendStarted, 0);
+        }
     }
 
     /// <summary>
@@ -329,29 +364,6 @@ internal sealed partial class RespConnection
         }
 
         return true;
-    }
-
-    /// <summary>
-    /// Sends a large value from native memory in place. The copy into the socket runs on a pool thread with a blocking
-    /// send (bounded by the frame timeout), so that with inline socket completions (which <c>tierkv serve</c> turns on
-    /// for lookup latency) a multi-megabyte copy never holds up the socket engine's thread and the other connections.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendLargeAsync(nint pointer, int length)
-    {
-        await Task.Yield();
-        unsafe
-        {
-            _stream.Write(new ReadOnlySpan<byte>((void*)pointer, length));
-        }
-    }
-
-    /// <summary>Sends a value read from a slower tier (see the native overload).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendLargeAsync(byte[] buffer, int offset, int length)
-    {
-        await Task.Yield();
-        _stream.Write(buffer, offset, length);
     }
 
     /// <summary>Reads and drops <paramref name="count"/> bytes (a value that cannot be stored), keeping memory bounded.</summary>

@@ -20,6 +20,9 @@ internal static partial class ServerLog
     [LoggerMessage(5, LogLevel.Warning, "Disconnected slow sender {Id} ({Remote}): a frame took longer than {Seconds} s (Server:FrameTimeoutSeconds)")]
     public static partial void SlowSender(ILogger logger, long id, string remote, int seconds);
 
+    [LoggerMessage(20, LogLevel.Warning, "Disconnected slow reader {Id} ({Remote}): a reply stayed unread for longer than {Seconds} s (Server:FrameTimeoutSeconds)")]
+    public static partial void SlowReader(ILogger logger, long id, string remote, int seconds);
+
     [LoggerMessage(6, LogLevel.Information, "Shutting down: draining {Connections} connection(s), up to {Seconds} s")]
     public static partial void Draining(ILogger logger, int connections, int seconds);
 

@@ -16,7 +16,7 @@ internal sealed class Tenant : IDisposable
 {
     private readonly byte[] _tokenHash;
 
-    public Tenant(int index, string name, string? token, TenantSalt salt, TieredStore store, HostMemoryTier dram)
+    public Tenant(int index, string name, string? token, TenantSalt salt, TieredStore store, HostMemoryTier dram, KvLayout valueLayout, int recordBytes)
     {
         Index = index;
         Name = name;
@@ -28,15 +28,11 @@ internal sealed class Tenant : IDisposable
         _tokenHash = token is null ? [] : SHA256.HashData(Encoding.UTF8.GetBytes(token));
         Tag = new KeyValuePair<string, object?>("tenant", name);
         DramCounters = store.Metrics.ForTier(dram.Name);
-        Lower = store.Tiers.Count > 1 ? store.Tiers[1] as IWriteBehindTier : null;
-        WriteThrough = Lower is not null && store.Options.WriteMode == LowerTierWriteMode.WriteThrough;
+        Values = new TenantStore(this, valueLayout, recordBytes);
     }
 
-    /// <summary>The SSD tier below DRAM, if any.</summary>
-    public IWriteBehindTier? Lower { get; }
-
-    /// <summary>Whether stored values are copied to <see cref="Lower"/> at once.</summary>
-    public bool WriteThrough { get; }
+    /// <summary>The storage API the command handlers use.</summary>
+    public TenantStore Values { get; }
 
     public TierCounters DramCounters { get; }
 

@@ -19,6 +19,7 @@ internal sealed class TenantDirectory : IDisposable
         Layout = options.Layout;
         RecordBytes = options.RecordBytes;
         ValueLayout = ValueRecord.Layout(RecordBytes);
+        ReadBuffers = new RecordBufferPool(RecordBytes, retained: 4);
         if (options.Tenants.Count == 0)
         {
             AuthRequired = false;
@@ -45,6 +46,9 @@ internal sealed class TenantDirectory : IDisposable
 
     /// <summary>Bytes of a value record (the slot size of every tier).</summary>
     public int RecordBytes { get; }
+
+    /// <summary>Record buffers for reads below DRAM (few kept between requests).</summary>
+    public RecordBufferPool ReadBuffers { get; }
 
     /// <summary>The layout of value records in the tiers.</summary>
     public KvLayout ValueLayout { get; }
@@ -79,6 +83,8 @@ internal sealed class TenantDirectory : IDisposable
         {
             t.Dispose();
         }
+
+        ReadBuffers.Dispose();
     }
 
     private static Tenant Create(ServerOptions options, TierKvMetrics metrics, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
@@ -116,7 +122,7 @@ internal sealed class TenantDirectory : IDisposable
                 PromoteOnHit = false,
             };
             var store = new TieredStore(tiers, metrics, storeOptions);
-            return new Tenant(index, name, token, salt, store, dram);
+            return new Tenant(index, name, token, salt, store, dram, ValueRecord.Layout(record), record);
         }
         catch
         {

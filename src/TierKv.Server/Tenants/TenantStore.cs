@@ -1,0 +1,172 @@
+using TierKv.Keys;
+using TierKv.Server.Protocol;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.Server.Tenants;
+
+/// <summary>
+/// The storage API between the protocol and a tenant's tiers: get, begin/commit/abort a put, exists, delete, count.
+/// Values sit in fixed-size records (<see cref="ValueRecord"/>). <c>SET</c> overwrites: each committed value carries
+/// a version from the store's clock, so the newest value wins in DRAM, in the copy below, across evictions, restarts
+/// and crashes (docs/core.md, "Versions"); <c>KV.PUT</c> is content-addressed (the first copy wins).
+/// </summary>
+internal sealed class TenantStore
+{
+    private readonly Tenant _tenant;
+    private readonly KvLayout _layout;
+    private readonly int _recordBytes;
+
+    public TenantStore(Tenant tenant, KvLayout valueLayout, int recordBytes)
+    {
+        _tenant = tenant;
+        _layout = valueLayout;
+        _recordBytes = recordBytes;
+        Lower = tenant.Store.Tiers.Count > 1 ? tenant.Store.Tiers[1] as IWriteBehindTier : null;
+        WriteThrough = Lower is not null && tenant.Store.Options.WriteMode == LowerTierWriteMode.WriteThrough;
+    }
+
+    /// <summary>The SSD tier below DRAM, if any.</summary>
+    public IWriteBehindTier? Lower { get; }
+
+    /// <summary>Whether committed values are copied to <see cref="Lower"/> before they are acknowledged.</summary>
+    public bool WriteThrough { get; }
+
+    /// <summary>Bytes of one value record (the slot size of every tier).</summary>
+    public int RecordBytes => _recordBytes;
+
+    private HostMemoryTier Dram => _tenant.Dram;
+
+    /// <summary>Pins the DRAM copy of <paramref name="key"/> and gives the value's length; false when DRAM lacks it.</summary>
+    public bool TryGetInDram(in ChunkKey key, out ChunkLease lease, out int length)
+    {
+        length = -1;
+        if (!Dram.TryAcquire(key, out lease))
+        {
+            return false;
+        }
+
+        length = ValueRecord.ReadLength(lease.Span);
+        if (length < 0)
+        {
+            lease.Dispose();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a tier below DRAM may hold values (a DRAM miss must look there).</summary>
+    public bool HasLowerTiers => _tenant.Store.Tiers.Count > 1;
+
+    /// <summary>
+    /// Reads a value from the first tier below DRAM that holds it into <paramref name="record"/> (one record); returns
+    /// the value's length, or -1 on a miss.
+    /// </summary>
+    public async ValueTask<int> ReadBelowAsync(ChunkKey key, Memory<byte> record)
+    {
+        var tiers = _tenant.Store.Tiers;
+        for (int i = 1; i < tiers.Count; i++)
+        {
+            var tier = tiers[i];
+            if (tier.HasLocalIndex && !tier.Contains(key))
+            {
+                continue;
+            }
+
+            if (await tier.ReadAsync(_layout, key, record).ConfigureAwait(false) == TierReadStatus.Hit)
+            {
+                return ValueRecord.ReadLength(record.Span);
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// Reserves a DRAM record for a value the caller fills in place. An overwrite (<paramref name="overwrite"/>)
+    /// leaves the current value visible until <see cref="CommitAsync"/>; <see cref="Abort"/> (a cut-off SET) leaves
+    /// it untouched.
+    /// </summary>
+    public TierWriteStatus Begin(in ChunkKey key, bool overwrite, out ChunkWriteReservation reservation) =>
+        Dram.TryBeginWrite(key, _recordBytes, out reservation, replace: overwrite);
+
+    /// <summary>Gives back a reservation that will not be committed.</summary>
+    public void Abort(in ChunkWriteReservation reservation) => Dram.AbortWrite(reservation);
+
+    /// <summary>
+    /// Publishes a filled record: an overwrite gets the next version and replaces the current value atomically. With
+    /// write-through the copy below is queued before this completes (waiting for room as the store's
+    /// <see cref="TieredStoreOptions.WriteBackOverflow"/> says); with write-back an older copy below is dropped now, so
+    /// a crash cannot bring it back.
+    /// </summary>
+    public async ValueTask<TierWriteStatus> CommitAsync(ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite)
+    {
+        var store = _tenant.Store;
+        long version = overwrite ? store.NextVersion() : 0;
+        var status = Dram.CommitWrite(_layout, reservation, parent, version);
+        if (status != TierWriteStatus.Stored || Lower is null)
+        {
+            return status;
+        }
+
+        if (!WriteThrough)
+        {
+            store.DropOlderBelow(reservation.Key, version);
+            return status;
+        }
+
+        if (Dram.TryAcquire(reservation.Key, out var lease))
+        {
+            try
+            {
+                // The copy below never fails the command: DRAM holds the value, and its eviction tries the copy again.
+                await store.WriteBelowAsync(_layout, reservation.Key, parent, lease).ConfigureAwait(false);
+            }
+            finally
+            {
+                lease.Dispose();
+            }
+        }
+
+        return status;
+    }
+
+    /// <summary>Whether any tier with a local index holds <paramref name="key"/>.</summary>
+    public bool Exists(in ChunkKey key)
+    {
+        var tiers = _tenant.Store.Tiers;
+        for (int i = 0; i < tiers.Count; i++)
+        {
+            if (tiers[i].HasLocalIndex && tiers[i].Contains(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Deletes <paramref name="key"/> from every tier; completes once no copy is left on disk. True when any tier held it.</summary>
+    public ValueTask<bool> DeleteAsync(ChunkKey key) => _tenant.Store.RemoveAsync(key);
+
+    /// <summary>Distinct keys held (a value in DRAM and on the SSD counts once).</summary>
+    public long Count()
+    {
+        if (Lower is null)
+        {
+            return Dram.ChunkCount;
+        }
+
+        long n = Lower.ChunkCount;
+        foreach (var key in Dram.ResidentKeys())
+        {
+            if (!Lower.Contains(key))
+            {
+                n++;
+            }
+        }
+
+        return n;
+    }
+}
