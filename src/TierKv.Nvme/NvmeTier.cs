@@ -146,7 +146,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
         }
 
         _permits = new SemaphoreSlim(options.EffectiveStagingBuffers, options.EffectiveStagingBuffers);
-        _engine = new IoEngine(options.QueueDepth, options.Name);
+        _engine = new IoEngine(options.QueueDepth, options.Name, options.Faults);
         try
         {
             _files = OpenFiles();

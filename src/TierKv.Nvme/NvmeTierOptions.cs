@@ -42,6 +42,9 @@ public sealed record NvmeTierOptions
     /// <summary>Reserve the files' blocks at open (<c>fallocate</c>) so a full disk shows at open, not mid-write.</summary>
     public bool Preallocate { get; init; } = true;
 
+    /// <summary>Fault injection for the medium (tests, the probe): null, the default, runs every I/O as it is.</summary>
+    public Io.IMediumFaults? Faults { get; init; }
+
     /// <summary><c>fdatasync</c> after every chunk write: survives power loss, at a large cost in write speed. Process crashes are safe without it.</summary>
     public bool SyncWrites { get; init; }
 

@@ -19,8 +19,9 @@ internal sealed class IoEngine : IDisposable
     /// <paramref name="queueDepth"/> syscalls in flight at most, run by twice as many threads: while some threads
     /// checksum (before a write, after a read), the others keep the device's queue full.
     /// </summary>
-    public IoEngine(int queueDepth, string name)
+    public IoEngine(int queueDepth, string name, IMediumFaults? faults = null)
     {
+        Faults = faults;
         int threads = 2 * queueDepth;
         _device = new SemaphoreSlim(queueDepth, queueDepth);
         _threads = new Thread[threads];
@@ -32,6 +33,9 @@ internal sealed class IoEngine : IDisposable
     }
 
     public int Threads => _threads.Length;
+
+    /// <summary>Injected faults (tests, the probe); null in production.</summary>
+    public IMediumFaults? Faults { get; }
 
     /// <summary>Waits for one of the queue-depth slots of the device (called on an I/O thread, right before the syscall).</summary>
     public void EnterDevice() => _device.Wait();

@@ -65,7 +65,11 @@ internal sealed class IoRequest : IValueTaskSource<long>
         _engine.EnterDevice();
         try
         {
-            if (SegmentCount == 1)
+            if (_engine.Faults is { } faults)
+            {
+                r = ExecuteWithFault(file, faults.Next(IsWrite, Offset, TotalLength));
+            }
+            else if (SegmentCount == 1)
             {
                 r = IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset);
             }
@@ -78,6 +82,12 @@ internal sealed class IoRequest : IValueTaskSource<long>
         {
             _engine.LeaveDevice();
         }
+        if (IsWrite && r >= 0 && r < TotalLength)
+        {
+            // A short write leaves part of the slot old: the chunk is not on disk.
+            r = -LibC.EIo;
+        }
+
         if (AfterIo is { } after)
         {
             r = after(this, r);
@@ -110,6 +120,46 @@ internal sealed class IoRequest : IValueTaskSource<long>
     /// (Separate calls for the header and trailer pages were measured: each small O_DIRECT write waited 20 to 50 ms
     /// behind the large ones, about half of a chunk write's time.) A torn transfer is caught by the checksums.
     /// </summary>
+    private long TotalLength => SegmentCount switch
+    {
+        1 => Segment0.Length,
+        2 => Segment0.Length + Segment1.Length,
+        _ => Segment0.Length + Segment1.Length + Segment2.Length,
+    };
+
+    /// <summary>The I/O as an injected <paramref name="fault"/> would have it (see <see cref="MediumFault"/>).</summary>
+    private unsafe long ExecuteWithFault(BlockFile file, MediumFault fault)
+    {
+        switch (fault)
+        {
+            case MediumFault.Fail:
+                return -LibC.EIo;
+            case MediumFault.NoSpace:
+                return -LibC.ENoSpc;
+            case MediumFault.Short or MediumFault.Torn:
+                {
+                    // Half of the first piece, rounded to the page (O_DIRECT transfers whole pages).
+                    long half = Math.Max(BlockFile.Alignment, Segment0.Length / 2 / BlockFile.Alignment * BlockFile.Alignment);
+                    long r = IsWrite ? file.WriteAt(Segment0.Base, half, Offset) : file.ReadAt(Segment0.Base, half, Offset);
+                    return r < 0 || fault == MediumFault.Short || !IsWrite ? r : TotalLength;
+                }
+
+            default:
+                {
+                    long r = SegmentCount == 1
+                        ? (IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset))
+                        : ExecuteSegments(file);
+                    if (fault == MediumFault.FlipByte && !IsWrite && r > 0)
+                    {
+                        var last = SegmentCount == 1 ? Segment0 : Segment1;
+                        ((byte*)last.Base)[last.Length / 2] ^= 0x5A;
+                    }
+
+                    return r;
+                }
+        }
+    }
+
     private long ExecuteSegments(BlockFile file)
     {
         Span<IoSegment> segs = [Segment0, Segment1, Segment2];
