@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using TierKv.Keys;
+using TierKv.Metrics;
+using TierKv.Server.Protocol;
+using TierKv.Server.Tenants;
+using TierKv.Tiers;
+
+namespace TierKv.Server.Tests;
+
+/// <summary>
+/// A tenant's store (DRAM and SSD tiers, both tiny, so that values keep moving between them) driven through the server's
+/// storage API as a command handler would: SET overwrites, GET falls through to the SSD, DEL deletes everywhere.
+/// Values are 4-byte numbers padded to <see cref="ValueBytes"/>.
+/// </summary>
+internal sealed class ValueStoreHarness : IDisposable
+{
+    public const int ValueBytes = 3000;
+
+    private readonly TenantDirectory _tenants;
+
+    public ValueStoreHarness(string dir, int dramRecords, int ssdRecords, bool writeThrough = true)
+    {
+        Dir = dir;
+        var probe = new ServerOptions { SlotBytes = ValueBytes };
+        int record = probe.RecordBytes;
+        Options = probe with { DataDir = dir, DramBytes = (long)dramRecords * record, SsdBytes = (long)ssdRecords * record, SsdWriteThrough = writeThrough, MetricsPort = -1 };
+        _tenants = new TenantDirectory(Options, new TierKvMetrics());
+    }
+
+    public string Dir { get; }
+
+    public ServerOptions Options { get; }
+
+    public TenantStore Store => _tenants.All[0].Values;
+
+    public Tenant Tenant => _tenants.All[0];
+
+    public static ChunkKey Key(int k) => new((UInt128)(uint)k + 77);
+
+    public void Set(int k, int value)
+    {
+        var key = Key(k);
+        var s = Store.Begin(key, overwrite: true, out var r);
+        for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 10_000; attempt++)
+        {
+            // Every slot of the tiny DRAM tier is being read or written by the other threads: retry, as a client does.
+            Thread.Sleep(1);
+            s = Store.Begin(key, overwrite: true, out r);
+        }
+
+        if (s != TierWriteStatus.Stored)
+        {
+            throw new InvalidOperationException($"SET {k}: {s}");
+        }
+
+        var span = r.Span;
+        ValueRecord.WritePrefix(span, ValueBytes);
+        span.Slice(ValueRecord.PrefixBytes, ValueBytes).Fill((byte)value);
+        BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.PrefixBytes..], value);
+        Store.CommitAsync(r, null, overwrite: true).AsTask().GetAwaiter().GetResult();
+    }
+
+    public int? Get(int k)
+    {
+        var key = Key(k);
+        if (Store.TryGetInDram(key, out var lease, out int len))
+        {
+            using (lease)
+            {
+                return Decode(lease.Span, len);
+            }
+        }
+
+        var buf = new byte[Store.RecordBytes];
+        len = Store.ReadBelowAsync(key, buf).AsTask().GetAwaiter().GetResult();
+        return len < 0 ? null : Decode(buf, len);
+    }
+
+    public bool Delete(int k) => Store.DeleteAsync(Key(k)).AsTask().GetAwaiter().GetResult();
+
+    public void Dispose() => _tenants.Dispose();
+
+    private static int Decode(ReadOnlySpan<byte> record, int len)
+    {
+        if (len != ValueBytes)
+        {
+            throw new InvalidOperationException($"a value of {len} bytes");
+        }
+
+        int v = BinaryPrimitives.ReadInt32LittleEndian(record[ValueRecord.PrefixBytes..]);
+        var rest = record.Slice(ValueRecord.PrefixBytes + 4, ValueBytes - 4);
+        if (rest.ContainsAnyExcept((byte)v))
+        {
+            throw new InvalidOperationException($"value {v} is torn");
+        }
+
+        return v;
+    }
+}
