@@ -28,18 +28,8 @@ internal sealed class ServeProcess : IDisposable
     /// </summary>
     public static async Task<ServeProcess> StartAsync(string cli, int port, params string[] extraArgs)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { cli, "serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--metrics-port", "-1", "--dram", "64m", "--slot-bytes", "1m" }.Concat(extraArgs))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var serve = new ServeProcess(p, port);
+        var serve = Spawn(cli, port, extraArgs);
+        var p = serve.Process;
         var deadline = Stopwatch.StartNew();
         while (true)
         {
@@ -62,6 +52,23 @@ internal sealed class ServeProcess : IDisposable
                 await Task.Delay(50);
             }
         }
+    }
+
+    /// <summary>Starts the server without waiting for it (to kill it while it opens its tiers).</summary>
+    public static ServeProcess Spawn(string cli, int port, params string[] extraArgs)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { cli, "serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--metrics-port", "-1", "--dram", "64m", "--slot-bytes", "1m" }.Concat(extraArgs))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return new ServeProcess(p, port);
     }
 
     /// <summary>Sends a signal (<c>STOP</c>, <c>CONT</c>, ...) with kill(1).</summary>
