@@ -11,7 +11,7 @@ namespace TierKv.Server.Tests;
 /// </summary>
 public sealed class LinearizabilityTests : IDisposable
 {
-    private static readonly int Iterations = int.TryParse(Environment.GetEnvironmentVariable("TIERKV_LINEARIZABILITY_ITER"), out int n) ? n : 60;
+    private static readonly int Iterations = int.TryParse(Environment.GetEnvironmentVariable("TIERKV_LINEARIZABILITY_ITER"), out int n) ? n : 40;
     private readonly string _root = Path.Combine("/var/tmp", "tierkv-linear-" + Guid.NewGuid().ToString("N"));
     private readonly ConcurrentBag<ValueStoreHarness> _stores = [];
 
@@ -74,28 +74,29 @@ public sealed class LinearizabilityTests : IDisposable
         const int versions = 60;
         var acked = new int[keys];
         int writersLeft = keys;
-        var writers = Enumerable.Range(0, keys).Select(k => Task.Run(() =>
+        var writers = Enumerable.Range(0, keys).Select(k => Task.Run(async () =>
         {
             for (int v = 1; v <= versions; v++)
             {
-                s.Set(k, v);
+                await s.SetAsync(k, v);
                 Volatile.Write(ref acked[k], v);
             }
 
             Interlocked.Decrement(ref writersLeft);
         })).ToArray();
         long reads = 0;
-        var readers = Enumerable.Range(0, 3).Select(r => Task.Run(() =>
+        var readers = Enumerable.Range(0, 3).Select(r => Task.Run(async () =>
         {
             int k = r;
             while (Volatile.Read(ref writersLeft) > 0)
             {
                 k = (k + 1) % keys;
                 int floor = Volatile.Read(ref acked[k]);
-                int? got = s.Get(k);
+                int? got = await s.GetAsync(k);
                 Assert.False(got is null && floor > 0, $"key {k}: a miss after version {floor} was acknowledged (nothing was evicted for want of space)");
                 Assert.True(got is null || got >= floor, $"key {k}: read version {got} after version {floor} was acknowledged");
                 Interlocked.Increment(ref reads);
+                await Task.Yield();
             }
         })).ToArray();
         await Task.WhenAll(writers);

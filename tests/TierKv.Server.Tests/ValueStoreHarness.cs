@@ -37,14 +37,21 @@ internal sealed class ValueStoreHarness : IDisposable
 
     public static ChunkKey Key(int k) => new((UInt128)(uint)k + 77);
 
-    public void Set(int k, int value)
+    public void Set(int k, int value) => SetAsync(k, value).GetAwaiter().GetResult();
+
+    public int? Get(int k) => GetAsync(k).GetAwaiter().GetResult();
+
+    public bool Delete(int k) => Store.DeleteAsync(Key(k)).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>SET as a command handler runs it; retries (as a client does) while every DRAM slot is busy.</summary>
+    public async Task SetAsync(int k, int value)
     {
         var key = Key(k);
         var s = Store.Begin(key, overwrite: true, out var r);
-        for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 10_000; attempt++)
+        for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 20_000; attempt++)
         {
-            // Every slot of the tiny DRAM tier is being read or written by the other threads: retry, as a client does.
-            Thread.Sleep(1);
+            // Every slot of the tiny DRAM tier is being read or written by the other threads.
+            await Task.Delay(1);
             s = Store.Begin(key, overwrite: true, out r);
         }
 
@@ -53,14 +60,11 @@ internal sealed class ValueStoreHarness : IDisposable
             throw new InvalidOperationException($"SET {k}: {s}");
         }
 
-        var span = r.Span;
-        ValueRecord.WritePrefix(span, ValueBytes);
-        span.Slice(ValueRecord.PrefixBytes, ValueBytes).Fill((byte)value);
-        BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.PrefixBytes..], value);
-        Store.CommitAsync(r, null, overwrite: true).AsTask().GetAwaiter().GetResult();
+        Fill(r.Span, value);
+        await Store.CommitAsync(r, null, overwrite: true);
     }
 
-    public int? Get(int k)
+    public async Task<int?> GetAsync(int k)
     {
         var key = Key(k);
         if (Store.TryGetInDram(key, out var lease, out int len))
@@ -72,11 +76,16 @@ internal sealed class ValueStoreHarness : IDisposable
         }
 
         var buf = new byte[Store.RecordBytes];
-        len = Store.ReadBelowAsync(key, buf).AsTask().GetAwaiter().GetResult();
+        len = await Store.ReadBelowAsync(key, buf);
         return len < 0 ? null : Decode(buf, len);
     }
 
-    public bool Delete(int k) => Store.DeleteAsync(Key(k)).AsTask().GetAwaiter().GetResult();
+    private static void Fill(Span<byte> span, int value)
+    {
+        ValueRecord.WritePrefix(span, ValueBytes);
+        span.Slice(ValueRecord.PrefixBytes, ValueBytes).Fill((byte)value);
+        BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.PrefixBytes..], value);
+    }
 
     public void Dispose() => _tenants.Dispose();
 
