@@ -55,6 +55,14 @@ internal static partial class CommandLineErrors
             return UnparsableValue(m.Groups["value"].Value, ex.InnerException?.Message ?? ex.Message, args) ?? OneLine(ex.Message);
         }
 
+        if (ex is CommandParseException && UnknownOption().Match(ex.Message) is { Success: true } u)
+        {
+            // Spectre names the option without its dashes ('dta'); name it as typed.
+            string name = u.Groups["name"].Value;
+            string typed = args.Select(a => a.Split('=')[0]).FirstOrDefault(a => a.StartsWith('-') && a.TrimStart('-') == name) ?? name;
+            return $"unknown option '{typed}' (the command's --help lists its options).";
+        }
+
         return OneLine(ex.Message);
     }
 
@@ -87,6 +95,9 @@ internal static partial class CommandLineErrors
     }
 
     private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    [GeneratedRegex("^Unknown option '(?<name>[^']*)'")]
+    private static partial Regex UnknownOption();
 
     [GeneratedRegex("^Failed to convert '(?<value>.*)' to ", RegexOptions.Singleline)]
     private static partial Regex ConversionFailure();
