@@ -63,7 +63,8 @@ internal static partial class CommandLineErrors
             return $"unknown option '{typed}' (the command's --help lists its options).";
         }
 
-        return OneLine(ex.Message);
+        // "(Parameter 'name')" names a C# parameter, which means nothing to the user; the message names the flag.
+        return OneLine(ex is ArgumentException { ParamName: { } p } ? ex.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : ex.Message);
     }
 
     /// <summary>

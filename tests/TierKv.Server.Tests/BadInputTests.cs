@@ -64,6 +64,7 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.Files>
         { ["generate", "--model", "small", "--prompt", "hi", "--max-tokens", "many"], "--max-tokens" },
         { ["generate", "--model", "small", "--promt", "hi"], "--promt" },
         { ["generate", "--model", "small", "--prompt", "hi", "--dram-mib", "100000000"], "--dram-mib" },
+        { ["generate", "--model", "small", "--prompt", "hi", "--top-p", "7"], "--top-p" },
     };
 
     [SkippableTheory]
