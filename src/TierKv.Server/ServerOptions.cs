@@ -149,18 +149,14 @@ public sealed record ServerOptions
         }
 
         // Refused here, before the tiers allocate: more DRAM than the machine has fails later as an out-of-memory crash.
-        long dramTotal = 0;
+        // The limit is what the runtime may use: physical memory, or the container's limit where lower.
+        long dramTotal = Tenants.Count == 0 ? DramBytes : 0;
         foreach (var t in Tenants)
         {
             dramTotal = SaturatingAdd(dramTotal, t.QuotaBytes ?? DramBytes);
         }
 
         long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (Tenants.Count == 0)
-        {
-            dramTotal = DramBytes;
-        }
-
         if (memory > 0 && dramTotal > memory)
         {
             throw new ArgumentException($"Server:DramBytes: the DRAM tier{(Tenants.Count > 1 ? "s of all tenants" : "")} would take {dramTotal} bytes, more than this machine's memory ({memory} bytes).");

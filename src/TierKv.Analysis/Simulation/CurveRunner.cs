@@ -12,10 +12,11 @@ public static class CurveRunner
     public const string Infinite = "infinite";
 
     /// <summary>
-    /// Memory a simulation holds per block of capacity, roughly (the simulator's slot arrays and the policy's lists and
-    /// ghost entries): what a capacity is checked against before it is simulated.
+    /// Memory a simulation may hold per block of capacity: the most of any policy (<c>leader</c>'s six experts, about
+    /// 1 KiB a slot, docs/analysis.md) plus the simulator's slot arrays. A capacity is checked against it before it is
+    /// simulated.
     /// </summary>
-    public const long BytesPerBlock = 64;
+    public const long BytesPerBlock = 1024;
 
     /// <summary>
     /// Simulates one policy (a TierKV policy name, <c>belady</c> or <c>infinite</c>) at one capacity. A capacity above

@@ -24,9 +24,10 @@ internal sealed class AppendBuffer<T>
     {
         if ((Count & SegmentMask) == 0)
         {
-            if (Count == Array.MaxLength)
+            if (Count > Array.MaxLength - SegmentLength)
             {
-                throw new TraceFormatException($"The trace has more than {Array.MaxLength} entries of one kind; split it.");
+                // The column must fit one array in the end.
+                throw new TraceFormatException($"The trace has more than {Array.MaxLength - SegmentLength} entries of one kind (block accesses, blocks or requests); split it.");
             }
 
             _segments.Add(new T[SegmentLength]);
