@@ -37,6 +37,7 @@ internal static partial class CommandLineErrors
     {
         // The host wraps a failure of a hosted service (the listener's bind) in an AggregateException.
         AggregateException { InnerExceptions.Count: 1 } a => ExitCodeOf(a.InnerException!),
+        ArgumentNullException => null, // nothing the user types is null: a bug
         CommandAppException or ArgumentException or FormatException or InvalidDataException => BadInput,
         SocketException or IOException or UnauthorizedAccessException or InvalidOperationException => Failed,
         _ => null,
