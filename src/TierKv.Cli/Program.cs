@@ -1,10 +1,13 @@
 using Spectre.Console.Cli;
+using TierKv.Cli;
 using TierKv.Cli.Commands;
 
 var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("tierkv");
+    // An unknown or misspelled flag is an error, not an extra argument silently ignored (serve --dta DIR).
+    config.UseStrictParsing();
     config.PropagateExceptions();
     config.AddCommand<EngineDemoCommand>("demo").WithDescription("Multi-turn chats on a synthetic transformer: time to first token with TierKV vs recompute, bit-identical logits.");
     config.AddCommand<DemoCommand>("demo-synthetic").WithDescription("Multi-turn chat workload over the tiered store: hit tokens per turn and tier.");
@@ -29,12 +32,4 @@ app.Configure(config =>
     // other top-level commands register here.
 });
 
-try
-{
-    return await app.RunAsync(args);
-}
-catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or FormatException or UnauthorizedAccessException or CommandAppException)
-{
-    await Console.Error.WriteLineAsync($"tierkv: {ex.Message}");
-    return 2;
-}
+return await CommandLineErrors.RunAsync(app, args);

@@ -89,7 +89,7 @@ public sealed class RespServer : IAsyncDisposable
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            ListenerSocket.AllowRebind(listener);
             listener.Bind(new IPEndPoint(address, Options.Port));
             listener.Listen(512);
         }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +24,9 @@ public static class ServerHost
     /// <summary>Environment variable prefix: <c>TIERKV_Server__Port=6400</c>.</summary>
     public const string EnvironmentPrefix = "TIERKV_";
 
+    /// <summary>The console log formats (<c>Logging:Format</c>, <c>--log-format</c>); the first is the default.</summary>
+    public static IReadOnlyList<string> LogFormats { get; } = ["simple", "json"];
+
     private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
@@ -40,13 +44,36 @@ public static class ServerHost
                 throw new ArgumentException($"The configuration file '{configFile}' does not exist.");
             }
 
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            try
+            {
+                builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new ArgumentException($"The configuration file '{configFile}' is not valid JSON: {ex.GetBaseException().Message}", ex);
+            }
         }
 
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         builder.Configuration.AddInMemoryCollection(overrides);
-        var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        ServerOptions options;
+        try
+        {
+            options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the key and the type it expected ("Failed to convert ... 'Server:Port' to type 'System.Int32'").
+            throw new ArgumentException(ex.Message, ex);
+        }
+
         options.Validate();
+        string logFormat = builder.Configuration["Logging:Format"] ?? LogFormats[0];
+        if (!LogFormats.Contains(logFormat, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Logging:Format must be {string.Join(" or ", LogFormats)}; got '{logFormat}'.");
+        }
+
         if (options.InlineSocketCompletions && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
         {
             // Read once when the first socket is used; the serve process has none yet.
@@ -56,8 +83,11 @@ public static class ServerHost
         builder.Logging.ClearProviders();
         // Per-request HTTP logs (each Prometheus scrape) are noise for a cache daemon; configuration can turn them back on.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failure to start (the RESP port in use) reaches the caller, which reports it in one line; the host would
+        // also log it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        if (string.Equals(builder.Configuration["Logging:Format"], "json", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(logFormat, "json", StringComparison.OrdinalIgnoreCase))
         {
             builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
         }
@@ -77,17 +107,14 @@ public static class ServerHost
         builder.Services.AddHostedService<RespServerService>();
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(TierKvMetrics.MeterName).AddPrometheusExporter());
 
-        builder.WebHost.ConfigureKestrel(k =>
+        if (options.MetricsPort >= 0)
         {
-            if (options.MetricsPort >= 0)
-            {
-                k.Listen(IPAddress.Parse(options.MetricsBind ?? options.Bind), options.MetricsPort);
-            }
-        });
-        if (options.MetricsPort < 0)
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.MetricsBind ?? options.Bind), options.MetricsPort));
+        }
+        else
         {
-            // No HTTP endpoint: keep Kestrel off the default port.
-            builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, "http://127.0.0.1:0");
+            // No HTTP endpoint: Kestrel with no address would listen on a default port, so no HTTP server runs at all.
+            builder.Services.AddSingleton<IServer, NoHttpServer>();
         }
 
         var app = builder.Build();

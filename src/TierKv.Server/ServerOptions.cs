@@ -148,6 +148,20 @@ public sealed record ServerOptions
             throw new ArgumentException($"Server:DramBytes {DramBytes} must hold at least one slot of {EffectiveSlotBytes} bytes.");
         }
 
+        // Refused here, before the tiers allocate: more DRAM than the machine has fails later as an out-of-memory crash.
+        // The limit is what the runtime may use: physical memory, or the container's limit where lower.
+        long dramTotal = Tenants.Count == 0 ? DramBytes : 0;
+        foreach (var t in Tenants)
+        {
+            dramTotal = SaturatingAdd(dramTotal, t.QuotaBytes ?? DramBytes);
+        }
+
+        long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (memory > 0 && dramTotal > memory)
+        {
+            throw new ArgumentException($"Server:DramBytes: the DRAM tier{(Tenants.Count > 1 ? "s of all tenants" : "")} would take {dramTotal} bytes, more than this machine's memory ({memory} bytes).");
+        }
+
         var names = new HashSet<string>(StringComparer.Ordinal);
         var tokens = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in Tenants)
@@ -171,6 +185,8 @@ public sealed record ServerOptions
 
         Tls.Validate();
     }
+
+    private static long SaturatingAdd(long a, long b) => b > long.MaxValue - a ? long.MaxValue : a + b;
 
     private static void Range(long value, long min, long max, string name)
     {

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
 namespace TierKv.Server;
 
 /// <summary>TLS on the RESP listener: a PKCS#12 file, or a PEM certificate and key.</summary>
@@ -26,6 +29,32 @@ public sealed record TlsOptions
         if (!string.IsNullOrEmpty(KeyPath) && !File.Exists(KeyPath))
         {
             throw new ArgumentException($"Server:Tls:KeyPath '{KeyPath}' does not exist.");
+        }
+
+        // A file of the wrong kind fails here, at start, with its name, not later as a crash of the listener.
+        using var certificate = Load();
+    }
+
+    /// <summary>The certificate (null when TLS is off); throws <see cref="ArgumentException"/> naming the file that does not load.</summary>
+    public X509Certificate2? Load()
+    {
+        if (!Enabled)
+        {
+            return null;
+        }
+
+        try
+        {
+            return string.IsNullOrEmpty(KeyPath)
+                ? X509CertificateLoader.LoadPkcs12FromFile(CertificatePath!, Password)
+                : X509Certificate2.CreateFromPemFile(CertificatePath!, KeyPath);
+        }
+        catch (CryptographicException ex)
+        {
+            string expected = string.IsNullOrEmpty(KeyPath)
+                ? "is not a PKCS#12 (.pfx/.p12) certificate with its key, or the password is wrong (a PEM certificate needs Server:Tls:KeyPath)"
+                : $"and Server:Tls:KeyPath '{KeyPath}' are not a PEM certificate and its private key";
+            throw new ArgumentException($"Server:Tls:CertificatePath '{CertificatePath}' {expected}: {ex.Message}", ex);
         }
     }
 }

@@ -44,6 +44,52 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task Metrics_port_minus_one_runs_no_http_server()
+    {
+        await using var app = ServerHost.Build(null, [new("Server:Port", "0"), new("Server:MetricsPort", "-1"), new("Server:DramBytes", "33554432"), new("Server:SlotBytes", "1048576")]);
+        await app.StartAsync();
+        try
+        {
+            // Kestrel given no address listens on a default port; with -1 there must be no HTTP listener at all.
+            Assert.Null(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>());
+            using var c = TierKvClient.Connect("127.0.0.1", app.Services.GetRequiredService<RespServer>().EndPoint.Port);
+            c.Set("m"u8, "v"u8);
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    [Fact]
+    public void Dram_beyond_this_machines_memory_is_refused_before_anything_is_allocated()
+    {
+        long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var ex = Assert.Throws<ArgumentException>(() => new ServerOptions { DramBytes = memory + (1L << 30) }.Validate());
+        Assert.Contains("Server:DramBytes", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("memory", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_certificate_or_configuration_file_of_the_wrong_kind_is_an_error_naming_the_file()
+    {
+        string junk = Path.GetTempFileName();
+        await File.WriteAllBytesAsync(junk, [0xEF, 0x01, 0x02, 0x7F, 0x00, 0x30, 0x82]);
+        try
+        {
+            var tls = Assert.Throws<ArgumentException>(() => new TlsOptions { CertificatePath = junk }.Validate());
+            Assert.Contains(junk, tls.Message, StringComparison.Ordinal);
+            var config = Assert.Throws<ArgumentException>(() => ServerHost.Build(junk, []));
+            Assert.Contains(junk, config.Message, StringComparison.Ordinal);
+            Assert.Contains("not valid JSON", config.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(junk);
+        }
+    }
+
+    [Fact]
     public async Task Tls_clients_round_trip_values()
     {
         using var rsa = RSA.Create(2048);

@@ -17,6 +17,12 @@ namespace TierKv.Analysis.Replay;
 /// </summary>
 public sealed class TraceReplayer : IDisposable
 {
+    /// <summary>Most bytes read back in one retrieve (a request's hits are read in windows of this size).</summary>
+    private const long MaxReadBytes = 64L << 20;
+
+    /// <summary>Longest single delay while waiting for a request's timestamp (an hour, well under Task.Delay's limit).</summary>
+    private const double MaxDelayMs = 3_600_000;
+
     private readonly RequestTrace _trace;
     private readonly KvLayout _layout;
     private readonly HostMemoryTier _dram;
@@ -90,7 +96,10 @@ public sealed class TraceReplayer : IDisposable
         var tiers = _store.Tiers;
         var keys = new ChunkKey[maxBlocks];
         var where = new int[maxBlocks];
-        var dest = new byte[(long)maxBlocks * _payload.Length];
+        // Hits are read in windows of at most MaxReadBytes: a request of many blocks (a line of a million hash ids)
+        // must not need a buffer of all of them at once (which overflowed an array's length).
+        int window = (int)Math.Clamp(MaxReadBytes / _payload.Length, 1, maxBlocks);
+        var dest = new byte[(long)window * _payload.Length];
         var perTier = new long[tiers.Count];
         long hits = 0, blocks = 0, bytesRead = 0, bytesWritten = 0;
         var sw = Stopwatch.StartNew();
@@ -99,10 +108,12 @@ public sealed class TraceReplayer : IDisposable
         {
             if (speed > 0)
             {
-                double wait = ((_trace.TimestampsMs[r] - t0) / speed) - sw.Elapsed.TotalMilliseconds;
-                if (wait > 1)
+                // Waited in slices: a gap of years (a corrupt or far-future timestamp) is longer than one delay may be.
+                double due = (_trace.TimestampsMs[r] - t0) / speed;
+                double wait;
+                while ((wait = due - sw.Elapsed.TotalMilliseconds) > 1)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(wait, MaxDelayMs)), cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -122,12 +133,24 @@ public sealed class TraceReplayer : IDisposable
                 if (tiers.Count == 1)
                 {
                     where.AsSpan(0, h).Clear();
-                    got = _store.Retrieve(_layout, keys.AsSpan(0, h), dest);
                 }
                 else
                 {
                     _store.LocateChunks(keys.AsSpan(0, h), where);
-                    got = await _store.RetrieveAsync(_layout, keys.AsMemory(0, h), dest, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+
+                for (int start = 0; start < h;)
+                {
+                    int w = Math.Min(window, h - start);
+                    int g = tiers.Count == 1
+                        ? _store.Retrieve(_layout, keys.AsSpan(start, w), dest)
+                        : await _store.RetrieveAsync(_layout, keys.AsMemory(start, w), dest, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    got += g;
+                    start += w;
+                    if (g < w)
+                    {
+                        break;
+                    }
                 }
 
                 for (int i = 0; i < got; i++)

@@ -11,13 +11,30 @@ public static class CurveRunner
     /// <summary>Name of the infinite cache in policy lists and reports.</summary>
     public const string Infinite = "infinite";
 
-    /// <summary>Simulates one policy (a TierKV policy name, <c>belady</c> or <c>infinite</c>) at one capacity.</summary>
-    public static SimulationResult Simulate(RequestTrace trace, string policy, int capacity, long[]? nextUse = null) => policy switch
+    /// <summary>
+    /// Memory a simulation may hold per block of capacity: the most of any policy (<c>leader</c>'s six experts, about
+    /// 1 KiB a slot, docs/analysis.md) plus the simulator's slot arrays. A capacity is checked against it before it is
+    /// simulated.
+    /// </summary>
+    public const long BytesPerBlock = 1024;
+
+    /// <summary>
+    /// Simulates one policy (a TierKV policy name, <c>belady</c> or <c>infinite</c>) at one capacity. A capacity above
+    /// the trace's distinct blocks is simulated at that count: a cache that never fills never evicts, so the result is
+    /// the same, and the simulators' per-slot arrays stay the size of the trace (<c>--capacities 2147483647</c>).
+    /// </summary>
+    public static SimulationResult Simulate(RequestTrace trace, string policy, int capacity, long[]? nextUse = null)
     {
-        Belady => BeladySimulator.Run(trace, capacity, nextUse),
-        Infinite => BeladySimulator.Infinite(trace) with { Capacity = capacity },
-        _ => PolicySimulator.Run(trace, policy, capacity),
-    };
+        ArgumentNullException.ThrowIfNull(trace);
+        int slots = Math.Min(capacity, Math.Max(1, trace.UniqueBlocks));
+        var result = policy switch
+        {
+            Belady => BeladySimulator.Run(trace, slots, nextUse),
+            Infinite => BeladySimulator.Infinite(trace),
+            _ => PolicySimulator.Run(trace, policy, slots),
+        };
+        return result with { Capacity = capacity };
+    }
 
     /// <summary>All pairs, ordered by policy (as given) then capacity (as given).</summary>
     public static IReadOnlyList<SimulationResult> Run(RequestTrace trace, IReadOnlyList<string> policies, IReadOnlyList<int> capacities, IProgress<int>? progress = null)

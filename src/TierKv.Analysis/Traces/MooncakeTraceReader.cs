@@ -99,9 +99,14 @@ public static class MooncakeTraceReader
                         sawIds = true;
                         while (r.Read() && r.TokenType != JsonTokenType.EndArray)
                         {
-                            if (r.TokenType != JsonTokenType.Number || !r.TryGetInt64(out long id))
+                            if (r.TokenType != JsonTokenType.Number)
                             {
                                 throw Error(name, lineNo, "'hash_ids' must be an array of integers");
+                            }
+
+                            if (!r.TryGetInt64(out long id))
+                            {
+                                throw Error(name, lineNo, $"hash id {Encoding.UTF8.GetString(r.ValueSpan[..Math.Min(r.ValueSpan.Length, 40)])} is not a 64-bit integer (from -2^63 to 2^63-1)");
                             }
 
                             chain.Add(RequestTraceBuilder.KeyOfHashId(id));

@@ -7,16 +7,17 @@ public sealed class RequestTraceBuilder
 {
     private readonly string _name;
     private readonly int _blockTokens;
-    private readonly List<long> _timestamps = [];
-    private readonly List<int> _input = [];
-    private readonly List<int> _output = [];
-    private readonly List<int> _tenants = [];
-    private readonly List<int> _blockStart = [0];
-    private readonly List<int> _blocks = [];
-    private readonly List<ChunkKey> _keys = [];
-    private readonly List<int> _parents = [];
-    private readonly Dictionary<ChunkKey, int> _dense = [];
+    private readonly AppendBuffer<long> _timestamps = new();
+    private readonly AppendBuffer<int> _input = new();
+    private readonly AppendBuffer<int> _output = new();
+    private readonly AppendBuffer<int> _tenants = new();
+    private readonly AppendBuffer<int> _blockStart = new();
+    private readonly AppendBuffer<int> _blocks = new();
+    private readonly AppendBuffer<ChunkKey> _keys = new();
+    private readonly AppendBuffer<int> _parents = new();
+    private readonly DenseBlockIds _dense;
     private long _parentConflicts;
+    private int _built;
 
     /// <summary>Starts a trace named <paramref name="name"/> with <paramref name="blockTokens"/> tokens per block.</summary>
     public RequestTraceBuilder(string name, int blockTokens)
@@ -24,6 +25,8 @@ public sealed class RequestTraceBuilder
         ArgumentOutOfRangeException.ThrowIfLessThan(blockTokens, 1);
         _name = name;
         _blockTokens = blockTokens;
+        _dense = new DenseBlockIds(_keys);
+        _blockStart.Add(0);
     }
 
     /// <summary>Number of requests added so far.</summary>
@@ -32,6 +35,11 @@ public sealed class RequestTraceBuilder
     /// <summary>Adds a request whose chain of blocks has the keys <paramref name="chain"/>, in order.</summary>
     public void Add(long timestampMs, int inputTokens, int outputTokens, int tenant, ReadOnlySpan<ChunkKey> chain)
     {
+        if (_built != 0)
+        {
+            throw new InvalidOperationException("The trace was already built; a builder builds one trace.");
+        }
+
         _timestamps.Add(timestampMs);
         _input.Add(inputTokens);
         _output.Add(outputTokens);
@@ -39,11 +47,9 @@ public sealed class RequestTraceBuilder
         int parent = -1;
         foreach (var key in chain)
         {
-            if (!_dense.TryGetValue(key, out int id))
+            int id = _dense.GetOrAdd(key, out bool added);
+            if (added)
             {
-                id = _keys.Count;
-                _dense.Add(key, id);
-                _keys.Add(key);
                 _parents.Add(parent);
             }
             else if (_parents[id] != parent)
@@ -66,9 +72,16 @@ public sealed class RequestTraceBuilder
         return new ChunkKey(new UInt128(hi, lo));
     }
 
-    /// <summary>The finished trace.</summary>
-    public RequestTrace Build() => new(
-        _name, _blockTokens, [.. _timestamps], [.. _input], [.. _output], [.. _tenants], [.. _blockStart], [.. _blocks], [.. _keys], [.. _parents], _parentConflicts);
+    /// <summary>The finished trace. The builder hands its columns over (a trace may be most of memory): build once.</summary>
+    public RequestTrace Build()
+    {
+        if (Interlocked.Exchange(ref _built, 1) != 0)
+        {
+            throw new InvalidOperationException("The trace was already built; a builder builds one trace.");
+        }
+
+        return new(_name, _blockTokens, _timestamps.MoveToArray(), _input.MoveToArray(), _output.MoveToArray(), _tenants.MoveToArray(), _blockStart.MoveToArray(), _blocks.MoveToArray(), _keys.MoveToArray(), _parents.MoveToArray(), _parentConflicts);
+    }
 
     private static ulong Mix(ulong z)
     {

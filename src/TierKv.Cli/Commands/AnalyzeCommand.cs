@@ -126,7 +126,13 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         {
             if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int c) || c < 1)
             {
-                throw new ArgumentException($"--capacities: '{part}' is not a positive number of blocks.");
+                throw new ArgumentException($"--capacities: '{part}' is not a positive number of blocks (a whole number from 1 to {int.MaxValue}).");
+            }
+
+            var fits = ByteSizes.FitsMemory(c * CurveRunner.BytesPerBlock, $"--capacities {part} (blocks to simulate)");
+            if (!fits.Successful)
+            {
+                throw new ArgumentException(fits.Message);
             }
 
             list.Add(c);

@@ -73,18 +73,28 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
                 return ValidationResult.Error("--ops must be in [1, 100000] and --reps in [1, 100].");
             }
 
-            return LookupKeys is < 1 or > 4096 || Lookups < 100 ? ValidationResult.Error("--lookup-keys must be in [1, 4096] and --lookups at least 100.") : ValidationResult.Success();
+            if (LookupKeys is < 1 or > 4096 || Lookups < 100)
+            {
+                return ValidationResult.Error("--lookup-keys must be in [1, 4096] and --lookups at least 100.");
+            }
+
+            var size = ByteSizes.Validate(ValueBytes, "--value-bytes", inMemory: true, max: int.MaxValue);
+            return !size.Successful ? size
+                : ByteSizes.FitsMemory(DramBytes((int)ByteSizes.Parse(ValueBytes, "--value-bytes")), $"--value-bytes {ValueBytes} for each of --concurrency {Concurrency} x --ops {Ops} values");
         }
+
+        /// <summary>The DRAM tier of the tierkv server under test: every value of every client, the lookup keys, and room to spare.</summary>
+        internal long DramBytes(int valueBytes) => (long)valueBytes * ((Concurrency * Ops) + LookupKeys + 8);
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        int valueBytes = checked((int)ServeCommand.ParseBytes(settings.ValueBytes, "--value-bytes"));
+        int valueBytes = (int)ByteSizes.Parse(settings.ValueBytes, "--value-bytes");
         int c = settings.Concurrency;
         var log = settings.Json ? null : AnsiConsole.Console;
         int tierPort = FreePort();
         int redisPort = FreePort();
-        long dram = (long)valueBytes * ((c * settings.Ops) + settings.LookupKeys + 8);
+        long dram = settings.DramBytes(valueBytes);
         log?.MarkupLine($"[grey]bench server: {c} clients, values of {valueBytes} bytes, {settings.Ops} SET+GET per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
 
         using var tier = StartTierKv(tierPort, dram, valueBytes);

@@ -71,7 +71,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 return ValidationResult.Error("--system-tokens must be in [0, 1000000].");
             }
 
-            return DramMiB < 16 ? ValidationResult.Error("--dram-mib must be at least 16.") : ValidationResult.Success();
+            return DramMiB < 16 ? ValidationResult.Error($"--dram-mib must be at least 16; got {DramMiB}.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
         }
     }
 

@@ -110,7 +110,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
                 return ValidationResult.Error("--system-tokens >= 16, --document-tokens >= 0, --message-tokens >= 8, --reply-tokens >= 1.");
             }
 
-            return DramMiB < 16 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be >= 16 and --ssd-mib >= 0.") : ValidationResult.Success();
+            return DramMiB < 16 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be >= 16 and --ssd-mib >= 0.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
         }
     }
 

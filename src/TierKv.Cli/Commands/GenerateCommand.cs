@@ -90,7 +90,17 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateCommand.Settings>
                 return ValidationResult.Error("--model and --prompt are required.");
             }
 
-            return MaxTokens is < 1 or > 4096 ? ValidationResult.Error("--max-tokens must be in [1, 4096].") : ValidationResult.Success();
+            if (MaxTokens is < 1 or > 4096)
+            {
+                return ValidationResult.Error($"--max-tokens must be in [1, 4096]; got {MaxTokens}.");
+            }
+
+            if (!float.IsFinite(Temperature) || Temperature < 0 || TopK < 0 || !(TopP is > 0 and <= 1))
+            {
+                return ValidationResult.Error($"--temperature must be 0 (greedy) or more, --top-k 0 (off) or more, and --top-p in (0, 1]; got {Temperature}, {TopK}, {TopP}.");
+            }
+
+            return DramMiB < 1 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be at least 1 and --ssd-mib 0 or more.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
         }
     }
 

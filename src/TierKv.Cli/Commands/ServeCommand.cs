@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using Spectre.Console;
 using Spectre.Console.Cli;
 using Microsoft.Extensions.Hosting;
 using TierKv.Server;
@@ -69,6 +70,45 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--log-format <FORMAT>")]
         [Description("Console log format: simple (default) or json.")]
         public string? LogFormat { get; init; }
+
+        /// <summary>
+        /// Checks each flag on its own, naming it and what it expects; the merged settings (file, environment, flags)
+        /// are checked again by <see cref="ServerOptions.Validate"/> when the host is built.
+        /// </summary>
+        public override ValidationResult Validate()
+        {
+            if (Port is < 0 or > 65535)
+            {
+                return ValidationResult.Error($"--port must be a TCP port in [0, 65535] (0 picks a free one); got {Port}.");
+            }
+
+            if (MetricsPort is < -1 or > 65535)
+            {
+                return ValidationResult.Error($"--metrics-port must be a TCP port in [0, 65535], or -1 for no HTTP endpoint; got {MetricsPort}.");
+            }
+
+            if (MaxClients is < 1)
+            {
+                return ValidationResult.Error($"--max-clients must be at least 1; got {MaxClients}.");
+            }
+
+            if (LogFormat is not null && !ServerHost.LogFormats.Contains(LogFormat, StringComparer.OrdinalIgnoreCase))
+            {
+                return ValidationResult.Error($"--log-format must be {string.Join(" or ", ServerHost.LogFormats)}; got '{LogFormat}'.");
+            }
+
+            foreach (var (file, flag) in new[] { (Config, "--config"), (TlsCert, "--tls-cert"), (TlsKey, "--tls-key") })
+            {
+                if (file is not null && !File.Exists(file))
+                {
+                    return ValidationResult.Error($"{flag} '{file}' does not exist.");
+                }
+            }
+
+            var dram = ByteSizes.Validate(Dram, "--dram", inMemory: true);
+            var slot = ByteSizes.Validate(SlotBytes, "--slot-bytes", inMemory: true, max: int.MaxValue);
+            return !dram.Successful ? dram : !slot.Successful ? slot : ByteSizes.Validate(Ssd, "--ssd", inMemory: false);
+        }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -85,11 +125,11 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         Add("Server:Bind", settings.Bind);
         Add("Server:Port", settings.Port?.ToString(CultureInfo.InvariantCulture));
         Add("Server:MetricsPort", settings.MetricsPort?.ToString(CultureInfo.InvariantCulture));
-        Add("Server:DramBytes", settings.Dram is null ? null : ParseBytes(settings.Dram, "--dram").ToString(CultureInfo.InvariantCulture));
-        Add("Server:SlotBytes", settings.SlotBytes is null ? null : ParseBytes(settings.SlotBytes, "--slot-bytes").ToString(CultureInfo.InvariantCulture));
+        Add("Server:DramBytes", settings.Dram is null ? null : ByteSizes.Parse(settings.Dram, "--dram").ToString(CultureInfo.InvariantCulture));
+        Add("Server:SlotBytes", settings.SlotBytes is null ? null : ByteSizes.Parse(settings.SlotBytes, "--slot-bytes").ToString(CultureInfo.InvariantCulture));
         Add("Server:Model", settings.Model);
         Add("Server:DataDir", settings.Data);
-        Add("Server:SsdBytes", settings.Ssd is null ? null : ParseBytes(settings.Ssd, "--ssd").ToString(CultureInfo.InvariantCulture));
+        Add("Server:SsdBytes", settings.Ssd is null ? null : ByteSizes.Parse(settings.Ssd, "--ssd").ToString(CultureInfo.InvariantCulture));
         Add("Server:MaxClients", settings.MaxClients?.ToString(CultureInfo.InvariantCulture));
         Add("Server:Tls:CertificatePath", settings.TlsCert);
         Add("Server:Tls:KeyPath", settings.TlsKey);
@@ -99,31 +139,5 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         return 0;
-    }
-
-    /// <summary>Parses 4194304, 4m, 4MiB, 2g, 512k (binary multiples).</summary>
-    internal static long ParseBytes(string text, string option)
-    {
-        var t = text.Trim().ToLowerInvariant().Replace("ib", "", StringComparison.Ordinal).TrimEnd('b');
-        long mult = 1;
-        if (t.Length > 0 && char.IsLetter(t[^1]))
-        {
-            mult = t[^1] switch
-            {
-                'k' => 1L << 10,
-                'm' => 1L << 20,
-                'g' => 1L << 30,
-                't' => 1L << 40,
-                _ => 0,
-            };
-            t = t[..^1];
-        }
-
-        if (mult == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || v <= 0)
-        {
-            throw new ArgumentException($"{option} '{text}' is not a size (e.g. 4194304, 512m, 4g).");
-        }
-
-        return (long)(v * mult);
     }
 }

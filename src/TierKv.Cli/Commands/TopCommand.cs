@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using System.Net.Sockets;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Spectre.Console.Rendering;
@@ -53,14 +54,15 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
         public bool Json { get; init; }
 
         public override ValidationResult Validate() =>
-            Interval is < 0.1 or > 3600 ? ValidationResult.Error("--interval must be in [0.1, 3600] seconds.")
+            Port is < 1 or > 65535 ? ValidationResult.Error($"--port must be a TCP port in [1, 65535]; got {Port}.")
+            : Interval is < 0.1 or > 3600 ? ValidationResult.Error("--interval must be in [0.1, 3600] seconds.")
             : Frames < 0 ? ValidationResult.Error("--frames must be 0 (until Ctrl+C) or more.")
             : ValidationResult.Success();
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        using var client = TierKvClient.Connect(settings.Host, settings.Port);
+        using var client = Connect(settings);
         if (settings.Token is not null)
         {
             client.Auth(settings.Token, settings.User);
@@ -110,6 +112,18 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
             }
         });
         return 0;
+    }
+
+    private static TierKvClient Connect(Settings settings)
+    {
+        try
+        {
+            return TierKvClient.Connect(settings.Host, settings.Port);
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"Cannot reach tierkv serve at {settings.Host}:{settings.Port} (--host, --port): {ex.Message}.", ex);
+        }
     }
 
     private static IRenderable Render(StatsInterval interval, Settings settings)

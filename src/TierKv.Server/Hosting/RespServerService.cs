@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 
 namespace TierKv.Server.Hosting;
@@ -7,7 +8,16 @@ internal sealed class RespServerService(RespServer server) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        server.Start();
+        try
+        {
+            server.Start();
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied or SocketError.AddressNotAvailable)
+        {
+            var o = server.Options;
+            throw new IOException($"Cannot listen on {o.Bind}:{o.Port} (Server:Bind, Server:Port): {ex.Message}{(ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "; another server (another tierkv serve?) uses the port" : "")}.", ex);
+        }
+
         return Task.CompletedTask;
     }
 
