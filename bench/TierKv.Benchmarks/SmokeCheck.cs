@@ -40,11 +40,11 @@ internal static class SmokeCheck
         return failed == 0 ? 0 : 1;
     }
 
-    /// <summary>One remove + add of the tiers' index (<see cref="Tiers.SlotIndex"/>) allocates nothing.</summary>
+    /// <summary>One remove + add of the tiers' index (<see cref="Tiers.Slots.SlotIndex"/>) allocates nothing.</summary>
     private static void IndexCost()
     {
         var keys = new Keys.ChunkKey[64];
-        var index = new Tiers.SlotIndex(keys);
+        var index = new Tiers.Slots.SlotIndex(keys);
         for (int i = 0; i < keys.Length; i++)
         {
             keys[i] = new Keys.ChunkKey((UInt128)(ulong)(i + 1) * 0x9E3779B97F4A7C15UL);

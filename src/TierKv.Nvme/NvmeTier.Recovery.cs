@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using TierKv.Chunks;
 using TierKv.Keys;
 using TierKv.Nvme.Io;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Nvme;
 
@@ -57,7 +58,7 @@ public sealed partial class NvmeTier
 
                 for (int s = 0; s < slotsHere; s++)
                 {
-                    _states[(i * _slotsPerFile) + s] = s < backed ? Free : Unbacked;
+                    _table.SetStateLocked((i * _slotsPerFile) + s, s < backed ? SlotState.Free : SlotState.Unbacked);
                 }
 
                 _backedSlots += backed;
@@ -174,7 +175,7 @@ public sealed partial class NvmeTier
             () => (nint)NativeMemory.AlignedAlloc((nuint)_stride, BlockFile.Alignment),
             (slot, _, buffer) =>
             {
-                if (_states[slot] == Unbacked)
+                if (_table.StateOf(slot) == SlotState.Unbacked)
                 {
                     return buffer;
                 }
@@ -234,21 +235,21 @@ public sealed partial class NvmeTier
         order.Sort((a, b) => found[a].Sequence != found[b].Sequence ? found[a].Sequence.CompareTo(found[b].Sequence) : a.CompareTo(b));
         int recovered = 0;
         long maxSeq = 0;
-        lock (_lock)
+        lock (_table.Lock)
         {
             foreach (int s in order)
             {
                 ref var r = ref found[s];
-                PublishLocked(s, r.Key, r.Fingerprint, r.Length, r.HasParent ? r.Parent : null, r.Version, Ready);
+                PublishLocked(s, r.Key, r.Fingerprint, r.Length, r.HasParent ? r.Parent : null, r.Version, SlotState.Ready);
                 recovered++;
                 maxSeq = Math.Max(maxSeq, r.Sequence);
             }
 
             for (int s = _slots - 1; s >= 0; s--)
             {
-                if (_states[s] == Free)
+                if (_table.StateOf(s) == SlotState.Free)
                 {
-                    _freeStack[_freeCount++] = s;
+                    _table.PushFreeLocked(s);
                 }
             }
         }

@@ -2,14 +2,15 @@ using System.Diagnostics;
 using TierKv.Keys;
 using TierKv.Nvme.Io;
 using TierKv.Tiers;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Nvme;
 
 /// <summary>
-/// Slot bookkeeping. A slot is free, writing (reserved, invisible), staged (visible, its write in flight: readers wait),
-/// ready, detached (invisible, freed by its last reader), held (an older version kept on disk until its successor is
-/// durable), superseded (replaced while its own write was in flight), retiring (its header being zeroed so the stale
-/// copy cannot come back at the next open) or unbacked (no disk blocks). Every change happens under <c>_lock</c>.
+/// The SSD tier's use of its <see cref="SlotTable"/>. Beyond DRAM's states a slot here may be staged (visible, its write
+/// in flight: readers wait), held (an older version kept on disk until its successor is durable), superseded (replaced
+/// while its own write was in flight), retiring (its header page being zeroed so the stale copy cannot come back at the
+/// next open) or unbacked (no disk blocks). Every change happens under the table's lock.
 /// </summary>
 public sealed partial class NvmeTier
 {
@@ -20,20 +21,19 @@ public sealed partial class NvmeTier
     /// </summary>
     public async ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (!_index.TryGet(key, out int slot))
+            if (!_table.TryGetLocked(key, out int slot))
             {
                 return false;
             }
 
-            byte state = _states[slot];
-            DetachLocked(slot);
-            if (state == Staged)
+            var state = _table.StateOf(slot);
+            _table.DetachLocked(slot);
+            if (state == SlotState.Staged)
             {
                 // Its write is in flight: it retires itself (and what it replaced) when the write completes.
-                _states[slot] = Superseded;
-                _pendingCopies++;
+                _table.SetStateLocked(slot, SlotState.Superseded);
             }
             else
             {
@@ -51,9 +51,9 @@ public sealed partial class NvmeTier
         while (true)
         {
             Task changed;
-            lock (_lock)
+            lock (_table.Lock)
             {
-                if (!HasPendingCopyLocked(key))
+                if (!_table.HasCopyOnMediumLocked(key))
                 {
                     return;
                 }
@@ -63,24 +63,6 @@ public sealed partial class NvmeTier
 
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private bool HasPendingCopyLocked(in ChunkKey key)
-    {
-        if (_pendingCopies == 0)
-        {
-            return false;
-        }
-
-        for (int s = 0; s < _slots; s++)
-        {
-            if (_states[s] is Held or Superseded or Retiring && _keys[s] == key)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>A task completed at the next slot change (a write or a retirement finishing).</summary>
@@ -98,9 +80,9 @@ public sealed partial class NvmeTier
     {
         slot = -1;
         bool evicted;
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (_index.Contains(key))
+            if (_table.Contains(key))
             {
                 return TierWriteStatus.AlreadyPresent;
             }
@@ -110,8 +92,6 @@ public sealed partial class NvmeTier
             {
                 return s;
             }
-
-            _states[slot] = Writing;
         }
 
         CountEviction(evicted);
@@ -126,10 +106,10 @@ public sealed partial class NvmeTier
     {
         slot = -1;
         bool evicted;
-        lock (_lock)
+        lock (_table.Lock)
         {
-            bool replaces = _index.TryGet(key, out int old);
-            if (replaces && (version == 0 || _versions[old] >= version))
+            bool replaces = _table.TryGetLocked(key, out int old);
+            if (replaces && (version == 0 || _table.VersionOf(old) >= version))
             {
                 return TierWriteStatus.AlreadyPresent;
             }
@@ -141,52 +121,49 @@ public sealed partial class NvmeTier
             }
 
             int predecessor = -1;
-            if (replaces && _index.TryGet(key, out old))
+            if (replaces && _table.TryGetLocked(key, out old))
             {
                 // (The older copy may itself have been the victim: then this write overwrites it in place.)
-                byte state = _states[old];
-                DetachLocked(old);
-                if (state == Staged)
+                var state = _table.StateOf(old);
+                _table.DetachLocked(old);
+                if (state == SlotState.Staged)
                 {
-                    _states[old] = Superseded;
+                    _table.SetStateLocked(old, SlotState.Superseded);
                     predecessor = _predecessor[old];
                     _predecessor[old] = -1;
                 }
                 else
                 {
-                    _states[old] = Held;
+                    _table.SetStateLocked(old, SlotState.Held);
                     predecessor = old;
                 }
-
-                _pendingCopies++;
             }
 
             _predecessor[slot] = predecessor;
-            PublishLocked(slot, key, layout.Fingerprint, length, parent, version, Staged);
+            PublishLocked(slot, key, layout.Fingerprint, length, parent, version, SlotState.Staged);
         }
 
         CountEviction(evicted);
         return TierWriteStatus.Stored;
     }
 
-    /// <summary>A free slot, or the policy's victim detached; under the lock.</summary>
+    /// <summary>A free slot, or the policy's victim detached; marked writing. Under the lock.</summary>
     private TierWriteStatus TakeSlotLocked(in ChunkKey key, out int slot, out bool evicted)
     {
-        slot = -1;
         evicted = false;
         if (Stopwatch.GetTimestamp() < _admissionStoppedUntil)
         {
             // The disk was full a moment ago: decline stores for a while, keep serving reads.
+            slot = -1;
             return RejectNoSpaceLocked();
         }
 
-        if (_freeCount > 0)
+        if (_table.TryTakeFreeLocked(out slot))
         {
-            slot = _freeStack[--_freeCount];
             return TierWriteStatus.Stored;
         }
 
-        int victim = _policy.SelectVictim(key, this);
+        int victim = _table.SelectVictimLocked(key);
         if (victim < 0)
         {
             if (_counters is not null)
@@ -197,7 +174,7 @@ public sealed partial class NvmeTier
             return TierWriteStatus.NoSpace;
         }
 
-        DetachLocked(victim);
+        _table.DetachLocked(victim, SlotState.Writing);
         slot = victim;
         evicted = true;
         return TierWriteStatus.Stored;
@@ -229,7 +206,7 @@ public sealed partial class NvmeTier
     /// <summary>The disk has no blocks for the slot (a sparse file on a full disk): retire it for good and pause admission.</summary>
     private void MarkUnbackedLocked(int slot)
     {
-        _states[slot] = Unbacked;
+        _table.SetStateLocked(slot, SlotState.Unbacked);
         _backedSlots--;
         Volatile.Write(ref _admissionStoppedUntil, Stopwatch.GetTimestamp() + Stopwatch.Frequency);
         LogOnce(ref _loggedNoSpace, $"SSD tier '{Name}': the disk under '{_options.Directory}' is full; stores are declined (counted as no_space) while reads go on.");
@@ -240,7 +217,7 @@ public sealed partial class NvmeTier
     {
         if (result < 0)
         {
-            lock (_lock)
+            lock (_table.Lock)
             {
                 if (result == -LibC.ENoSpc)
                 {
@@ -248,23 +225,23 @@ public sealed partial class NvmeTier
                     return RejectNoSpaceLocked();
                 }
 
-                ReleaseLocked(slot);
+                _table.ReleaseLocked(slot);
             }
 
             RecordIoError("write");
             return TierWriteStatus.Failed;
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (_index.Contains(key))
+            if (_table.Contains(key))
             {
                 // Another writer stored the key meanwhile: keep theirs, and zero ours so it cannot come back at an open.
                 RetireLocked(slot);
                 return TierWriteStatus.AlreadyPresent;
             }
 
-            PublishLocked(slot, key, layout.Fingerprint, length, parent, 0, Ready);
+            PublishLocked(slot, key, layout.Fingerprint, length, parent, 0, SlotState.Ready);
         }
 
         return TierWriteStatus.Stored;
@@ -278,16 +255,16 @@ public sealed partial class NvmeTier
     private void CompleteStaged(int slot, long result)
     {
         bool ioError = false;
-        lock (_lock)
+        lock (_table.Lock)
         {
             int predecessor = _predecessor[slot];
             _predecessor[slot] = -1;
-            bool visible = _states[slot] == Staged;
+            bool visible = _table.StateOf(slot) == SlotState.Staged;
             if (result >= 0)
             {
                 if (visible)
                 {
-                    _states[slot] = Ready;
+                    _table.SetStateLocked(slot, SlotState.Ready);
                 }
                 else
                 {
@@ -298,11 +275,7 @@ public sealed partial class NvmeTier
             {
                 if (visible)
                 {
-                    DetachLocked(slot);
-                }
-                else
-                {
-                    _pendingCopies--;
+                    _table.DetachLocked(slot);
                 }
 
                 if (result == -LibC.ENoSpc)
@@ -331,29 +304,10 @@ public sealed partial class NvmeTier
         }
     }
 
-    private void PublishLocked(int slot, in ChunkKey key, in ChunkKey fingerprint, int length, ChunkKey? parent, long version, byte state)
+    private void PublishLocked(int slot, in ChunkKey key, in ChunkKey fingerprint, int length, ChunkKey? parent, long version, SlotState state)
     {
-        _keys[slot] = key;
         _fingerprints[slot] = fingerprint;
-        _lengths[slot] = length;
-        _versions[slot] = version;
-        _hasParent[slot] = parent.HasValue;
-        int parentSlot = -1;
-        if (parent is { } p)
-        {
-            _parentKey[slot] = p;
-            if (_index.TryGet(p, out int ps))
-            {
-                parentSlot = ps;
-            }
-        }
-
-        _lineage.Attach(slot, parentSlot);
-
-        _states[slot] = state;
-        _index.Add(key, slot);
-        _policy.OnInsert(slot, key, parent);
-        _usedBytes += length;
+        _table.PublishLocked(slot, key, length, parent, version, state);
         if (version > _maxVersion)
         {
             Volatile.Write(ref _maxVersion, version);
@@ -365,65 +319,51 @@ public sealed partial class NvmeTier
     {
         staged = null;
         length = 0;
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (!_index.TryGet(key, out slot))
+            if (!_table.TryGetLocked(key, out slot))
             {
                 return false;
             }
 
-            if (_states[slot] == Staged)
+            if (_table.StateOf(slot) == SlotState.Staged)
             {
                 staged = ChangedLocked();
                 return false;
             }
 
-            Debug.Assert(_states[slot] == Ready, "indexed slots are staged or ready");
-            _pins[slot]++;
-            _policy.OnHit(slot);
-            length = _lengths[slot];
+            Debug.Assert(_table.StateOf(slot) == SlotState.Ready, "indexed slots are staged or ready");
+            _table.TryPinLocked(key, out slot);
+            length = _table.LengthOf(slot);
             return true;
         }
     }
 
-    private void Unpin(int slot)
+    private void Unpin(int slot) => _table.Unpin(slot, _lastReader);
+
+    /// <summary>The last reader of a detached slot frees it; of a retiring one, zeroes it first.</summary>
+    private void LastReaderLocked(int slot)
     {
-        lock (_lock)
+        if (_table.StateOf(slot) == SlotState.Retiring)
         {
-            if (--_pins[slot] == 0)
-            {
-                if (_states[slot] == Detached)
-                {
-                    ReleaseLocked(slot);
-                }
-                else if (_states[slot] == Retiring)
-                {
-                    StartZeroLocked(slot);
-                }
-            }
+            StartZeroLocked(slot);
+        }
+        else
+        {
+            _table.ReleaseLocked(slot);
         }
     }
 
     /// <summary>A read found the slot damaged or unreadable: make it invisible (the last reader frees it).</summary>
     private void Drop(int slot, in ChunkKey key)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (_states[slot] == Ready && _keys[slot] == key)
+            if (_table.StateOf(slot) == SlotState.Ready && _table.KeyOf(slot) == key)
             {
-                DetachLocked(slot);
+                _table.DetachLocked(slot);
             }
         }
-    }
-
-    private void DetachLocked(int slot)
-    {
-        bool indexed = _index.RemoveSlot(slot);
-        Debug.Assert(indexed, "only published slots are detached");
-        _policy.OnRemove(slot);
-        _lineage.Detach(slot);
-        _usedBytes -= _lengths[slot];
-        _states[slot] = Detached;
     }
 
     /// <summary>
@@ -432,13 +372,8 @@ public sealed partial class NvmeTier
     /// </summary>
     private void RetireLocked(int slot)
     {
-        if (_states[slot] is not (Held or Superseded or Retiring))
-        {
-            _pendingCopies++;
-        }
-
-        _states[slot] = Retiring;
-        if (_pins[slot] == 0)
+        _table.SetStateLocked(slot, SlotState.Retiring);
+        if (!_table.IsPinnedLocked(slot))
         {
             StartZeroLocked(slot);
         }
@@ -459,19 +394,11 @@ public sealed partial class NvmeTier
             RecordIoError("retire");
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
             _zeroing--;
-            _pendingCopies--;
-            ReleaseLocked(slot);
+            _table.ReleaseLocked(slot);
             SignalLocked();
         }
-    }
-
-    private void ReleaseLocked(int slot)
-    {
-        _states[slot] = Free;
-        _lineage.Retire(slot);
-        _freeStack[_freeCount++] = slot;
     }
 }

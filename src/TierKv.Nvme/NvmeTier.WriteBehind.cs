@@ -11,20 +11,7 @@ public sealed partial class NvmeTier
     public long MaxVersion => Interlocked.Read(ref _maxVersion);
 
     /// <inheritdoc />
-    public bool TryGetVersion(in ChunkKey key, out long version)
-    {
-        lock (_lock)
-        {
-            if (_index.TryGet(key, out int slot))
-            {
-                version = _versions[slot];
-                return true;
-            }
-        }
-
-        version = 0;
-        return false;
-    }
+    public bool TryGetVersion(in ChunkKey key, out long version) => _table.TryGetVersion(key, out version);
 
     /// <inheritdoc />
     public TierWriteStatus TryWriteBehind(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version = 0)
@@ -102,7 +89,7 @@ public sealed partial class NvmeTier
     {
         if (version == 0)
         {
-            return _index.Contains(key);
+            return _table.Contains(key);
         }
 
         return TryGetVersion(key, out long held) && held >= version;

@@ -1,7 +1,7 @@
+using TierKv.Tiers.Slots;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using TierKv.Chunks;
-using TierKv.Eviction;
 using TierKv.Keys;
 using TierKv.Metrics;
 using TierKv.Nvme.Io;
@@ -16,17 +16,8 @@ namespace TierKv.Nvme;
 /// slots (warm restart); damaged or torn slots are dropped and counted. A chunk is visible only after its write
 /// completed; a chunk being read is pinned and never overwritten. I/O trouble is a status, never an exception.
 /// </summary>
-public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
+public sealed partial class NvmeTier : IWriteBehindTier
 {
-    private const byte Free = 0;
-    private const byte Writing = 1;
-    private const byte Ready = 2;
-    private const byte Detached = 3;
-    private const byte Unbacked = 4;
-    private const byte Staged = 5;
-    private const byte Retiring = 6;
-    private const byte Superseded = 7;
-    private const byte Held = 8;
     private const string MetaFile = "tierkv-ssd.meta";
     private const string LockFile = "tierkv-ssd.lock";
     private const int MetaFormat = 1;
@@ -52,9 +43,6 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     private static readonly Action<long, object?> WriteBehindDone = static (r, s) => ((StagingBuffer)s!).Owner.CompleteWriteBehind(r, (StagingBuffer)s);
 
     private readonly NvmeTierOptions _options;
-    private readonly object _lock = new();
-    private readonly SlotIndex _index;
-    private readonly EvictionPolicy _policy;
     private readonly TierKvMetrics? _metrics;
     private readonly TierCounters? _counters;
     private readonly BlockFile[] _files;
@@ -67,25 +55,15 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     private readonly int _slotsPerFile;
     private readonly int _slots;
 
-    private readonly ChunkKey[] _keys;
+    private readonly SlotTable _table;
+    private readonly Action<int> _lastReader;
     private readonly ChunkKey[] _fingerprints;
-    private readonly int[] _lengths;
-    private readonly int[] _pins;
-    private readonly byte[] _states;
-    private readonly SlotLineage _lineage;
-    private readonly ChunkKey[] _parentKey;
-    private readonly bool[] _hasParent;
-    private readonly int[] _freeStack;
-    private readonly long[] _versions;
     private readonly int[] _predecessor;
     private readonly nint _zeroPage;
     private TaskCompletionSource? _changed;
-    private int _pendingCopies;
     private int _zeroing;
     private long _maxVersion;
-    private int _freeCount;
     private int _backedSlots;
-    private long _usedBytes;
     private long _sequence;
     private long _admissionStoppedUntil;
     private int _disposed;
@@ -107,18 +85,9 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
         _stride = options.SlotStride;
         _slots = (int)Math.Max(1, options.CapacityBytes / options.SlotBytes);
         _slotsPerFile = (int)Math.Clamp(options.FileBytes / _stride, 1, _slots);
-        _policy = EvictionPolicies.Create(options.EvictionPolicy, _slots);
-        _keys = new ChunkKey[_slots];
-        _index = new SlotIndex(_keys);
+        _table = new SlotTable(_slots, options.EvictionPolicy, startEmpty: true);
+        _lastReader = LastReaderLocked;
         _fingerprints = new ChunkKey[_slots];
-        _lengths = new int[_slots];
-        _pins = new int[_slots];
-        _states = new byte[_slots];
-        _lineage = new SlotLineage(_slots);
-        _parentKey = new ChunkKey[_slots];
-        _hasParent = new bool[_slots];
-        _freeStack = new int[_slots];
-        _versions = new long[_slots];
         _predecessor = new int[_slots];
         Array.Fill(_predecessor, -1);
         unsafe
@@ -170,10 +139,10 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public long CapacityBytes => (long)Volatile.Read(ref _backedSlots) * _options.SlotBytes;
 
     /// <inheritdoc />
-    public long UsedBytes => Interlocked.Read(ref _usedBytes);
+    public long UsedBytes => _table.UsedBytes;
 
     /// <inheritdoc />
-    public long ChunkCount => _index.Count;
+    public long ChunkCount => _table.ChunkCount;
 
     /// <inheritdoc />
     public bool HasLocalIndex => true;
@@ -194,7 +163,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public long SlotStride => _stride;
 
     /// <summary>The eviction policy in use.</summary>
-    public string PolicyName => _policy.Name;
+    public string PolicyName => _table.PolicyName;
 
     /// <summary>What the last open found in the files.</summary>
     public NvmeRecoveryReport Recovery { get; private set; } = new(0, 0, 0, 0, TimeSpan.Zero);
@@ -215,7 +184,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public long Evictions => Interlocked.Read(ref _evictions);
 
     /// <inheritdoc />
-    public bool Contains(in ChunkKey key) => _index.Contains(key);
+    public bool Contains(in ChunkKey key) => _table.Contains(key);
 
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
@@ -224,7 +193,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
         var p = present.Span;
         for (int i = 0; i < k.Length; i++)
         {
-            p[i] = _index.Contains(k[i]);
+            p[i] = _table.Contains(k[i]);
         }
 
         return ValueTask.CompletedTask;
@@ -333,7 +302,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     public async ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         ValidateWrite(layout, payload.Length);
-        if (_index.Contains(key))
+        if (_table.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
@@ -392,7 +361,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
         while (true)
         {
             Task changed;
-            lock (_lock)
+            lock (_table.Lock)
             {
                 if (_zeroing == 0)
                 {
@@ -420,18 +389,19 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
     }
 
     /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
-    public ChunkKey[] ResidentKeys()
-    {
-        lock (_lock)
-        {
-            return _index.SnapshotKeys();
-        }
-    }
+    public ChunkKey[] ResidentKeys() => _table.ResidentKeys();
 
     /// <summary>The file and byte offset of a resident chunk's header, where its encoded form begins (for tests and tools that inspect the files).</summary>
     public bool TryLocate(in ChunkKey key, out string path, out long offset)
     {
-        if (_index.TryGet(key, out int slot))
+        int slot;
+        bool found;
+        lock (_table.Lock)
+        {
+            found = _table.TryGetLocked(key, out slot);
+        }
+
+        if (found)
         {
             path = FileOf(slot).Path;
             offset = OffsetOf(slot) + HeaderOffset;
@@ -443,9 +413,6 @@ public sealed partial class NvmeTier : IWriteBehindTier, IEvictionCandidates
         return false;
     }
 
-    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0;
-
-    bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
     /// <summary>Waits for writes in flight, then closes the files and releases the directory.</summary>
     public unsafe void Dispose()

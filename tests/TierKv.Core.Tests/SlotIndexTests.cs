@@ -1,3 +1,4 @@
+using TierKv.Tiers.Slots;
 using System.Collections.Concurrent;
 using CsCheck;
 using TierKv.Keys;

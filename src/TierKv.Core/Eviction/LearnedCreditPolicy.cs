@@ -1,6 +1,6 @@
+using TierKv.Tiers.Slots;
 using System.Numerics;
 using TierKv.Keys;
-using TierKv.Tiers;
 
 namespace TierKv.Eviction;
 

@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using TierKv.Eviction;
+using TierKv.Tiers.Slots;
 using TierKv.Keys;
 using TierKv.Metrics;
 
@@ -11,36 +10,17 @@ namespace TierKv.Tiers;
 /// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
 /// chunk on the synchronous paths.
 /// </summary>
-public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetricsAware
+public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
 {
-    private const byte Free = 0;
-    private const byte Writing = 1;
-    private const byte Ready = 2;
-    private const byte Evicting = 3;
-
     private readonly HostMemoryTierOptions _options;
-    private readonly object _lock = new();
-    private readonly SlotIndex _index;
-    private readonly EvictionPolicy _policy;
+    private readonly SlotTable _table;
+    private readonly Action<int> _free;
     private TierKvMetrics? _metrics;
     private TierCounters? _counters;
     private readonly byte* _pool;
     private readonly long _slotBytes;
     private readonly int _slots;
-
-    private readonly ChunkKey[] _keys;
     private readonly KvLayout?[] _layouts;
-    private readonly int[] _lengths;
-    private readonly int[] _pins;
-    private readonly byte[] _states;
-    private readonly SlotLineage _lineage;
-    private readonly ChunkKey[] _parentKey;
-    private readonly bool[] _hasParent;
-    private readonly int[] _freeStack;
-    private readonly long[] _versions;
-    private readonly bool[] _draining;
-    private int _freeCount;
-    private long _usedBytes;
     private int _disposed;
 
     /// <summary>Allocates the pool.</summary>
@@ -51,25 +31,9 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         _options = options;
         _slotBytes = options.AlignedSlotBytes;
         _slots = (int)(options.CapacityBytes / _slotBytes);
-        _policy = EvictionPolicies.Create(options.EvictionPolicy, _slots);
-        _keys = new ChunkKey[_slots];
-        _index = new SlotIndex(_keys);
+        _table = new SlotTable(_slots, options.EvictionPolicy);
+        _free = FreeLocked;
         _layouts = new KvLayout?[_slots];
-        _lengths = new int[_slots];
-        _pins = new int[_slots];
-        _states = new byte[_slots];
-        _lineage = new SlotLineage(_slots);
-        _parentKey = new ChunkKey[_slots];
-        _hasParent = new bool[_slots];
-        _freeStack = new int[_slots];
-        _versions = new long[_slots];
-        _draining = new bool[_slots];
-        for (int i = 0; i < _slots; i++)
-        {
-            _freeStack[i] = _slots - 1 - i;
-        }
-
-        _freeCount = _slots;
         PoolBytes = _slotBytes * _slots;
         _pool = (byte*)options.Allocator.Allocate((nuint)PoolBytes, HostMemoryTierOptions.PageSize);
         if (_pool == null)
@@ -109,10 +73,10 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     public long CapacityBytes => PoolBytes;
 
     /// <inheritdoc />
-    public long UsedBytes => Interlocked.Read(ref _usedBytes);
+    public long UsedBytes => _table.UsedBytes;
 
     /// <inheritdoc />
-    public long ChunkCount => _index.Count;
+    public long ChunkCount => _table.ChunkCount;
 
     /// <inheritdoc />
     public bool HasLocalIndex => true;
@@ -130,13 +94,13 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     public long PoolBytes { get; }
 
     /// <summary>The eviction policy in use.</summary>
-    public string PolicyName => _policy.Name;
+    public string PolicyName => _table.PolicyName;
 
     /// <summary>Where evicted chunks go (write-back); may be set once before use.</summary>
     public IEvictionSink? EvictionSink { get; set; }
 
     /// <inheritdoc />
-    public bool Contains(in ChunkKey key) => _index.Contains(key);
+    public bool Contains(in ChunkKey key) => _table.Contains(key);
 
     /// <summary>Copies the chunk into <paramref name="destination"/>; false on a miss. Throws when the destination is too small.</summary>
     public bool TryRead(in ChunkKey key, Span<byte> destination)
@@ -148,7 +112,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
         try
         {
-            int len = _lengths[slot];
+            int len = _table.LengthOf(slot);
             if (destination.Length < len)
             {
                 throw new ArgumentException($"The destination holds {destination.Length} bytes but the chunk has {len}.", nameof(destination));
@@ -172,7 +136,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             return false;
         }
 
-        lease = new ChunkLease(this, slot, (nint)(_pool + (slot * _slotBytes)), _lengths[slot], Volatile.Read(ref _versions[slot]));
+        lease = new ChunkLease(this, slot, (nint)(_pool + (slot * _slotBytes)), _table.LengthOf(slot), _table.VersionOf(slot));
         return true;
     }
 
@@ -239,9 +203,9 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             return;
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
-            ReleaseLocked(reservation.Slot);
+            FreeLocked(reservation.Slot);
         }
     }
 
@@ -254,7 +218,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         slot = -1;
-        if (!replace && _index.Contains(key))
+        if (!replace && _table.Contains(key))
         {
             return TierWriteStatus.AlreadyPresent;
         }
@@ -264,21 +228,19 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             int victim;
             IEvictionSink? sink;
             KvLayout? victimLayout;
-            lock (_lock)
+            lock (_table.Lock)
             {
-                if (!replace && _index.Contains(key))
+                if (!replace && _table.Contains(key))
                 {
                     return TierWriteStatus.AlreadyPresent;
                 }
 
-                if (_freeCount > 0)
+                if (_table.TryTakeFreeLocked(out slot))
                 {
-                    slot = _freeStack[--_freeCount];
-                    _states[slot] = Writing;
                     return TierWriteStatus.Stored;
                 }
 
-                victim = _policy.SelectVictim(key, this);
+                victim = _table.SelectVictimLocked(key);
                 if (victim < 0)
                 {
                     if (_counters is not null)
@@ -293,12 +255,12 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
                 victimLayout = _layouts[victim];
                 if (sink is null || victimLayout is null)
                 {
-                    DetachLocked(victim, Writing);
+                    _table.DetachLocked(victim, SlotState.Writing);
                     slot = victim;
                 }
                 else
                 {
-                    _draining[victim] = true;
+                    _table.BeginDrainLocked(victim);
                 }
             }
 
@@ -314,22 +276,22 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
             try
             {
-                sink!.OnEvicting(victimLayout!, _keys[victim], _hasParent[victim] ? _parentKey[victim] : null, new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _lengths[victim]), _versions[victim]);
+                sink!.OnEvicting(victimLayout!, _table.KeyOf(victim), _table.ParentOf(victim), new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _table.LengthOf(victim)), _table.VersionOf(victim));
             }
             finally
             {
-                lock (_lock)
+                lock (_table.Lock)
                 {
-                    _draining[victim] = false;
-                    if (_states[victim] == Ready)
+                    _table.EndDrainLocked(victim);
+                    if (_table.StateOf(victim) == SlotState.Ready)
                     {
-                        DetachLocked(victim, Evicting);
+                        _table.DetachLocked(victim);
                     }
 
                     // else removed or replaced during the hand-over: already detached.
-                    if (_pins[victim] == 0)
+                    if (_table.IsIdleLocked(victim))
                     {
-                        _states[victim] = Writing;
+                        _table.SetStateLocked(victim, SlotState.Writing);
                         slot = victim;
                     }
 
@@ -346,41 +308,22 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
 
     private TierWriteStatus Publish(int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length, long version)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (_index.TryGet(key, out int old))
+            if (_table.TryGetLocked(key, out int old))
             {
-                if (version == 0 || _versions[old] >= version)
+                if (version == 0 || _table.VersionOf(old) >= version)
                 {
                     // Another writer stored the same chunk (or a newer version) meanwhile: keep theirs.
-                    ReleaseLocked(slot);
+                    FreeLocked(slot);
                     return TierWriteStatus.AlreadyPresent;
                 }
 
-                DetachForRemovalLocked(old);
+                RemoveLocked(old);
             }
 
-            _keys[slot] = key;
-            _versions[slot] = version;
             _layouts[slot] = layout;
-            _lengths[slot] = length;
-            _hasParent[slot] = parent.HasValue;
-            int parentSlot = -1;
-            if (parent is { } p)
-            {
-                _parentKey[slot] = p;
-                if (_index.TryGet(p, out int ps))
-                {
-                    parentSlot = ps;
-                }
-            }
-
-            _lineage.Attach(slot, parentSlot);
-
-            _states[slot] = Ready;
-            _index.Add(key, slot);
-            _policy.OnInsert(slot, key, parent);
-            _usedBytes += length;
+            _table.PublishLocked(slot, key, length, parent, version, SlotState.Ready);
         }
 
         return TierWriteStatus.Stored;
@@ -389,14 +332,14 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     /// <summary>Deletes a chunk. A chunk being read is deleted once its readers are done (it is invisible at once).</summary>
     public bool Remove(in ChunkKey key)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (!_index.TryGet(key, out int slot))
+            if (!_table.TryGetLocked(key, out int slot))
             {
                 return false;
             }
 
-            DetachForRemovalLocked(slot);
+            RemoveLocked(slot);
             return true;
         }
     }
@@ -411,7 +354,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
         var p = present.Span;
         for (int i = 0; i < k.Length; i++)
         {
-            p[i] = _index.Contains(k[i]);
+            p[i] = _table.Contains(k[i]);
         }
 
         return ValueTask.CompletedTask;
@@ -428,13 +371,13 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     /// <summary>The layout, parent and version a resident chunk was stored with (write-back of residents at shutdown); false on a miss.</summary>
     public bool TryDescribe(in ChunkKey key, out KvLayout? layout, out ChunkKey? parent, out long version)
     {
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (_index.TryGet(key, out int slot) && _layouts[slot] is { } l)
+            if (_table.TryGetLocked(key, out int slot) && _layouts[slot] is { } l)
             {
                 layout = l;
-                parent = _hasParent[slot] ? _parentKey[slot] : null;
-                version = _versions[slot];
+                parent = _table.ParentOf(slot);
+                version = _table.VersionOf(slot);
                 return true;
             }
         }
@@ -446,33 +389,10 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
     }
 
     /// <summary>The version of the resident copy of <paramref name="key"/>; false on a miss.</summary>
-    public bool TryGetVersion(in ChunkKey key, out long version)
-    {
-        lock (_lock)
-        {
-            if (_index.TryGet(key, out int slot))
-            {
-                version = _versions[slot];
-                return true;
-            }
-        }
-
-        version = 0;
-        return false;
-    }
+    public bool TryGetVersion(in ChunkKey key, out long version) => _table.TryGetVersion(key, out version);
 
     /// <summary>Snapshot of resident keys (for tests and diagnostics; allocates).</summary>
-    public ChunkKey[] ResidentKeys()
-    {
-        lock (_lock)
-        {
-            return _index.SnapshotKeys();
-        }
-    }
-
-    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == Ready && Volatile.Read(ref _pins[slot]) == 0 && !_draining[slot];
-
-    bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
+    public ChunkKey[] ResidentKeys() => _table.ResidentKeys();
 
     /// <inheritdoc />
     public void Dispose()
@@ -482,71 +402,38 @@ public sealed unsafe class HostMemoryTier : IKvTier, IEvictionCandidates, IMetri
             return;
         }
 
-        lock (_lock)
+        lock (_table.Lock)
         {
-            _index.Clear();
+            _table.ClearLocked();
         }
 
         _options.Allocator.Free((nint)_pool, (nuint)PoolBytes);
     }
 
-    internal void Unpin(int slot)
-    {
-        if (Interlocked.Decrement(ref _pins[slot]) == 0 && Volatile.Read(ref _states[slot]) == Evicting)
-        {
-            lock (_lock)
-            {
-                if (_states[slot] == Evicting && _pins[slot] == 0 && !_draining[slot])
-                {
-                    ReleaseLocked(slot);
-                }
-            }
-        }
-    }
+    internal void Unpin(int slot) => _table.Unpin(slot, _free);
 
     private bool TryPin(in ChunkKey key, out int slot)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        lock (_lock)
+        lock (_table.Lock)
         {
-            if (!_index.TryGet(key, out slot))
-            {
-                return false;
-            }
-
-            Debug.Assert(_states[slot] == Ready, "indexed slots are ready");
-            _pins[slot]++;
-            _policy.OnHit(slot);
-            return true;
+            return _table.TryPinLocked(key, out slot);
         }
-    }
-
-    /// <summary>Makes a resident slot invisible: out of the index and the policy, links to its parent dropped.</summary>
-    private void DetachLocked(int slot, byte newState)
-    {
-        bool indexed = _index.RemoveSlot(slot);
-        Debug.Assert(indexed, "only published slots are detached");
-        _policy.OnRemove(slot);
-        _lineage.Detach(slot);
-        _usedBytes -= _lengths[slot];
-        _states[slot] = newState;
     }
 
     /// <summary>Removes a resident slot (delete, or replaced by a newer version): freed now, or by its last reader, or by the eviction hand-over in progress.</summary>
-    private void DetachForRemovalLocked(int slot)
+    private void RemoveLocked(int slot)
     {
-        DetachLocked(slot, Evicting);
-        if (_pins[slot] == 0 && !_draining[slot])
+        _table.DetachLocked(slot);
+        if (_table.IsIdleLocked(slot))
         {
-            ReleaseLocked(slot);
+            FreeLocked(slot);
         }
     }
 
-    private void ReleaseLocked(int slot)
+    private void FreeLocked(int slot)
     {
-        _states[slot] = Free;
         _layouts[slot] = null;
-        _lineage.Retire(slot);
-        _freeStack[_freeCount++] = slot;
+        _table.ReleaseLocked(slot);
     }
 }

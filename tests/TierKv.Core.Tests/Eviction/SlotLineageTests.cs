@@ -1,3 +1,4 @@
+using TierKv.Tiers.Slots;
 using TierKv.Eviction;
 
 namespace TierKv.Core.Tests.Eviction;

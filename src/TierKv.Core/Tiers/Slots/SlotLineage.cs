@@ -1,4 +1,4 @@
-namespace TierKv.Eviction;
+namespace TierKv.Tiers.Slots;
 
 /// <summary>
 /// Which resident slots hold the parent chunk of which, so a tier can tell prefix-aware eviction whether a slot is a

@@ -4,7 +4,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using TierKv.Keys;
 
-namespace TierKv.Tiers;
+namespace TierKv.Tiers.Slots;
 
 /// <summary>
 /// A tier's map from chunk key to slot that never allocates after construction: a fixed open-addressing table
