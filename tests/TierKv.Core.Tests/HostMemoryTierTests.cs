@@ -193,6 +193,6 @@ public class HostMemoryTierTests
     {
         public List<(ChunkKey Key, byte[] Payload)> Seen { get; } = [];
 
-        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version) => Seen.Add((key, payload.ToArray()));
+        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld) => Seen.Add((key, payload.ToArray()));
     }
 }

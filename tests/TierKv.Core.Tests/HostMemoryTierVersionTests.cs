@@ -122,7 +122,7 @@ public class HostMemoryTierVersionTests
 
         public ChunkLease? Pinned { get; private set; }
 
-        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version)
+        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld)
         {
             Seen.Add(key);
             Versions.Add(version);

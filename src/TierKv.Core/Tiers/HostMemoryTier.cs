@@ -143,13 +143,23 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
     /// <summary>Stores a chunk. Throws when the payload is larger than a slot; nothing is stored then.</summary>
     public TierWriteStatus Write(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
     {
+        bool noRoom = false;
+        return Write(layout, key, parent, payload, ref noRoom);
+    }
+
+    /// <summary>
+    /// Stores a chunk; <paramref name="roomHeld"/> is room in the tier below that the caller reserved for whatever this
+    /// write evicts, handed to the eviction sink (which clears it when it spends it).
+    /// </summary>
+    public TierWriteStatus Write(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, ref bool roomHeld)
+    {
         ArgumentNullException.ThrowIfNull(layout);
         if (payload.Length == 0 || payload.Length > _slotBytes)
         {
             throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {payload.Length}.", nameof(payload));
         }
 
-        var reserved = ReserveSlot(key, replace: false, out int slot);
+        var reserved = ReserveSlot(key, replace: false, out int slot, ref roomHeld);
         if (reserved != TierWriteStatus.Stored)
         {
             return reserved;
@@ -174,7 +184,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
             throw new ArgumentException($"A chunk for the DRAM tier must have 1 to {_slotBytes} bytes; got {length}.", nameof(length));
         }
 
-        var status = ReserveSlot(key, replace, out int slot);
+        bool noRoom = false;
+        var status = ReserveSlot(key, replace, out int slot, ref noRoom);
         reservation = status == TierWriteStatus.Stored ? new ChunkWriteReservation(key, slot, (nint)(_pool + (slot * _slotBytes)), length) : default;
         return status;
     }
@@ -214,7 +225,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
     /// keep finding it until the tier below holds it), and leaves only afterwards; if readers pinned it meanwhile, the
     /// last of them frees it and another victim is taken.
     /// </summary>
-    private TierWriteStatus ReserveSlot(in ChunkKey key, bool replace, out int slot)
+    private TierWriteStatus ReserveSlot(in ChunkKey key, bool replace, out int slot, ref bool roomHeld)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         slot = -1;
@@ -276,7 +287,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
 
             try
             {
-                sink!.OnEvicting(victimLayout!, _table.KeyOf(victim), _table.ParentOf(victim), new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _table.LengthOf(victim)), _table.VersionOf(victim));
+                sink!.OnEvicting(victimLayout!, _table.KeyOf(victim), _table.ParentOf(victim), new ReadOnlySpan<byte>(_pool + (victim * _slotBytes), _table.LengthOf(victim)), _table.VersionOf(victim), ref roomHeld);
             }
             finally
             {

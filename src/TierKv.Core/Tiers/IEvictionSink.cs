@@ -11,5 +11,15 @@ namespace TierKv.Tiers;
 public interface IEvictionSink
 {
     /// <summary>The chunk <paramref name="key"/>, at <paramref name="version"/> (0: content-addressed), is leaving the tier.</summary>
-    void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version);
+    /// <param name="layout">The chunk's layout.</param>
+    /// <param name="key">The chunk's key.</param>
+    /// <param name="parent">The key of the chunk before it in its prefix, if any.</param>
+    /// <param name="payload">The chunk's bytes, valid only during the call.</param>
+    /// <param name="version">The chunk's version.</param>
+    /// <param name="roomHeld">
+    /// True when the evicting writer reserved room in the tier below for this hand-over (passed down explicitly through
+    /// <see cref="HostMemoryTier.Write(KvLayout, in ChunkKey, ChunkKey?, ReadOnlySpan{byte}, ref bool)"/>): a sink that
+    /// spends it sets it to false; room left unspent goes back with the writer.
+    /// </param>
+    void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld);
 }

@@ -1,0 +1,160 @@
+using System.Buffers;
+using TierKv.Keys;
+
+namespace TierKv.Store;
+
+/// <summary>Lookup: the longest run of leading chunks that the tiers hold.</summary>
+public sealed partial class TieredStore
+{
+    /// <summary>
+    /// The number of leading tokens of <paramref name="tokens"/> whose chunks are cached in a tier with a local index
+    /// (hashes the tokens; engines that ask repeatedly should keep the keys and call the key overload).
+    /// </summary>
+    public int Lookup(KvLayout layout, TenantSalt salt, ReadOnlySpan<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = PrefixHasher.FullChunks(layout, tokens.Length);
+        ChunkKey[]? rented = null;
+        Span<ChunkKey> keys = n <= 256 ? stackalloc ChunkKey[n] : (rented = ArrayPool<ChunkKey>.Shared.Rent(n)).AsSpan(0, n);
+        try
+        {
+            PrefixHasher.ComputeKeys(layout, salt, tokens, keys);
+            return Lookup(layout, keys, tokens.Length);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<ChunkKey>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>The number of leading tokens whose chunks (<paramref name="keys"/>) are cached in a tier with a local index.</summary>
+    public int Lookup(KvLayout layout, ReadOnlySpan<ChunkKey> keys) => Lookup(layout, keys, keys.Length * layout.TokensPerChunk);
+
+    /// <summary>
+    /// Finds, for each leading chunk, the index of the fastest local tier holding it; returns the number of leading
+    /// chunks found. <paramref name="tierOfChunk"/> must hold <paramref name="keys"/>.Length entries.
+    /// </summary>
+    public int LocateChunks(ReadOnlySpan<ChunkKey> keys, Span<int> tierOfChunk)
+    {
+        if (tierOfChunk.Length < keys.Length)
+        {
+            throw new ArgumentException("tierOfChunk must have one entry per key.", nameof(tierOfChunk));
+        }
+
+        for (int i = 0; i < keys.Length; i++)
+        {
+            int found = -1;
+            for (int t = 0; t < _tiers.Length; t++)
+            {
+                var tier = _tiers[t];
+                if (tier.HasLocalIndex && tier.Contains(keys[i]))
+                {
+                    found = t;
+                    break;
+                }
+            }
+
+            if (found < 0)
+            {
+                return i;
+            }
+
+            tierOfChunk[i] = found;
+        }
+
+        return keys.Length;
+    }
+
+    /// <summary>
+    /// Like <see cref="Lookup(KvLayout, ReadOnlySpan{ChunkKey})"/> but also asks tiers without a local index (the
+    /// remote tier) with one batched existence query each, for the chunks the local tiers do not hold.
+    /// </summary>
+    public async ValueTask<int> LookupAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = keys.Length;
+        int[] where = ArrayPool<int>.Shared.Rent(Math.Max(n, 1));
+        bool[]? present = null;
+        try
+        {
+            int local = LocateChunks(keys.Span, where);
+            int hit = local;
+            if (local < n)
+            {
+                present = ArrayPool<bool>.Shared.Rent(n - local);
+                for (int t = 0; t < _tiers.Length && hit < n; t++)
+                {
+                    if (_tiers[t].HasLocalIndex)
+                    {
+                        continue;
+                    }
+
+                    var rest = keys[hit..];
+                    var p = present.AsMemory(0, rest.Length);
+                    await _tiers[t].ExistsAsync(layout, rest, p, cancellationToken).ConfigureAwait(false);
+                    int run = 0;
+                    while (run < rest.Length && present[run])
+                    {
+                        where[hit + run] = t;
+                        run++;
+                    }
+
+                    hit += run;
+                }
+            }
+
+            RecordLookup(layout, n * layout.TokensPerChunk, where.AsSpan(0, hit));
+            return hit * layout.TokensPerChunk;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(where);
+            if (present is not null)
+            {
+                ArrayPool<bool>.Shared.Return(present);
+            }
+        }
+    }
+
+    private int Lookup(KvLayout layout, ReadOnlySpan<ChunkKey> keys, int requestedTokens)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = keys.Length;
+        int[]? rented = null;
+        Span<int> where = n <= 1024 ? stackalloc int[n] : (rented = ArrayPool<int>.Shared.Rent(n)).AsSpan(0, n);
+        try
+        {
+            int hit = LocateChunks(keys, where);
+            RecordLookup(layout, requestedTokens, where[..hit]);
+            return hit * layout.TokensPerChunk;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private void RecordLookup(KvLayout layout, long requestedTokens, ReadOnlySpan<int> where)
+    {
+        Metrics.RecordLookup(requestedTokens);
+        Span<int> perTier = stackalloc int[_tiers.Length];
+        foreach (int t in where)
+        {
+            perTier[t]++;
+        }
+
+        for (int t = 0; t < perTier.Length; t++)
+        {
+            if (perTier[t] > 0)
+            {
+                Metrics.RecordHitTokens(_counters[t], (long)perTier[t] * layout.TokensPerChunk);
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using TierKv.Keys;
+using TierKv.Tiers;
+
+namespace TierKv.Store;
+
+/// <summary>The hand-over to the write-behind tier below DRAM: room, back-pressure, shedding, and the eviction sink.</summary>
+public sealed partial class TieredStore
+{
+    /// <summary>
+    /// Hands a chunk leaving (write-back) or entering (write-through) DRAM to the tier below, if admitted. Runs on the
+    /// writer's thread outside every lock (the DRAM tier calls its eviction sink after releasing its lock), so with
+    /// <see cref="WriteBackOverflow.Wait"/> it may block here, bounded, when no room was reserved beforehand.
+    /// </summary>
+    private void OfferToLower(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld)
+    {
+        // A reservation held for this write that ends up unused is given back by the scope that took it.
+        if (_writeBehind is not { } lower || HoldsBelow(lower, key, version))
+        {
+            return;
+        }
+
+        if (_sightings is not null && _sightings.Count(key) < 2)
+        {
+            Interlocked.Increment(ref _notAdmitted);
+            Metrics.RecordRejection(_counters[_lower], "not_admitted");
+            return;
+        }
+
+        long t0 = Stopwatch.GetTimestamp();
+        TierWriteStatus s;
+        try
+        {
+            if (roomHeld)
+            {
+                roomHeld = false;
+                s = lower.WriteBehindReserved(layout, key, parent, payload, version);
+            }
+            else if (_options.WriteBackOverflow == WriteBackOverflow.Wait)
+            {
+                // No room reserved beforehand (a writer using the DRAM tier directly, or an eviction the estimate did
+                // not foresee because another writer took the free slot first): wait here, bounded; no lock is held.
+                s = ReserveRoom() ? lower.WriteBehindReserved(layout, key, parent, payload, version) : ShedForNoRoom();
+            }
+            else
+            {
+                s = lower.TryWriteBehind(layout, key, parent, payload, version);
+            }
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            Metrics.RecordIoError(_counters[_lower], "write");
+            s = TierWriteStatus.Failed;
+        }
+
+        if (s is TierWriteStatus.NotAdmitted or TierWriteStatus.Failed or TierWriteStatus.NoSpace)
+        {
+            ForgetOlderBelow(lower, key, version);
+        }
+
+        if (s == TierWriteStatus.Stored)
+        {
+            Interlocked.Increment(ref _writtenBack);
+            Metrics.RecordWrite(_counters[_lower], payload.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        else if (s == TierWriteStatus.NotAdmitted)
+        {
+            Interlocked.Increment(ref _shed);
+        }
+    }
+
+    /// <summary>Whether a DRAM write starting now, with <paramref name="dramWritesInFlight"/> (itself included) under way, will likely evict a chunk into write-back.</summary>
+    private bool DramWriteMayEvict(int dramWritesInFlight) =>
+        _options.WriteMode == LowerTierWriteMode.WriteBack && _dram!.ChunkCount + dramWritesInFlight > _dram.SlotCount;
+
+    private bool WaitsForRoom => _writeBehind is not null && _options.WriteBackOverflow == WriteBackOverflow.Wait;
+
+    /// <summary>
+    /// Whether a DRAM write of <paramref name="key"/> should reserve room below before it starts: with
+    /// <see cref="WriteBackOverflow.Wait"/>, when it writes through or will likely evict (an estimate: a write the
+    /// estimate misses waits in the eviction sink instead).
+    /// </summary>
+    private bool NeedsRoomFirst(in ChunkKey key, int dramWritesInFlight, bool writeThrough) =>
+        WaitsForRoom && !_dram!.Contains(key) && (writeThrough || DramWriteMayEvict(dramWritesInFlight));
+
+    /// <summary>How long to wait for room now: not at all while a timeout is unresolved (a hung disk costs one timeout).</summary>
+    private TimeSpan RoomWait => Volatile.Read(ref _waitTripped) != 0 ? TimeSpan.Zero : _options.WriteBackWaitTimeout;
+
+    private void RoomFound()
+    {
+        if (Volatile.Read(ref _waitTripped) != 0)
+        {
+            Volatile.Write(ref _waitTripped, 0);
+        }
+    }
+
+    private void RoomTimedOut()
+    {
+        Interlocked.Increment(ref _writeBackWaitTimeouts);
+        Metrics.RecordWriteBackWait(timedOut: true);
+        Volatile.Write(ref _waitTripped, 1);
+    }
+
+    /// <summary>A chunk for the tier below that found no room in time: shed and counted.</summary>
+    private TierWriteStatus ShedForNoRoom()
+    {
+        Metrics.RecordRejection(_counters[_lower], "queue_full");
+        return TierWriteStatus.NotAdmitted;
+    }
+
+    /// <summary>Reserves room below, blocking the calling thread at most <see cref="RoomWait"/>; false when there is none.</summary>
+    private bool ReserveRoom()
+    {
+        var lower = _writeBehind!;
+        if (lower.ReserveWriteBehind(TimeSpan.Zero))
+        {
+            RoomFound();
+            return true;
+        }
+
+        var wait = RoomWait;
+        if (wait == TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _writeBackWaits);
+        if (lower.ReserveWriteBehind(wait))
+        {
+            RoomFound();
+            Metrics.RecordWriteBackWait(timedOut: false);
+            return true;
+        }
+
+        RoomTimedOut();
+        return false;
+    }
+
+    /// <summary>
+    /// Reserves room below, awaiting it at most <see cref="RoomWait"/> without blocking a thread; false when there is
+    /// none. Throws <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (nothing held then).
+    /// </summary>
+    private async ValueTask<bool> ReserveRoomAsync(CancellationToken ct)
+    {
+        var lower = _writeBehind!;
+        if (await lower.ReserveWriteBehindAsync(TimeSpan.Zero, ct).ConfigureAwait(false))
+        {
+            RoomFound();
+            return true;
+        }
+
+        var wait = RoomWait;
+        if (wait == TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _writeBackWaits);
+        if (await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false))
+        {
+            RoomFound();
+            Metrics.RecordWriteBackWait(timedOut: false);
+            return true;
+        }
+
+        RoomTimedOut();
+        return false;
+    }
+
+    /// <summary>DRAM's eviction callback: hands the evicted chunk to the tier below while its bytes are intact.</summary>
+    private sealed class WriteBackSink(TieredStore store) : IEvictionSink
+    {
+        public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld) =>
+            store.OfferToLower(layout, key, parent, payload, version, ref roomHeld);
+    }
+}
