@@ -107,5 +107,5 @@ internal static class ModelFileWriters
 
     /// <summary>A synthetic llama model as a GGUF file (F32, q/k permuted the way llama.cpp's converter does).</summary>
     public static void WriteGgufModel(string path, ModelConfig c, ulong seed) =>
-        GgufWriter.WriteModel(path, c, new SyntheticWeights(c, seed));
+        GgufWriter.WriteModel(path, c, new SyntheticWeights(c, seed), extraMetadata: [("general.name", "micro-gguf")]);
 }

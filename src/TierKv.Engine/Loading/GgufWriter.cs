@@ -109,7 +109,8 @@ public static class GgufWriter
     /// Writes a Llama-architecture model with <paramref name="weights"/> (e.g. <see cref="SyntheticWeights"/>): q and k
     /// rows permuted the way llama.cpp's converter does, matrices in <paramref name="matrixType"/>
     /// (<see cref="GgufFile.TypeF32"/> or <see cref="GgufFile.TypeF16"/>), norms in F32, and the
-    /// <c>llama.*</c> hyperparameters followed by <paramref name="extraMetadata"/> (e.g. a tokenizer).
+    /// <c>llama.*</c> hyperparameters followed by <paramref name="extraMetadata"/> (e.g. a tokenizer; a key given
+    /// there replaces the default).
     /// </summary>
     public static void WriteModel(string path, ModelConfig c, ITensorSource weights, uint matrixType = GgufFile.TypeF32, IReadOnlyList<(string Key, object Value)>? extraMetadata = null)
     {
@@ -163,9 +164,18 @@ public static class GgufWriter
             ("llama.attention.layer_norm_rms_epsilon", c.RmsEps),
             ("llama.rope.freq_base", c.RopeTheta),
         };
-        if (extraMetadata is not null)
+        foreach (var (key, value) in extraMetadata ?? [])
         {
-            metadata.AddRange(extraMetadata);
+            // A key given again replaces the default (e.g. general.name).
+            int at = metadata.FindIndex(m => m.Key == key);
+            if (at >= 0)
+            {
+                metadata[at] = (key, value);
+            }
+            else
+            {
+                metadata.Add((key, value));
+            }
         }
 
         Write(path, metadata, tensors);
