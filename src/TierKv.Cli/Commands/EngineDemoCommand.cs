@@ -28,8 +28,13 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
     public sealed class Settings : CommandSettings
     {
+        [CommandOption("--engine")]
+        [Description("Engine: tierkv (the C# reference transformer) or llama.cpp (through LLamaSharp).")]
+        [DefaultValue("tierkv")]
+        public string Engine { get; init; } = "tierkv";
+
         [CommandOption("--model")]
-        [Description("Synthetic model shape: tiny or small.")]
+        [Description("Synthetic model shape: tiny or small; with --engine llama.cpp also a GGUF file.")]
         [DefaultValue("small")]
         public string Model { get; init; } = "small";
 
@@ -110,6 +115,11 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
                 return ValidationResult.Error("--system-tokens >= 16, --document-tokens >= 0, --message-tokens >= 8, --reply-tokens >= 1.");
             }
 
+            if (Engine is not ("tierkv" or "llama.cpp" or "llamacpp"))
+            {
+                return ValidationResult.Error("--engine must be tierkv or llama.cpp.");
+            }
+
             return DramMiB < 16 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be >= 16 and --ssd-mib >= 0.") : ValidationResult.Success();
         }
     }
@@ -120,6 +130,11 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Engine is "llama.cpp" or "llamacpp")
+        {
+            return await LlamaEngineDemo.RunAsync(settings, cancellationToken).ConfigureAwait(false);
+        }
+
         var wall = Stopwatch.StartNew();
         if (settings.Threads is { } th)
         {
