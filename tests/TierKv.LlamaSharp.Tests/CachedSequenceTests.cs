@@ -45,6 +45,22 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Without_flash_attention_v_is_transposed_and_still_restored_exactly()
+    {
+        using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath, flashAttention: false));
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            Assert.True(conn.VTransposed);
+            var history = await FirstTurnAsync(ctx, conn, 700);
+            int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 60, seed: 7)];
+            var (restore, cached) = Cached(ctx, conn, prompt);
+            Assert.Equal(512, restore.RestoredTokens);
+            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+        }
+    }
+
+    [Fact]
     public async Task Ssd_hit_gives_the_logits_of_llamas_own_cache()
     {
         using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));

@@ -28,8 +28,9 @@ public sealed class TinyModelFixture : IDisposable
 
     public LLamaWeights Weights { get; }
 
-    public static ModelParams Params(string path) => new(path)
+    public static ModelParams Params(string path, bool flashAttention = true) => new(path)
     {
+        FlashAttention = flashAttention ? null : false,
         ContextSize = 2048,
         BatchSize = 512,
         UBatchSize = 512,

@@ -82,7 +82,7 @@ internal static class LlamaEngineDemo
             ChunkBytes = layout.ChunkBytes,
             Log = msg => Progress(msg),
         });
-        var conn = new LlamaKvConnector(ctx, model, store, Seq, log: msg => Progress(msg));
+        using var conn = new LlamaKvConnector(ctx, model, store, Seq, log: msg => Progress(msg));
         if (conn.Disabled is not null)
         {
             throw new InvalidOperationException($"The llama.cpp demo needs TierKV on: {conn.Disabled}.");

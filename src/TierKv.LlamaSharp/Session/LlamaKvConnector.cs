@@ -21,7 +21,7 @@ namespace TierKv.LlamaSharp.Session;
 /// (<see cref="SequenceStateCodec"/>); a format the codec cannot vouch for disables the cache with a warning, and every
 /// request then recomputes. Not thread-safe, like the llama.cpp context it wraps.
 /// </summary>
-public sealed class LlamaKvConnector
+public sealed class LlamaKvConnector : IDisposable
 {
     private readonly SafeLLamaContextHandle _ctx;
     private readonly TieredStore _store;
@@ -30,6 +30,8 @@ public sealed class LlamaKvConnector
     private readonly LlamaModelFile _model;
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private bool _vTransposed;
+    private nint _blob;
+    private long _blobBytes;
 
     /// <summary>
     /// Creates the connector and learns the context's state format by decoding one token into <paramref name="probeSeq"/>
@@ -59,6 +61,9 @@ public sealed class LlamaKvConnector
 
     /// <summary>Why the cache is off for this context, or null when it is on.</summary>
     public string? Disabled { get; }
+
+    /// <summary>Whether this context stores V transposed (llama.cpp without flash attention); chunks are the same either way.</summary>
+    public bool VTransposed => _vTransposed;
 
     /// <summary>The chunk layout (null when disabled).</summary>
     public KvLayout? Layout => Codec?.Layout;
@@ -113,7 +118,6 @@ public sealed class LlamaKvConnector
         var leases = new ChunkLease[load];
         int leased = 0;
         nint staging = 0;
-        byte[]? blob = null;
         var pointers = new nint[load];
         try
         {
@@ -168,16 +172,14 @@ public sealed class LlamaKvConnector
             long tFetched = Stopwatch.GetTimestamp();
             int tokens = load * tpc;
             long size = Codec.BlobBytes(tokens);
-            blob = ArrayPool<byte>.Shared.Rent(checked((int)size));
-            Codec.Assemble(pointers.AsSpan(0, load), blob.AsSpan(0, (int)size), (int)seq, _vTransposed, Environment.ProcessorCount);
-            long tAssembled = Stopwatch.GetTimestamp();
+            var blob = BlobBuffer(size);
+            long tAssembled;
             nuint read;
             unsafe
             {
-                fixed (byte* p = blob)
-                {
-                    read = _ctx.SetState(p, (nuint)size, seq);
-                }
+                Codec.Assemble(pointers.AsSpan(0, load), new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, Environment.ProcessorCount);
+                tAssembled = Stopwatch.GetTimestamp();
+                read = _ctx.SetState((byte*)blob, (nuint)size, seq);
             }
 
             long tSet = Stopwatch.GetTimestamp();
@@ -217,10 +219,6 @@ public sealed class LlamaKvConnector
                 }
             }
 
-            if (blob is not null)
-            {
-                ArrayPool<byte>.Shared.Return(blob);
-            }
         }
     }
 
@@ -329,6 +327,43 @@ public sealed class LlamaKvConnector
         {
             ArrayPool<byte>.Shared.Return(blob);
         }
+    }
+
+    /// <summary>Frees the state buffer. The context and the store belong to the caller.</summary>
+    public void Dispose()
+    {
+        if (_blob != 0)
+        {
+            unsafe
+            {
+                NativeMemory.AlignedFree((void*)_blob);
+            }
+
+            _blob = 0;
+            _blobBytes = 0;
+        }
+    }
+
+    /// <summary>
+    /// The state buffer, kept between restores (grown, never shrunk) so a restore writes to memory that is already
+    /// mapped: a fresh 10 MiB array costs more in page faults than the copy itself.
+    /// </summary>
+    private unsafe nint BlobBuffer(long size)
+    {
+        if (size > _blobBytes)
+        {
+            if (_blob != 0)
+            {
+                NativeMemory.AlignedFree((void*)_blob);
+            }
+
+            long grown = System.Math.Max(size, _blobBytes * 2);
+            _blob = (nint)NativeMemory.AlignedAlloc((nuint)grown, 4096);
+            _blobBytes = grown;
+            new Span<byte>((void*)_blob, checked((int)grown)).Clear();
+        }
+
+        return _blob;
     }
 
     private byte[] GetState(LLamaSeqId seq, out int size)
