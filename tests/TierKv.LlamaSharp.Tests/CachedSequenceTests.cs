@@ -175,6 +175,53 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         Assert.NotEqual(conn2.Layout!.Fingerprint, LlamaKvConnector.LayoutOf(LlamaModelFile.Open(fixture.ModelPath, _data), KvElementType.Float16).Fingerprint);
     }
 
+    [Fact]
+    public async Task Chunks_of_one_sequence_restored_into_another_read_back_byte_for_byte()
+    {
+        var p = TinyModelFixture.Params(fixture.ModelPath);
+        p.SeqMax = 2;
+        p.KVUnified = true;
+        using var ctx = fixture.Weights.CreateContext(p);
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            var s0 = (LLamaSeqId)0;
+            var s1 = (LLamaSeqId)1;
+            var dec = new LlamaDecoder(ctx.NativeHandle, 512);
+            var logits = new float[ctx.Vocab.Count];
+            var a = TinyModelFixture.Tokens(ctx, 300, seed: 11);
+            var b = TinyModelFixture.Tokens(ctx, 700, seed: 12);
+            dec.Decode(s0, a, 0, logits);
+            dec.Decode(s1, b, 0, logits);
+            Assert.Equal(1, await conn.SaveAsync(s0, a));
+            Assert.Equal(2, await conn.SaveAsync(s1, b));
+            var before = Chunks(ctx, conn, s1, 2);
+
+            // Sequence 0 takes sequence 1's prefix from TierKV; llama.cpp's state of it holds exactly those chunks.
+            var restore = conn.Restore(s0, [.. b, 1]);
+            Assert.Equal(512, restore.RestoredTokens);
+            Assert.Equal(before, Chunks(ctx, conn, s0, 2));
+        }
+    }
+
+    private static byte[] Chunks(LLamaContext ctx, LlamaKvConnector conn, LLamaSeqId seq, int count)
+    {
+        var h = ctx.NativeHandle;
+        var blob = new byte[(int)h.GetStateSize(seq)];
+        unsafe
+        {
+            fixed (byte* p = blob)
+            {
+                Assert.Equal((nuint)blob.Length, h.GetState(p, (nuint)blob.Length, seq));
+            }
+        }
+
+        Assert.True(conn.Codec!.TryParse(blob, out var state, out string reason), reason);
+        var chunks = new byte[count * conn.Layout!.ChunkBytes];
+        conn.Codec.Cut(blob, state!, 0, count, chunks);
+        return chunks;
+    }
+
     private (LlamaModelFile Model, TieredStore Store, LlamaKvConnector Connector) Open(LLamaContext ctx, bool ssd, int dramChunks = 64)
     {
         var model = LlamaModelFile.Open(fixture.ModelPath, _data);

@@ -50,6 +50,12 @@ public sealed class LlamaKvConnector : IDisposable
         _log = log ?? (msg => Console.Error.WriteLine(msg));
         Planner = new LoadPlanner(model.Config);
         (Codec, Disabled) = Probe(probeSeq);
+        if (Codec is not null)
+        {
+            // The state buffer for a full context, mapped now rather than during the first restore.
+            uint nCtx = context.ContextSize;
+            BlobBuffer(Codec.BlobBytes((int)(nCtx / (uint)Codec.Layout.TokensPerChunk * (uint)Codec.Layout.TokensPerChunk)));
+        }
         if (Disabled is not null)
         {
             Warn($"TierKV is off for {model.Path}: {Disabled}; every prompt is recomputed.");
@@ -76,6 +82,12 @@ public sealed class LlamaKvConnector : IDisposable
 
     /// <summary>Restores that failed after planning (damaged or vanished chunks, llama.cpp refusing a state).</summary>
     public int FailedRestores { get; private set; }
+
+    /// <summary>
+    /// Threads that assemble a state blob (default 1). More help only on idle cores: right after a decode, llama.cpp's
+    /// worker threads still spin on theirs.
+    /// </summary>
+    public int AssembleThreads { get; set; } = 1;
 
     /// <summary>Where the last successful restore spent its time.</summary>
     public RestorePhases? LastPhases { get; private set; }
@@ -177,7 +189,7 @@ public sealed class LlamaKvConnector : IDisposable
             nuint read;
             unsafe
             {
-                Codec.Assemble(pointers.AsSpan(0, load), new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, Environment.ProcessorCount);
+                Codec.Assemble(pointers.AsSpan(0, load), new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, AssembleThreads);
                 tAssembled = Stopwatch.GetTimestamp();
                 read = _ctx.SetState((byte*)blob, (nuint)size, seq);
             }
