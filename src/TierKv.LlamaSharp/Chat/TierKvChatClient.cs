@@ -125,6 +125,9 @@ public sealed class TierKvChatClient : IChatClient
             _decoder.Decode(Seq, prompt.AsSpan(restore.RestoredTokens), restore.RestoredTokens, logits);
             _connector.Planner.ObservePrefill(suffix, restore.RestoredTokens, Stopwatch.GetElapsedTime(t0).TotalSeconds);
 
+            // The prompt's new chunks go to the store while the reply is generated; the reply's after it.
+            var promptSaved = _connector.SaveAsync(Seq, prompt);
+
             var tokens = new List<int>(prompt);
             var text = new StreamingTokenDecoder(_context);
             int eos = _weights.Vocab.EOS is { } e ? (int)e : -1;
@@ -155,6 +158,7 @@ public sealed class TierKvChatClient : IChatClient
             }
 
             // The sequence holds the prompt and every generated token but the last; store its new chunks.
+            await promptSaved.ConfigureAwait(false);
             await _connector.SaveAsync(Seq, tokens.ToArray()).ConfigureAwait(false);
             yield return new ChatResponseUpdate
             {
