@@ -115,11 +115,6 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
                 return ValidationResult.Error("--system-tokens >= 16, --document-tokens >= 0, --message-tokens >= 8, --reply-tokens >= 1.");
             }
 
-            if (Engine is not ("tierkv" or "llama.cpp" or "llamacpp"))
-            {
-                return ValidationResult.Error("--engine must be tierkv or llama.cpp.");
-            }
-
             return DramMiB < 16 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be >= 16 and --ssd-mib >= 0.") : ValidationResult.Success();
         }
     }
@@ -130,7 +125,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Engine is "llama.cpp" or "llamacpp")
+        if (settings.Engine is not "tierkv")
         {
             return await LlamaEngineDemo.RunAsync(settings, cancellationToken).ConfigureAwait(false);
         }

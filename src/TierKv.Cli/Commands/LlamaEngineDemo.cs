@@ -30,6 +30,11 @@ internal static class LlamaEngineDemo
 
     public static async Task<int> RunAsync(EngineDemoCommand.Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Engine is not ("llama.cpp" or "llamacpp"))
+        {
+            throw new ArgumentException($"--engine '{settings.Engine}' is not known: use tierkv or llama.cpp.");
+        }
+
         var wall = Stopwatch.StartNew();
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         void Progress(string message) => err.MarkupLineInterpolated($"[grey]{message}[/]");
