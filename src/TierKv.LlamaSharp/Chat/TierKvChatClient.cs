@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LLama;
 using LLama.Common;
@@ -117,27 +116,17 @@ public sealed class TierKvChatClient : IChatClient
                 throw new InvalidOperationException($"The conversation has {prompt.Length} tokens; the context holds {_options.ContextSize}. Start a new conversation or raise TierKvChatOptions.ContextSize.");
             }
 
-            var logits = new float[_weights.Vocab.Count];
-            var restore = _connector.Restore(Seq, prompt);
+            var sequence = new CachedLlamaSequence(_connector, _decoder, Seq, _weights.Vocab.Count);
+            var restore = sequence.Prefill(prompt);
             LastRestore = restore;
-            long t0 = Stopwatch.GetTimestamp();
-            int suffix = prompt.Length - restore.RestoredTokens;
-            _decoder.Decode(Seq, prompt.AsSpan(restore.RestoredTokens), restore.RestoredTokens, logits);
-            _connector.Planner.ObservePrefill(suffix, restore.RestoredTokens, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-
-            // The prompt's new chunks go to the store while the reply is generated; the reply's after it.
-            var promptSaved = _connector.SaveAsync(Seq, prompt);
-
-            var tokens = new List<int>(prompt);
             var text = new StreamingTokenDecoder(_context);
             int eos = _weights.Vocab.EOS is { } e ? (int)e : -1;
             int generated = 0;
             string responseId = Guid.NewGuid().ToString("N");
-            var one = new int[1];
             while (generated < max)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                int next = LlamaDecoder.ArgMax(logits);
+                int next = LlamaDecoder.ArgMax(sequence.Logits);
                 if (next == eos)
                 {
                     break;
@@ -145,21 +134,17 @@ public sealed class TierKvChatClient : IChatClient
 
                 generated++;
                 text.Add(next);
-                string piece = text.Read();
-                yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ResponseId = responseId };
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text.Read()) { ResponseId = responseId };
                 if (generated == max)
                 {
                     break;
                 }
 
-                one[0] = next;
-                _decoder.Decode(Seq, one, tokens.Count, logits);
-                tokens.Add(next);
+                sequence.Append(next);
             }
 
             // The sequence holds the prompt and every generated token but the last; store its new chunks.
-            await promptSaved.ConfigureAwait(false);
-            await _connector.SaveAsync(Seq, tokens.ToArray()).ConfigureAwait(false);
+            await sequence.SaveAsync().ConfigureAwait(false);
             yield return new ChatResponseUpdate
             {
                 ResponseId = responseId,
