@@ -50,6 +50,11 @@ public sealed class LlamaKvConnector : IDisposable
         _log = log ?? (msg => Console.Error.WriteLine(msg));
         Planner = new LoadPlanner(model.Config);
         (Codec, Disabled) = Probe(probeSeq);
+        if (Codec is not null && store.Tiers[0] is HostMemoryTier first && first.SlotBytes < Codec.Layout.ChunkBytes)
+        {
+            (Codec, Disabled) = (null, $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({Codec.Layout}) has {Codec.Layout.ChunkBytes}: build the store for LayoutOf(model, {KvElementTypes.ShortName(Codec.Layout.ElementType)})");
+        }
+
         if (Codec is not null)
         {
             // The state buffer for a full context, mapped now rather than during the first restore.
