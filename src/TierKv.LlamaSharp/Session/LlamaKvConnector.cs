@@ -52,7 +52,9 @@ public sealed class LlamaKvConnector : IDisposable
         (Codec, Disabled) = Probe(probeSeq);
         if (Codec is not null && store.Tiers[0] is HostMemoryTier first && first.SlotBytes < Codec.Layout.ChunkBytes)
         {
-            (Codec, Disabled) = (null, $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({Codec.Layout}) has {Codec.Layout.ChunkBytes}: build the store for LayoutOf(model, {KvElementTypes.ShortName(Codec.Layout.ElementType)})");
+            var wanted = Codec.Layout;
+            Disabled = $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({wanted}) has {wanted.ChunkBytes}: build the store for LayoutOf(model, {KvElementTypes.ShortName(wanted.ElementType)})";
+            Codec = null;
         }
 
         if (Codec is not null)
@@ -61,6 +63,7 @@ public sealed class LlamaKvConnector : IDisposable
             uint nCtx = context.ContextSize;
             BlobBuffer(Codec.BlobBytes((int)(nCtx / (uint)Codec.Layout.TokensPerChunk * (uint)Codec.Layout.TokensPerChunk)));
         }
+
         if (Disabled is not null)
         {
             Warn($"TierKV is off for {model.Path}: {Disabled}; every prompt is recomputed.");
