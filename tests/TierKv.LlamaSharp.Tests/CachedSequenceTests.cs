@@ -204,6 +204,21 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         }
     }
 
+    [Fact]
+    public void A_store_built_for_smaller_chunks_turns_the_cache_off_with_a_reason()
+    {
+        using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
+        var model = LlamaModelFile.Open(fixture.ModelPath, _data);
+        int chunk = LlamaKvConnector.LayoutOf(model, KvElementType.Float16).ChunkBytes;
+        using var store = TierStackBuilder.Build(new TierStackOptions { DramCapacityBytes = 8L * chunk, ChunkBytes = chunk / 2 });
+        var logged = new List<string>();
+        using var conn = new LlamaKvConnector(ctx.NativeHandle, model, store, Seq, log: logged.Add);
+        Assert.Null(conn.Codec);
+        Assert.Contains("LayoutOf", conn.Disabled, StringComparison.Ordinal);
+        Assert.Single(logged);
+        Assert.Equal(0, conn.Restore(Seq, TinyModelFixture.Tokens(ctx, 600, seed: 1)).RestoredTokens);
+    }
+
     private static byte[] Chunks(LLamaContext ctx, LlamaKvConnector conn, LLamaSeqId seq, int count)
     {
         var h = ctx.NativeHandle;
