@@ -28,8 +28,13 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
     public sealed class Settings : CommandSettings
     {
+        [CommandOption("--engine")]
+        [Description("Engine: tierkv (the C# reference transformer) or llama.cpp (through LLamaSharp).")]
+        [DefaultValue("tierkv")]
+        public string Engine { get; init; } = "tierkv";
+
         [CommandOption("--model")]
-        [Description("Synthetic model shape: tiny or small.")]
+        [Description("Synthetic model shape: tiny or small; with --engine llama.cpp also a GGUF file.")]
         [DefaultValue("small")]
         public string Model { get; init; } = "small";
 
@@ -120,6 +125,11 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Engine is not "tierkv")
+        {
+            return await LlamaEngineDemo.RunAsync(settings, cancellationToken).ConfigureAwait(false);
+        }
+
         var wall = Stopwatch.StartNew();
         if (settings.Threads is { } th)
         {

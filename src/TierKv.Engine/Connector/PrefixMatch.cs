@@ -8,7 +8,8 @@ namespace TierKv.Engine.Connector;
 /// </summary>
 public sealed class PrefixMatch
 {
-    internal PrefixMatch(int promptTokens, ChunkKey[] keys, int hitChunks, int[] chunkTiers, int tokensPerChunk)
+    /// <summary>A match: <paramref name="hitChunks"/> leading chunks of <paramref name="keys"/> found, chunk i in tier <c>chunkTiers[i]</c>.</summary>
+    public PrefixMatch(int promptTokens, ChunkKey[] keys, int hitChunks, int[] chunkTiers, int tokensPerChunk)
     {
         PromptTokens = promptTokens;
         Keys = keys;

@@ -60,8 +60,34 @@ public sealed class GgufFile : ITensorSource
 
         long alignment = _metadata.TryGetValue("general.alignment", out var a) ? Convert.ToInt64(a, CultureInfo.InvariantCulture) : 32;
         _dataStart = (fs.Position + alignment - 1) / alignment * alignment;
+        long required = _dataStart;
+        foreach (var (_, (type, dims, offset)) in _tensors)
+        {
+            long elements = 1;
+            foreach (long d in dims)
+            {
+                elements *= d;
+            }
+
+            long bytes = type switch
+            {
+                TypeF32 => elements * 4,
+                TypeF16 or TypeBF16 => elements * 2,
+                TypeQ8_0 => elements / 32 * TensorDecoding.Q8_0BlockBytes,
+                _ => 0,
+            };
+            required = System.Math.Max(required, _dataStart + offset + bytes);
+        }
+
+        RequiredLength = required;
         Architecture = _metadata.TryGetValue("general.architecture", out var arch) ? (string)arch : "llama";
     }
+
+    /// <summary>
+    /// The file length its tensor infos require: the end of the last tensor's data (tensors of types this reader does not
+    /// size count with their offset only). A shorter file is truncated.
+    /// </summary>
+    public long RequiredLength { get; }
 
     /// <summary><c>general.architecture</c> (llama, qwen2, ...).</summary>
     public string Architecture { get; }

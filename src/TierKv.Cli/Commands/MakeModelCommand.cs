@@ -1,0 +1,44 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TierKv.LlamaSharp.Model;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary><c>tierkv make-model</c>: a Llama GGUF with deterministic random weights and a real BPE vocabulary, for llama.cpp.</summary>
+internal sealed class MakeModelCommand : Command<MakeModelCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--out <FILE>")]
+        [Description("The GGUF file to write.")]
+        public string Out { get; init; } = "";
+
+        [CommandOption("--shape")]
+        [Description("Model shape: tiny (tests) or small (the llama.cpp demo).")]
+        [DefaultValue("small")]
+        public string Shape { get; init; } = "small";
+
+        [CommandOption("--f32")]
+        [Description("Store matrices as F32 (default F16).")]
+        public bool F32 { get; init; }
+
+        [CommandOption("--seed")]
+        [Description("Seed of the weights.")]
+        [DefaultValue(0x71574B56UL)]
+        public ulong Seed { get; init; } = 0x71574B56UL;
+
+        public override ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("--out FILE is required.") : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var shape = LlamaModelShape.Named(settings.Shape);
+        LlamaModelMaker.Write(settings.Out, shape, !settings.F32, settings.Seed);
+        var file = LlamaModelFile.Open(settings.Out, null);
+        AnsiConsole.MarkupLineInterpolated(
+            $"Wrote [bold]{Path.GetFullPath(settings.Out)}[/]: {shape.Name}, {shape.Parameters / 1e6:F1}M parameters, {shape.Layers} layers, hidden {shape.Hidden}, {shape.KvHeads} KV heads of {shape.HeadDim}, vocabulary {shape.VocabSize} (byte-level BPE), {(settings.F32 ? "F32" : "F16")}; fingerprint {file.Fingerprint:x32}.");
+        return 0;
+    }
+}

@@ -1,0 +1,437 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using LLama.Native;
+using TierKv.Engine.Connector;
+using TierKv.Engine.Planning;
+using TierKv.Keys;
+using TierKv.Memory;
+using TierKv.LlamaSharp.Model;
+using TierKv.LlamaSharp.State;
+using TierKv.Store;
+using TierKv.Tiers;
+
+namespace TierKv.LlamaSharp.Session;
+
+/// <summary>
+/// TierKV under one llama.cpp context: before a prompt is decoded, <see cref="Restore"/> finds its longest cached prefix
+/// of whole chunks, lets the <see cref="LoadPlanner"/> decide whether loading beats recomputing, and puts the chunks
+/// back with <c>llama_state_seq_set_data</c>; after decoding, <see cref="SaveAsync"/> cuts the sequence's state into
+/// chunks and stores the new ones. The state format is learnt once from the context itself
+/// (<see cref="SequenceStateCodec"/>); a format the codec cannot vouch for disables the cache with a warning, and every
+/// request then recomputes. Not thread-safe, like the llama.cpp context it wraps.
+/// </summary>
+public sealed class LlamaKvConnector : IDisposable
+{
+    private readonly SafeLLamaContextHandle _ctx;
+    private readonly TieredStore _store;
+    private readonly TenantSalt _salt;
+    private readonly Action<string> _log;
+    private readonly LlamaModelFile _model;
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private bool _vTransposed;
+    private nint _blob;
+    private long _blobBytes;
+
+    /// <summary>
+    /// Creates the connector and learns the context's state format by decoding one token into <paramref name="probeSeq"/>
+    /// (which must be empty; it is emptied again). The store's tiers must hold chunks of <see cref="LayoutOf"/> for the
+    /// context's KV type.
+    /// </summary>
+    public LlamaKvConnector(SafeLLamaContextHandle context, LlamaModelFile model, TieredStore store, LLamaSeqId probeSeq, TenantSalt? salt = null, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(store);
+        _ctx = context;
+        _model = model;
+        _store = store;
+        _salt = salt ?? TenantSalt.None;
+        _log = log ?? (msg => Console.Error.WriteLine(msg));
+        Planner = new LoadPlanner(model.Config);
+        (Codec, Disabled) = Probe(probeSeq);
+        if (Codec is not null && store.Tiers[0] is HostMemoryTier first && first.SlotBytes < Codec.Layout.ChunkBytes)
+        {
+            var wanted = Codec.Layout;
+            Disabled = $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({wanted}) has {wanted.ChunkBytes}: build the store for LayoutOf(model, {KvElementTypes.ShortName(wanted.ElementType)})";
+            Codec = null;
+        }
+
+        if (Codec is not null)
+        {
+            // The state buffer for a full context, mapped now rather than during the first restore.
+            uint nCtx = context.ContextSize;
+            BlobBuffer(Codec.BlobBytes((int)(nCtx / (uint)Codec.Layout.TokensPerChunk * (uint)Codec.Layout.TokensPerChunk)));
+        }
+
+        if (Disabled is not null)
+        {
+            Warn($"TierKV is off for {model.Path}: {Disabled}; every prompt is recomputed.");
+        }
+    }
+
+    /// <summary>The codec, or null when the context's KV cannot be carried (see <see cref="Disabled"/>).</summary>
+    public SequenceStateCodec? Codec { get; }
+
+    /// <summary>Why the cache is off for this context, or null when it is on.</summary>
+    public string? Disabled { get; }
+
+    /// <summary>Whether this context stores V transposed (llama.cpp without flash attention); chunks are the same either way.</summary>
+    public bool VTransposed => _vTransposed;
+
+    /// <summary>The chunk layout (null when disabled).</summary>
+    public KvLayout? Layout => Codec?.Layout;
+
+    /// <summary>The planner: measured tier bandwidth and this model's measured prefill speed.</summary>
+    public LoadPlanner Planner { get; }
+
+    /// <summary>The store.</summary>
+    public TieredStore Store => _store;
+
+    /// <summary>Restores that failed after planning (damaged or vanished chunks, llama.cpp refusing a state).</summary>
+    public int FailedRestores { get; private set; }
+
+    /// <summary>
+    /// Threads that assemble a state blob (default 1). More help only on idle cores: right after a decode, llama.cpp's
+    /// worker threads still spin on theirs.
+    /// </summary>
+    public int AssembleThreads { get; set; } = 1;
+
+    /// <summary>Where the last successful restore spent its time.</summary>
+    public RestorePhases? LastPhases { get; private set; }
+
+    /// <summary>The layout of <paramref name="model"/>'s KV in <paramref name="elementType"/>: its model id names the weights.</summary>
+    public static KvLayout LayoutOf(LlamaModelFile model, KvElementType elementType)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var c = model.Config;
+        return new KvLayout(model.ModelId, c.Layers, c.KvHeads, c.HeadDim, elementType);
+    }
+
+    /// <summary>
+    /// Empties <paramref name="seq"/> and restores the longest cached prefix of <paramref name="prompt"/> that the
+    /// planner says is worth loading (never the whole prompt: at least one token is left to decode). The caller then
+    /// decodes <c>prompt[RestoredTokens..]</c> at positions from <c>RestoredTokens</c>.
+    /// </summary>
+    public LlamaRestore Restore(LLamaSeqId seq, ReadOnlySpan<int> prompt)
+    {
+        _ctx.MemorySequenceRemove(seq, -1, -1);
+        var served = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (Codec is null)
+        {
+            return new LlamaRestore(prompt.Length, 0, 0, served, Disabled ?? "off", 0, 0);
+        }
+
+        long t0 = Stopwatch.GetTimestamp();
+        var layout = Codec.Layout;
+        int tpc = layout.TokensPerChunk;
+        var keys = PrefixHasher.ComputeKeys(layout, _salt, prompt);
+        var tierOf = new int[keys.Length];
+        int hit = _store.LocateChunks(keys, tierOf);
+        var plan = Planner.Plan(new PrefixMatch(prompt.Length, keys, hit, tierOf, tpc), _store.Tiers, layout.ChunkBytes);
+        int load = plan.LoadChunks;
+        if (load == 0)
+        {
+            return new LlamaRestore(prompt.Length, hit * tpc, 0, served, plan.Reason, 0, 0);
+        }
+
+        var leases = new ChunkLease[load];
+        int leased = 0;
+        nint staging = 0;
+        var pointers = new nint[load];
+        try
+        {
+            // DRAM hits are read in place (a lease pins each slot); anything below DRAM goes through the store, which
+            // verifies checksums, promotes, and stops at the first damaged or vanished chunk.
+            if (_store.Tiers[0] is HostMemoryTier dram)
+            {
+                while (leased < load && tierOf[leased] == 0 && dram.TryAcquire(keys[leased], out leases[leased]))
+                {
+                    pointers[leased] = leases[leased].Pointer;
+                    leased++;
+                }
+            }
+
+            if (leased < load)
+            {
+                int rest = load - leased;
+                int stagingBytes = checked(rest * layout.ChunkBytes);
+                unsafe
+                {
+                    staging = (nint)NativeMemory.AlignedAlloc((nuint)stagingBytes, 4096);
+                }
+
+                var kinds = new TierKind[rest];
+                using var memory = new NativeMemoryManager(staging, stagingBytes);
+                int got = _store.RetrieveAsync(layout, keys.AsMemory(leased, rest), memory.Memory, kinds).AsTask().GetAwaiter().GetResult();
+                for (int i = 0; i < got; i++)
+                {
+                    pointers[leased + i] = staging + (i * layout.ChunkBytes);
+                    string name = TierName(kinds[i]);
+                    served[name] = served.GetValueOrDefault(name) + tpc;
+                }
+
+                if (got < rest)
+                {
+                    FailedRestores++;
+                    Warn($"TierKV: chunk {leased + got} of a {hit}-chunk hit could not be read (damaged or evicted); the rest of the prompt is recomputed.");
+                    load = leased + got;
+                    if (load == 0)
+                    {
+                        return new LlamaRestore(prompt.Length, hit * tpc, 0, served, "cached chunks could not be read: recompute", Stopwatch.GetElapsedTime(t0).TotalSeconds, 0);
+                    }
+                }
+            }
+
+            if (leased > 0)
+            {
+                string name = _store.Tiers[0].Name;
+                served[name] = served.GetValueOrDefault(name) + (leased * tpc);
+            }
+
+            long tFetched = Stopwatch.GetTimestamp();
+            int tokens = load * tpc;
+            long size = Codec.BlobBytes(tokens);
+            var blob = BlobBuffer(size);
+            long tAssembled;
+            nuint read;
+            unsafe
+            {
+                Codec.Assemble(pointers.AsSpan(0, load), new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, AssembleThreads);
+                tAssembled = Stopwatch.GetTimestamp();
+                read = _ctx.SetState((byte*)blob, (nuint)size, seq);
+            }
+
+            long tSet = Stopwatch.GetTimestamp();
+            LastPhases = new RestorePhases(
+                Stopwatch.GetElapsedTime(t0, tFetched).TotalSeconds,
+                Stopwatch.GetElapsedTime(tFetched, tAssembled).TotalSeconds,
+                Stopwatch.GetElapsedTime(tAssembled, tSet).TotalSeconds);
+            double seconds = Stopwatch.GetElapsedTime(t0, tSet).TotalSeconds;
+            long kvBytes = (long)load * layout.ChunkBytes;
+            if (read != (nuint)size)
+            {
+                FailedRestores++;
+                _ctx.MemorySequenceRemove(seq, -1, -1);
+                Warn($"TierKV: llama.cpp read {read} of {size} state bytes; the prompt is recomputed.");
+                return new LlamaRestore(prompt.Length, hit * tpc, 0, new Dictionary<string, int>(StringComparer.Ordinal), "llama.cpp refused the state: recompute", seconds, 0);
+            }
+
+            if (leased == load)
+            {
+                Planner.ObserveTier(_store.Tiers[0].Name, kvBytes, seconds);
+            }
+
+            return new LlamaRestore(prompt.Length, hit * tpc, tokens, served, plan.Reason, seconds, kvBytes);
+        }
+        finally
+        {
+            for (int i = 0; i < leased; i++)
+            {
+                leases[i].Dispose();
+            }
+
+            if (staging != 0)
+            {
+                unsafe
+                {
+                    NativeMemory.AlignedFree((void*)staging);
+                }
+            }
+
+        }
+    }
+
+    /// <summary>
+    /// Stores the chunks of <paramref name="seq"/> that the store does not hold yet. <paramref name="tokens"/> are the
+    /// sequence's tokens from position 0 (at least as many as it has cells). The state is copied out synchronously; the
+    /// returned task completes when the store took the chunks. Returns the number of chunks newly handed to the store.
+    /// </summary>
+    public Task<int> SaveAsync(LLamaSeqId seq, ReadOnlySpan<int> tokens)
+    {
+        if (Codec is null)
+        {
+            return Task.FromResult(0);
+        }
+
+        var layout = Codec.Layout;
+        var keys = PrefixHasher.ComputeKeys(layout, _salt, tokens);
+        var where = new int[keys.Length];
+        int first = _store.LocateChunks(keys, where);
+        if (first == keys.Length)
+        {
+            return Task.FromResult(0);
+        }
+
+        var blob = GetState(seq, out int size);
+        try
+        {
+            if (!Codec.TryParse(blob.AsSpan(0, size), out var state, out string reason))
+            {
+                Warn($"TierKV: not storing sequence {(int)seq}: {reason}.");
+                return Task.FromResult(0);
+            }
+
+            int chunks = System.Math.Min(state!.Tokens, tokens.Length) / layout.TokensPerChunk;
+            if (state.Tokens > tokens.Length)
+            {
+                Warn($"TierKV: sequence {(int)seq} holds {state.Tokens} cells but only {tokens.Length} tokens were given; nothing stored.");
+                return Task.FromResult(0);
+            }
+
+            if (chunks <= first)
+            {
+                return Task.FromResult(0);
+            }
+
+            _vTransposed = state.VTransposed;
+            int count = chunks - first;
+            var payload = new byte[(long)count * layout.ChunkBytes];
+            Codec.Cut(blob.AsSpan(0, size), state, first, count, payload);
+            return StoreAsync(layout, keys, payload, first, count);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(blob);
+        }
+    }
+
+    private async Task<int> StoreAsync(KvLayout layout, ChunkKey[] keys, byte[] payload, int first, int count)
+    {
+        await _store.StoreAsync(layout, keys.AsMemory(0, first + count), payload, first).ConfigureAwait(false);
+        return count;
+    }
+
+    private (SequenceStateCodec? Codec, string? Disabled) Probe(LLamaSeqId seq)
+    {
+        // One token decoded into an empty sequence shows the state's types, row sizes and V orientation.
+        _ctx.MemorySequenceRemove(seq, -1, -1);
+        using (var batch = new LLamaBatchDisposable())
+        {
+            batch.Batch.Add(0, 0, seq, true);
+            var r = _ctx.Decode(batch.Batch);
+            if (r != DecodeResult.Ok)
+            {
+                return (null, $"the probe decode failed ({r})");
+            }
+        }
+
+        var blob = GetState(seq, out int size);
+        _ctx.MemorySequenceRemove(seq, -1, -1);
+        try
+        {
+            var span = blob.AsSpan(0, size);
+            if (size < 16 + 12 + 8 + 12)
+            {
+                return (null, $"the state of one token has only {size} bytes");
+            }
+
+            // Header (16) + one cell (12) + v_trans, n_layer (8), then layer 0's K type.
+            int kType = BitConverter.ToInt32(span[36..]);
+            var element = SequenceStateCodec.ElementTypeOf(kType);
+            if (element is null)
+            {
+                return (null, $"KV type {kType} (GGML id) is not one the codec carries (f32, f16, bf16)");
+            }
+
+            var codec = new SequenceStateCodec(LayoutOf(_model, element.Value), kType);
+            if (!codec.TryParse(span, out var state, out string reason))
+            {
+                return (null, reason);
+            }
+
+            _vTransposed = state!.VTransposed;
+            return (codec, null);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(blob);
+        }
+    }
+
+    /// <summary>Frees the state buffer. The context and the store belong to the caller.</summary>
+    public void Dispose()
+    {
+        if (_blob != 0)
+        {
+            unsafe
+            {
+                NativeMemory.AlignedFree((void*)_blob);
+            }
+
+            _blob = 0;
+            _blobBytes = 0;
+        }
+    }
+
+    /// <summary>
+    /// The state buffer, kept between restores (grown, never shrunk) so a restore writes to memory that is already
+    /// mapped: a fresh 10 MiB array costs more in page faults than the copy itself.
+    /// </summary>
+    private unsafe nint BlobBuffer(long size)
+    {
+        if (size > _blobBytes)
+        {
+            if (_blob != 0)
+            {
+                NativeMemory.AlignedFree((void*)_blob);
+            }
+
+            long grown = System.Math.Max(size, _blobBytes * 2);
+            _blob = (nint)NativeMemory.AlignedAlloc((nuint)grown, 4096);
+            _blobBytes = grown;
+            new Span<byte>((void*)_blob, checked((int)grown)).Clear();
+        }
+
+        return _blob;
+    }
+
+    private byte[] GetState(LLamaSeqId seq, out int size)
+    {
+        nuint n = _ctx.GetStateSize(seq);
+        if (n > int.MaxValue)
+        {
+            throw new InvalidOperationException($"Sequence {(int)seq} has a state of {n} bytes; TierKV's codec handles states up to 2 GiB.");
+        }
+
+        var blob = ArrayPool<byte>.Shared.Rent((int)n);
+        unsafe
+        {
+            fixed (byte* p = blob)
+            {
+                size = (int)_ctx.GetState(p, n, seq);
+            }
+        }
+
+        return blob;
+    }
+
+    private string TierName(TierKind kind)
+    {
+        foreach (var t in _store.Tiers)
+        {
+            if (t.Kind == kind)
+            {
+                return t.Name;
+            }
+        }
+
+        return kind.ToString();
+    }
+
+    private void Warn(string message)
+    {
+        if (_warned.Add(message))
+        {
+            _log(message);
+        }
+    }
+
+    /// <summary>A one-entry batch.</summary>
+    private sealed class LLamaBatchDisposable : IDisposable
+    {
+        public LLamaBatch Batch { get; } = new();
+
+        public void Dispose() => Batch.Clear();
+    }
+}

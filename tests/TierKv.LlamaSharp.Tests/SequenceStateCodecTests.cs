@@ -1,0 +1,209 @@
+using System.Buffers.Binary;
+using TierKv.Keys;
+using TierKv.LlamaSharp.State;
+
+namespace TierKv.LlamaSharp.Tests;
+
+/// <summary>The codec against states built by hand in llama.cpp's format (docs/llamacpp.md).</summary>
+public sealed class SequenceStateCodecTests
+{
+    private static readonly KvLayout Layout = new("codec-test", 3, 2, 8, KvElementType.Float16);
+
+    /// <summary>A state as llama.cpp writes it: per layer K rows, then V rows (or V channel-major when transposed).</summary>
+    internal static byte[] BuildState(KvLayout layout, int tokens, int seqId, bool vTrans, int seed, int ggmlType = 1, int firstPos = 0)
+    {
+        int el = KvElementTypes.SizeOf(layout.ElementType);
+        int embd = layout.KvHeads * layout.HeadDim;
+        int row = embd * el;
+        var rnd = new Random(seed);
+        var ms = new MemoryStream();
+        var w = new BinaryWriter(ms);
+        w.Write(SequenceStateCodec.IoMagic);
+        w.Write(seqId);
+        w.Write(1u);
+        w.Write((uint)tokens);
+        for (int i = 0; i < tokens; i++)
+        {
+            w.Write(firstPos + i);
+            w.Write(1u);
+            w.Write(seqId);
+        }
+
+        w.Write(vTrans ? 1u : 0u);
+        w.Write((uint)layout.Layers);
+        var data = new byte[tokens * row];
+        for (int l = 0; l < layout.Layers; l++)
+        {
+            w.Write(ggmlType);
+            w.Write((ulong)row);
+            rnd.NextBytes(data);
+            w.Write(data);
+        }
+
+        for (int l = 0; l < layout.Layers; l++)
+        {
+            w.Write(ggmlType);
+            if (vTrans)
+            {
+                w.Write((uint)el);
+                w.Write((uint)embd);
+            }
+            else
+            {
+                w.Write((ulong)row);
+            }
+
+            rnd.NextBytes(data);
+            w.Write(data);
+        }
+
+        return ms.ToArray();
+    }
+
+    [Theory]
+    [InlineData(300, false)]
+    [InlineData(777, false)]
+    [InlineData(513, true)]
+    public void Cut_then_assemble_gives_back_the_state_of_the_whole_chunks(int tokens, bool vTrans)
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        for (int seq = 0; seq < 3; seq++)
+        {
+            var blob = BuildState(Layout, tokens, seq, vTrans, seed: (tokens * 7) + seq);
+            Assert.True(codec.TryParse(blob, out var state, out string reason), reason);
+            int chunks = tokens / Layout.TokensPerChunk;
+            var payload = new byte[chunks * Layout.ChunkBytes];
+            codec.Cut(blob, state!, 0, chunks, payload);
+
+            // The state llama.cpp would write for the first chunks × 256 tokens of the same sequence.
+            int n = chunks * Layout.TokensPerChunk;
+            var expected = Truncate(blob, state!, n, vTrans);
+            var assembled = new byte[codec.BlobBytes(n)];
+            unsafe
+            {
+                fixed (byte* p = payload)
+                {
+                    var ptrs = new nint[chunks];
+                    for (int c = 0; c < chunks; c++)
+                    {
+                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
+                    }
+
+                    codec.Assemble(ptrs, assembled, seq, vTrans, parallelism: 2);
+                }
+            }
+
+            Assert.Equal(expected, assembled);
+        }
+    }
+
+    [Fact]
+    public void Chunks_do_not_depend_on_whether_v_is_transposed()
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var rows = BuildState(Layout, 512, 0, vTrans: false, seed: 5);
+        Assert.True(codec.TryParse(rows, out var s1, out _));
+        var chunks = new byte[2 * Layout.ChunkBytes];
+        codec.Cut(rows, s1!, 0, 2, chunks);
+        var transposed = new byte[codec.BlobBytes(512)];
+        unsafe
+        {
+            fixed (byte* p = chunks)
+            {
+                codec.Assemble([(nint)p, (nint)(p + Layout.ChunkBytes)], transposed, 0, vTransposed: true);
+            }
+        }
+
+        Assert.True(codec.TryParse(transposed, out var s2, out string reason), reason);
+        Assert.True(s2!.VTransposed);
+        var again = new byte[chunks.Length];
+        codec.Cut(transposed, s2, 0, 2, again);
+        Assert.Equal(chunks, again);
+    }
+
+    [Fact]
+    public void A_middle_chunk_is_cut_from_its_token_range()
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var blob = BuildState(Layout, 800, 1, false, seed: 9);
+        Assert.True(codec.TryParse(blob, out var state, out _));
+        var all = new byte[3 * Layout.ChunkBytes];
+        codec.Cut(blob, state!, 0, 3, all);
+        var second = new byte[Layout.ChunkBytes];
+        codec.Cut(blob, state!, 1, 1, second);
+        Assert.Equal(all.AsSpan(Layout.ChunkBytes, Layout.ChunkBytes).ToArray(), second);
+    }
+
+    public static TheoryData<string> Damage => ["magic", "streams", "positions", "layers", "ktype", "rowsize", "truncated", "trailing", "vtype"];
+
+    [Theory]
+    [MemberData(nameof(Damage))]
+    public void A_state_the_codec_cannot_vouch_for_is_rejected_with_a_reason(string damage)
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var blob = BuildState(Layout, 300, 0, false, seed: 3);
+        int meta = 16 + (300 * 12);
+        int kHeader = meta + 8;
+        int layerBytes = 12 + (300 * 32);
+        switch (damage)
+        {
+            case "magic": blob[0] ^= 1; break;
+            case "streams": BinaryPrimitives.WriteUInt32LittleEndian(blob.AsSpan(8), 2); break;
+            case "positions": BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(16 + (12 * 5)), 7); break;
+            case "layers": BinaryPrimitives.WriteUInt32LittleEndian(blob.AsSpan(meta + 4), 4); break;
+            case "ktype": BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(kHeader + layerBytes), 8); break;
+            case "rowsize": BinaryPrimitives.WriteUInt64LittleEndian(blob.AsSpan(kHeader + 4), 34); break;
+            case "truncated": blob = blob[..^1]; break;
+            case "trailing": blob = [.. blob, 0]; break;
+            case "vtype": BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(kHeader + (3 * layerBytes)), 0); break;
+        }
+
+        Assert.False(codec.TryParse(blob, out _, out string reason));
+        Assert.False(string.IsNullOrEmpty(reason));
+    }
+
+    [Fact]
+    public void Another_kv_type_is_not_parsed_by_an_f16_codec()
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var f32Layout = new KvLayout("codec-test", 3, 2, 8, KvElementType.Float32);
+        var blob = BuildState(f32Layout, 300, 0, false, seed: 1, ggmlType: 0);
+        Assert.False(codec.TryParse(blob, out _, out string reason));
+        Assert.Contains("type", reason, StringComparison.Ordinal);
+    }
+
+    /// <summary>The state of the first <paramref name="n"/> tokens, cut out of a longer one.</summary>
+    private static byte[] Truncate(byte[] blob, ParsedSequenceState s, int n, bool vTrans)
+    {
+        int row = Layout.KvHeads * Layout.HeadDim * 2;
+        var ms = new MemoryStream();
+        ms.Write(blob, 0, 12);
+        ms.Write(BitConverter.GetBytes((uint)n));
+        ms.Write(blob, 16, n * 12);
+        int afterCells = 16 + (s.Tokens * 12);
+        ms.Write(blob, afterCells, 8);
+        for (int l = 0; l < Layout.Layers; l++)
+        {
+            ms.Write(blob, (int)s.KData[l] - 12, 12);
+            ms.Write(blob, (int)s.KData[l], n * row);
+        }
+
+        for (int l = 0; l < Layout.Layers; l++)
+        {
+            ms.Write(blob, (int)s.VData[l] - 12, 12);
+            if (!vTrans)
+            {
+                ms.Write(blob, (int)s.VData[l], n * row);
+            }
+            else
+            {
+                for (int j = 0; j < row / 2; j++)
+                {
+                    ms.Write(blob, (int)s.VData[l] + (j * s.Tokens * 2), n * 2);
+                }
+            }
+        }
+
+        return ms.ToArray();
+    }
+}
