@@ -1,14 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Analysis;
 using TierKv.Analysis.Report;
 using TierKv.Analysis.Simulation;
-using TierKv.Analysis.Traces;
 using TierKv.Eviction;
 
 namespace TierKv.Cli.Commands;
@@ -19,12 +12,8 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : TraceSettings
     {
-        [CommandArgument(0, "<TRACE>")]
-        [Description("Trace file: Mooncake JSONL (hash_ids of 512-token blocks) or a TierKV access trace (--record-trace).")]
-        public string Trace { get; init; } = string.Empty;
-
         [CommandOption("--capacities")]
         [Description("Cache capacities in blocks, comma-separated.")]
         [DefaultValue("1000,2000,5859,10000,20000,50000,100000,200000")]
@@ -49,8 +38,7 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         var shape = settings.Shape();
         var log = settings.ProgressConsole();
         var sw = Stopwatch.StartNew();
-        var trace = TraceFiles.Read(settings.Trace);
-        TraceWarnings.Print(trace);
+        var trace = settings.ReadTrace();
         log?.MarkupLine($"[grey]analyze {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, {trace.BlockAccesses:N0} block accesses, read in {sw.Elapsed.TotalSeconds:F2} s[/]");
 
         var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default);

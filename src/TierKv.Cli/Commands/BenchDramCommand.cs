@@ -1,12 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
-using TierKv.Keys;
 using TierKv.Store;
 using TierKv.Tiers;
 
@@ -18,17 +10,12 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : BenchSettings
     {
         [CommandOption("--chunks")]
         [Description("Chunks moved per repetition.")]
         [DefaultValue(32)]
         public int Chunks { get; init; } = 32;
-
-        [CommandOption("--reps")]
-        [Description("Repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
 
         [CommandOption("--lookups")]
         [Description("Timed lookups of the 512-chunk prefix.")]
@@ -41,7 +28,7 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
 
         public override ValidationResult Validate() => SettingsRules.Check(
             (Chunks < 1 || Chunks > 4096, "--chunks must be in [1, 4096]."),
-            (Reps < 1 || Reps > 1000, "--reps must be in [1, 1000]."),
+            RepsRule(1000),
             (Lookups < 100, "--lookups must be at least 100."));
     }
 

@@ -1,9 +1,3 @@
-using System.ComponentModel;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Cuda;
 using TierKv.Cuda.Bench;
 
@@ -16,7 +10,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : BenchSettings
     {
         [CommandOption("--tokens")]
         [Description("Tokens of the request moved per repetition (whole 256-token chunks).")]
@@ -28,11 +22,6 @@ internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
         [DefaultValue(16)]
         public int BlockSize { get; init; } = 16;
 
-        [CommandOption("--reps")]
-        [Description("Timed repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
-
         [CommandOption("--device")]
         [Description("GPU ordinal.")]
         [DefaultValue(0)]
@@ -41,7 +30,7 @@ internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
         public override ValidationResult Validate() => SettingsRules.Check(
             (BlockSize is not (16 or 32), "--block-size must be 16 or 32."),
             (Tokens < 256 || Tokens > 1 << 20, "--tokens must be in [256, 1048576]."),
-            (Reps is < 1 or > 1000, "--reps must be in [1, 1000]."));
+            RepsRule(1000));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

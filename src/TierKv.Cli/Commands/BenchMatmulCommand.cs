@@ -1,11 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Engine.Math;
 
 namespace TierKv.Cli.Commands;

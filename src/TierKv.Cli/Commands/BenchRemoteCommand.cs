@@ -1,12 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using StackExchange.Redis;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
-using TierKv.Keys;
 using TierKv.Remote;
 using TierKv.Store;
 using TierKv.Tiers;
@@ -21,7 +13,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : BenchSettings
     {
         [CommandOption("--endpoints <ENDPOINTS>")]
         [Description("Redis/Valkey/Garnet endpoints, HOST:PORT[,HOST:PORT...] (a cluster's other nodes are discovered).")]
@@ -37,11 +29,6 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
         [DefaultValue(4)]
         public int Concurrency { get; init; } = 4;
 
-        [CommandOption("--reps")]
-        [Description("Repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
-
         [CommandOption("--lookups")]
         [Description("Timed lookups of the 512-chunk prefix.")]
         [DefaultValue(2000)]
@@ -56,7 +43,7 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
             (string.IsNullOrWhiteSpace(Endpoints), "--endpoints is required: HOST:PORT[,HOST:PORT...] of a Redis, Valkey or Garnet server or cluster."),
             (Chunks < 1 || Chunks > 1024, "--chunks must be in [1, 1024]."),
             (Concurrency < 1 || Concurrency > 64, "--concurrency must be in [1, 64]."),
-            (Reps < 1 || Reps > 100, "--reps must be in [1, 100]."),
+            RepsRule(100),
             (Lookups < 100, "--lookups must be at least 100."));
     }
 

@@ -1,13 +1,5 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Chunks;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
-using TierKv.Keys;
 using TierKv.Memory;
 using TierKv.Nvme;
 using TierKv.Nvme.Io;

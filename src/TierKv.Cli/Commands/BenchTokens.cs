@@ -1,5 +1,3 @@
-using TierKv.Keys;
-
 namespace TierKv.Cli.Commands;
 
 /// <summary>

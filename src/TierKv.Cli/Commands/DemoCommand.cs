@@ -1,11 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
-using TierKv.Keys;
 using TierKv.Store;
 using TierKv.Tiers;
 

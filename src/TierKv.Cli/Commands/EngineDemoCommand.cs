@@ -1,10 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Engine.Cache;
 using TierKv.Engine.Connector;
 using TierKv.Engine.Math;

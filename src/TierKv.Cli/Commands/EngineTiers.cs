@@ -1,7 +1,4 @@
-using Spectre.Console;
-using TierKv.Cli.Output;
 using TierKv.Engine.Planning;
-using TierKv.Keys;
 using TierKv.Nvme;
 using TierKv.Store;
 

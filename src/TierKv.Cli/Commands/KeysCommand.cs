@@ -1,11 +1,4 @@
-using System.ComponentModel;
 using System.Text;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
-using TierKv.Keys;
 
 namespace TierKv.Cli.Commands;
 

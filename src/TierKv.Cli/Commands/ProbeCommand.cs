@@ -1,9 +1,3 @@
-using System.ComponentModel;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Cli.Commands.Probe;
 
 namespace TierKv.Cli.Commands;

@@ -1,11 +1,4 @@
-using System.ComponentModel;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
-using TierKv.Cli.Output;
 using TierKv.Analysis.Replay;
-using TierKv.Analysis.Traces;
 using TierKv.Eviction;
 using TierKv.Tiers;
 using TierKv.Tracing;
@@ -18,12 +11,8 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : TraceSettings
     {
-        [CommandArgument(0, "<TRACE>")]
-        [Description("Trace file: Mooncake JSONL or a TierKV access trace.")]
-        public string Trace { get; init; } = string.Empty;
-
         [CommandOption("--policy")]
         [Description("Eviction policy of the DRAM tier (default: TierKV's default policy).")]
         public string? Policy { get; init; }
@@ -80,8 +69,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
     {
         var shape = settings.Shape();
         string policy = settings.Policy ?? EvictionPolicies.Default;
-        var trace = TraceFiles.Read(settings.Trace);
-        TraceWarnings.Print(trace);
+        var trace = settings.ReadTrace();
         using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
         var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes, WriteBackOverflow = Enum.Parse<TierKv.Store.WriteBackOverflow>(settings.WriteBackOverflow, ignoreCase: true) };
         using var replayer = new TraceReplayer(trace, options, recorder);

@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using TierKv.Keys;
 
 namespace TierKv.Cli.Commands;
 

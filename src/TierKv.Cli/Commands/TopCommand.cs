@@ -1,9 +1,5 @@
-using System.ComponentModel;
 using System.Globalization;
 using System.Net.Sockets;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Cli.Flags;
 using Spectre.Console.Rendering;
 using TierKv.Server.Client;
 

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using Spectre.Console.Cli;
 using TierKv.Tracing;
 
 namespace TierKv.Cli.Flags;

@@ -1,7 +1,3 @@
-using System.ComponentModel;
-using Spectre.Console.Cli;
-using TierKv.Keys;
-
 namespace TierKv.Cli.Flags;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Text.Json.Nodes;
-using Spectre.Console;
-
 namespace TierKv.Cli.Output;
 
 /// <summary>

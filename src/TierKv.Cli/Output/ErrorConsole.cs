@@ -1,5 +1,3 @@
-using Spectre.Console;
-
 namespace TierKv.Cli.Output;
 
 /// <summary>

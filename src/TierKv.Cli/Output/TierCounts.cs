@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace TierKv.Cli.Output;
 
 /// <summary>Counts per tier (tokens or chunks each tier served), as a JSON object and as a table cell.</summary>
