@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Spectre.Console.Cli;
 
 namespace TierKv.Cli;
 

@@ -1,4 +1,3 @@
-using Spectre.Console.Cli;
 using TierKv.Cli;
 using TierKv.Cli.Commands;
 

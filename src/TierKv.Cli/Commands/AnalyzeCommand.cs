@@ -1,14 +1,8 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Analysis;
 using TierKv.Analysis.Report;
 using TierKv.Analysis.Simulation;
-using TierKv.Analysis.Traces;
 using TierKv.Eviction;
-using TierKv.Keys;
 
 namespace TierKv.Cli.Commands;
 
@@ -18,12 +12,8 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : TraceSettings
     {
-        [CommandArgument(0, "<TRACE>")]
-        [Description("Trace file: Mooncake JSONL (hash_ids of 512-token blocks) or a TierKV access trace (--record-trace).")]
-        public string Trace { get; init; } = string.Empty;
-
         [CommandOption("--capacities")]
         [Description("Cache capacities in blocks, comma-separated.")]
         [DefaultValue("1000,2000,5859,10000,20000,50000,100000,200000")]
@@ -34,31 +24,21 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady")]
         public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady";
 
-        [CommandOption("--model")]
-        [Description("Model shape for the sizing recommendation (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
-
         [CommandOption("--report")]
         [Description("Directory to write a self-contained HTML report (index.html) into.")]
         public string? Report { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate() => string.IsNullOrWhiteSpace(Trace) ? ValidationResult.Error("A trace file is required.") : ValidationResult.Success();
+        public override ValidationResult Validate() => SettingsRules.Check((string.IsNullOrWhiteSpace(Trace), "A trace file is required."));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var capacities = ParseCapacities(settings.Capacities);
         var policies = ParsePolicies(settings.Policies);
-        var shape = ModelShapes.Get(settings.Model);
-        var log = settings.Json ? null : AnsiConsole.Console;
+        var shape = settings.Shape();
+        var log = settings.ProgressConsole();
         var sw = Stopwatch.StartNew();
-        var trace = TraceFiles.Read(settings.Trace);
-        TraceWarnings.Print(trace);
+        var trace = settings.ReadTrace();
         log?.MarkupLine($"[grey]analyze {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, {trace.BlockAccesses:N0} block accesses, read in {sw.Elapsed.TotalSeconds:F2} s[/]");
 
         var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default);
@@ -69,25 +49,20 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
             log?.MarkupLine($"report: [link]{Markup.Escape(path)}[/]");
         }
 
-        if (settings.Json)
-        {
-            JsonOutput.Write(analysis.ToJson());
-            return 0;
-        }
-
-        Print(analysis);
-        return 0;
+        return Report(analysis).Write(settings.Json);
     }
 
-    private static void Print(TraceAnalysis a)
+    /// <summary>The analysis's JSON, and the trace, curve and sizing tables.</summary>
+    private static CommandReport Report(TraceAnalysis a)
     {
         var s = a.Statistics;
-        var stats = new Table().Title("trace").AddColumns("requests", "span", "mean / median input", "blocks/request", "unique blocks", "reuse fraction (infinite cache)", "median / p90 reuse distance");
-        stats.AddRow($"{s.Requests:N0}", $"{s.SpanSeconds:F0} s", $"{s.MeanInputTokens:F0} / {s.MedianInputTokens}", $"{s.MeanBlocksPerRequest:F2}", $"{s.UniqueBlocks:N0} of {s.BlockAccesses:N0}",
-            $"{a.Infinite.HitRatio:F4}", $"{a.Reuse.MedianDistance:N0} / {a.Reuse.P90Distance:N0} blocks");
-        AnsiConsole.Write(stats);
+        var report = new CommandReport(a.ToJson())
+            .Table(new Table().Title("trace").AddColumns("requests", "span", "mean / median input", "blocks/request", "unique blocks", "reuse fraction (infinite cache)", "median / p90 reuse distance"))
+            .Row($"{s.Requests:N0}", $"{s.SpanSeconds:F0} s", $"{s.MeanInputTokens:F0} / {s.MedianInputTokens}", $"{s.MeanBlocksPerRequest:F2}", $"{s.UniqueBlocks:N0} of {s.BlockAccesses:N0}",
+                $"{a.Infinite.HitRatio:F4}", $"{a.Reuse.MedianDistance:N0} / {a.Reuse.P90Distance:N0} blocks");
 
         var curves = new Table().Title($"hit ratio by capacity (blocks of {a.Trace.BlockTokens} tokens)").AddColumn("policy");
+        report.Table(curves);
         foreach (int c in a.Capacities)
         {
             curves.AddColumn(new TableColumn(c.ToString("N0", CultureInfo.InvariantCulture)).RightAligned());
@@ -101,23 +76,19 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
                 row.Add(a.HitRatio(p, c).ToString("F4", CultureInfo.InvariantCulture));
             }
 
-            curves.AddRow([.. row]);
+            report.Row([.. row]);
         }
 
-        AnsiConsole.Write(curves);
         var rec = a.Sizing;
-        var sizing = new Table().Title($"sizing for {rec.Model} ({rec.BytesPerToken / 1024} KiB per token), policy {rec.Policy}, attainable {rec.Attainable:F4}")
-            .AddColumns("target", "hit ratio", "blocks", "tokens", "bytes");
+        report.Table(new Table().Title($"sizing for {rec.Model} ({rec.BytesPerToken / 1024} KiB per token), policy {rec.Policy}, attainable {rec.Attainable:F4}")
+            .AddColumns("target", "hit ratio", "blocks", "tokens", "bytes"));
         foreach (var t in rec.Targets)
         {
-            sizing.AddRow($"{t.Fraction:P0} of attainable", t.HitRatio.ToString("F4", CultureInfo.InvariantCulture), $"{t.Blocks:N0}", $"{t.Tokens:N0}", Bytes(t.Bytes));
+            report.Row($"{t.Fraction:P0} of attainable", t.HitRatio.ToString("F4", CultureInfo.InvariantCulture), $"{t.Blocks:N0}", $"{t.Tokens:N0}", ByteSizes.Format(t.Bytes));
         }
 
-        AnsiConsole.Write(sizing);
-        AnsiConsole.MarkupLine($"recommendation: DRAM {Bytes(rec.DramBytes)} (50% of attainable), SSD {Bytes(rec.SsdBytes)} (up to 99%)");
+        return report.Line($"recommendation: DRAM {ByteSizes.Format(rec.DramBytes)} (50% of attainable), SSD {ByteSizes.Format(rec.SsdBytes)} (up to 99%)");
     }
-
-    internal static string Bytes(long b) => b >= 1L << 40 ? $"{b / (double)(1L << 40):F1} TiB" : b >= 1L << 30 ? $"{b / (double)(1L << 30):F1} GiB" : $"{b / (double)(1L << 20):F1} MiB";
 
     internal static List<int> ParseCapacities(string text)
     {

@@ -1,10 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Keys;
 using TierKv.Store;
 using TierKv.Tiers;
 
@@ -16,22 +10,12 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : BenchSettings
     {
-        [CommandOption("--model")]
-        [Description("Model shape whose chunk size is used for store/retrieve (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
-
         [CommandOption("--chunks")]
         [Description("Chunks moved per repetition.")]
         [DefaultValue(32)]
         public int Chunks { get; init; } = 32;
-
-        [CommandOption("--reps")]
-        [Description("Repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
 
         [CommandOption("--lookups")]
         [Description("Timed lookups of the 512-chunk prefix.")]
@@ -42,44 +26,23 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
         [Description("Eviction policy of the DRAM tier.")]
         public string? Policy { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (Chunks < 1 || Chunks > 4096)
-            {
-                return ValidationResult.Error("--chunks must be in [1, 4096].");
-            }
-
-            if (Reps < 1 || Reps > 1000)
-            {
-                return ValidationResult.Error("--reps must be in [1, 1000].");
-            }
-
-            return Lookups < 100 ? ValidationResult.Error("--lookups must be at least 100.") : ValidationResult.Success();
-        }
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (Chunks < 1 || Chunks > 4096, "--chunks must be in [1, 4096]."),
+            RepsRule(1000),
+            (Lookups < 100, "--lookups must be at least 100."));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         var layout = shape.Layout;
         int cb = layout.ChunkBytes;
         int n = settings.Chunks;
         long volume = (long)cb * n;
-        var log = settings.Json ? null : AnsiConsole.Console;
-        log?.MarkupLine($"[grey]bench dram: {n} chunks of {cb / (1 << 20)} MiB ({layout.ModelId}), {settings.Reps} repetitions, 1 thread[/]");
+        settings.ProgressConsole()?.MarkupLine($"[grey]bench dram: {n} chunks of {cb / (1 << 20)} MiB ({layout.ModelId}), {settings.Reps} repetitions, 1 thread[/]");
 
         // Source chunks with distinct contents, and keys of one long prefix.
-        var tokens = new int[n * layout.TokensPerChunk];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            tokens[i] = (i * 7919) + 13;
-        }
-
-        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
+        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, BenchTokens.Distinct(n * layout.TokensPerChunk));
         var source = GC.AllocateUninitializedArray<byte>(checked((int)Math.Min(volume, int.MaxValue - 64)), pinned: true);
         if (source.Length < volume)
         {
@@ -167,15 +130,10 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             }
         }
 
-        // Lookup of a fully cached 131,072-token prefix (512 chunks of 256) whose keys the caller holds. The chunk
-        // size does not enter a lookup, so a layout with small chunks keeps the pool small.
-        var lookupLayout = new KvLayout("bench/lookup", 1, 1, 8, KvElementType.Float16);
-        const int lookupChunks = 512;
-        var lookupTokens = new int[lookupChunks * lookupLayout.TokensPerChunk];
-        for (int i = 0; i < lookupTokens.Length; i++)
-        {
-            lookupTokens[i] = (int)((i * 2654435761u) % 128256);
-        }
+        // Lookup of a fully cached 131,072-token prefix (512 chunks of 256) whose keys the caller holds.
+        var lookupLayout = BenchTokens.LookupLayout;
+        const int lookupChunks = BenchTokens.LookupChunks;
+        var lookupTokens = BenchTokens.LookupPrefix();
 
         var lookupKeys = PrefixHasher.ComputeKeys(lookupLayout, TenantSalt.None, lookupTokens);
         var lat = new double[settings.Lookups];
@@ -239,7 +197,7 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             }
         }
 
-        var result = new JsonObject
+        var report = new CommandReport(new JsonObject
         {
             ["bench"] = "dram",
             ["model"] = shape.Name,
@@ -261,20 +219,12 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             ["hash_threads"] = Environment.ProcessorCount,
             ["hash_single_thread_gbs"] = JsonOutput.Round(Stats.Median(hashSingle)),
             ["hash_tokens"] = lookupTokens.Length,
-        };
-
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        var table = new Table().AddColumns("measure", "TierKV", "baseline", "ratio");
-        table.AddRow("store (put)", $"{result["put_gbs"]} GB/s", $"memcpy {result["memcpy_gbs"]} GB/s", $"{result["put_vs_memcpy"]}");
-        table.AddRow("retrieve (get)", $"{result["get_gbs"]} GB/s", $"memcpy {result["memcpy_gbs"]} GB/s", $"{result["get_vs_memcpy"]}");
-        table.AddRow("lookup 512 chunks", $"p50 {result["lookup_p50_us"]} us, p99 {result["lookup_p99_us"]} us", "target p99 <= 20 us", "");
-        table.AddRow("chained key hashing", $"{result["hash_gbs"]} GB/s ({result["hash_threads"]} cores; one thread {result["hash_single_thread_gbs"]} GB/s)", "target >= 20 GB/s", "");
-        AnsiConsole.Write(table);
-        return 0;
+        });
+        return report.Table("measure", "TierKV", "baseline", "ratio")
+            .Row("store (put)", $"{report["put_gbs"]} GB/s", $"memcpy {report["memcpy_gbs"]} GB/s", report["put_vs_memcpy"])
+            .Row("retrieve (get)", $"{report["get_gbs"]} GB/s", $"memcpy {report["memcpy_gbs"]} GB/s", report["get_vs_memcpy"])
+            .Row("lookup 512 chunks", $"p50 {report["lookup_p50_us"]} us, p99 {report["lookup_p99_us"]} us", "target p99 <= 20 us", "")
+            .Row("chained key hashing", $"{report["hash_gbs"]} GB/s ({report["hash_threads"]} cores; one thread {report["hash_single_thread_gbs"]} GB/s)", "target >= 20 GB/s", "")
+            .Write(settings.Json);
     }
 }

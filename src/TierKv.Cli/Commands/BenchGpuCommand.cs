@@ -1,8 +1,3 @@
-using System.ComponentModel;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Cuda;
 using TierKv.Cuda.Bench;
 
@@ -15,13 +10,8 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : BenchSettings
     {
-        [CommandOption("--model")]
-        [Description("Model shape (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
-
         [CommandOption("--tokens")]
         [Description("Tokens of the request moved per repetition (whole 256-token chunks).")]
         [DefaultValue(16384)]
@@ -32,40 +22,21 @@ internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
         [DefaultValue(16)]
         public int BlockSize { get; init; } = 16;
 
-        [CommandOption("--reps")]
-        [Description("Timed repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
-
         [CommandOption("--device")]
         [Description("GPU ordinal.")]
         [DefaultValue(0)]
         public int Device { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (BlockSize is not (16 or 32))
-            {
-                return ValidationResult.Error("--block-size must be 16 or 32.");
-            }
-
-            if (Tokens < 256 || Tokens > 1 << 20)
-            {
-                return ValidationResult.Error("--tokens must be in [256, 1048576].");
-            }
-
-            return Reps is < 1 or > 1000 ? ValidationResult.Error("--reps must be in [1, 1000].") : ValidationResult.Success();
-        }
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (BlockSize is not (16 or 32), "--block-size must be 16 or 32."),
+            (Tokens < 256 || Tokens > 1 << 20, "--tokens must be in [256, 1048576]."),
+            RepsRule(1000));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var options = new GpuBenchOptions { Model = settings.Model, Tokens = settings.Tokens, BlockSize = settings.BlockSize, Reps = settings.Reps, Device = settings.Device };
-        var log = settings.Json ? null : AnsiConsole.Console;
+        var log = settings.ProgressConsole();
         JsonObject result;
         try
         {
@@ -77,20 +48,13 @@ internal sealed class BenchGpuCommand : Command<BenchGpuCommand.Settings>
             return 3;
         }
 
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        string F(string name) => Convert.ToString(result[name], CultureInfo.InvariantCulture) ?? "";
-        var table = new Table().AddColumns("measure", "TierKV", "ceiling", "ratio");
-        table.AddRow("load (H2D + scatter)", $"{F("load_gbs")} GB/s", $"{F("ceiling_h2d_gbs")} GB/s", F("load_vs_ceiling"));
-        table.AddRow("store (gather + D2H)", $"{F("store_gbs")} GB/s", $"{F("ceiling_d2h_gbs")} GB/s", F("store_vs_ceiling"));
-        table.AddRow("first layer ready", $"{F("load_first_layer_ms")} ms", "", "");
-        table.AddRow("per layer (load / store, p50)", $"{F("load_layer_p50_ms")} / {F("store_layer_p50_ms")} ms", "", "");
-        table.AddRow("naive (cuMemcpy per page)", $"{F("naive_load_gbs")} GB/s", $"{F("ceiling_h2d_gbs")} GB/s", "");
-        AnsiConsole.Write(table);
-        return 0;
+        var report = new CommandReport(result);
+        return report.Table("measure", "TierKV", "ceiling", "ratio")
+            .Row("load (H2D + scatter)", $"{report["load_gbs"]} GB/s", $"{report["ceiling_h2d_gbs"]} GB/s", report["load_vs_ceiling"])
+            .Row("store (gather + D2H)", $"{report["store_gbs"]} GB/s", $"{report["ceiling_d2h_gbs"]} GB/s", report["store_vs_ceiling"])
+            .Row("first layer ready", $"{report["load_first_layer_ms"]} ms", "", "")
+            .Row("per layer (load / store, p50)", $"{report["load_layer_p50_ms"]} / {report["store_layer_p50_ms"]} ms", "", "")
+            .Row("naive (cuMemcpy per page)", $"{report["naive_load_gbs"]} GB/s", $"{report["ceiling_h2d_gbs"]} GB/s", "")
+            .Write(settings.Json);
     }
 }

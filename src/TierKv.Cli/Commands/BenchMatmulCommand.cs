@@ -1,9 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Engine.Math;
 
 namespace TierKv.Cli.Commands;
@@ -15,7 +10,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed unsafe class BenchMatmulCommand : Command<BenchMatmulCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : JsonSettings
     {
         [CommandOption("--rows")]
         [Description("Rows (tokens) of the activations.")]
@@ -27,12 +22,8 @@ internal sealed unsafe class BenchMatmulCommand : Command<BenchMatmulCommand.Set
         [DefaultValue(9)]
         public int Reps { get; init; } = 9;
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate() =>
-            Rows is < 1 or > 16384 || Reps is < 1 or > 100 ? ValidationResult.Error("--rows must be in [1, 16384] and --reps in [1, 100].") : ValidationResult.Success();
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (Rows is < 1 or > 16384 || Reps is < 1 or > 100, "--rows must be in [1, 16384] and --reps in [1, 100]."));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -45,7 +36,6 @@ internal sealed unsafe class BenchMatmulCommand : Command<BenchMatmulCommand.Set
         var shapes = new (string Name, int K, int N)[] { ("qkv 768->1280", 768, 1280), ("gate|up 768->3072", 768, 3072), ("down 1536->768", 1536, 768) };
         var rows = new JsonArray();
         double best = 0;
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("shape", "threads", "GFLOP/s", "of nominal peak", "of measured FMA peak");
         foreach (var (name, k, n) in shapes)
         {
             using var b = new PackedMatrix(k, n);
@@ -99,7 +89,6 @@ internal sealed unsafe class BenchMatmulCommand : Command<BenchMatmulCommand.Set
                         ["of_nominal_peak"] = JsonOutput.Round(peakNominal > 0 ? gflops / peakNominal : 0),
                         ["of_measured_peak"] = JsonOutput.Round(gflops / peakMeasured),
                     });
-                    table.AddRow(name, threads.ToString(), gflops.ToString("F1"), (gflops / peakNominal).ToString("P0"), (gflops / peakMeasured).ToString("P0"));
                 }
             }
             finally
@@ -109,28 +98,30 @@ internal sealed unsafe class BenchMatmulCommand : Command<BenchMatmulCommand.Set
             }
         }
 
-        if (settings.Json)
+        var report = new CommandReport(new JsonObject
         {
-            JsonOutput.Write(new JsonObject
-            {
-                ["cpu"] = cpu?.Model,
-                ["cores"] = cores,
-                ["cpu_mhz"] = cpu?.Megahertz,
-                ["flops_per_cycle_per_core"] = cpu?.FlopsPerCycle,
-                ["peak_derivation"] = cpu?.Reasoning,
-                ["nominal_peak_gflops"] = JsonOutput.Round(nominal, 1),
-                ["measured_fma_peak_gflops_1_thread"] = JsonOutput.Round(measured1, 1),
-                ["measured_fma_peak_gflops"] = JsonOutput.Round(measuredAll, 1),
-                ["best_gflops"] = JsonOutput.Round(best, 1),
-                ["best_of_nominal_peak"] = JsonOutput.Round(nominal > 0 ? best / nominal : 0),
-                ["shapes"] = rows,
-            });
-            return 0;
+            ["cpu"] = cpu?.Model,
+            ["cores"] = cores,
+            ["cpu_mhz"] = cpu?.Megahertz,
+            ["flops_per_cycle_per_core"] = cpu?.FlopsPerCycle,
+            ["peak_derivation"] = cpu?.Reasoning,
+            ["nominal_peak_gflops"] = JsonOutput.Round(nominal, 1),
+            ["measured_fma_peak_gflops_1_thread"] = JsonOutput.Round(measured1, 1),
+            ["measured_fma_peak_gflops"] = JsonOutput.Round(measuredAll, 1),
+            ["best_gflops"] = JsonOutput.Round(best, 1),
+            ["best_of_nominal_peak"] = JsonOutput.Round(nominal > 0 ? best / nominal : 0),
+            ["shapes"] = rows,
+        })
+            .Line($"[grey]{Markup.Escape($"{cpu?.Model}, {cores} cores at {cpu?.Megahertz:F0} MHz (cpuinfo); {cpu?.Reasoning}")}[/]")
+            .Line($"Nominal peak {nominal:F0} GFLOP/s on {cores} cores; register-only FMA loop measures {measured1:F0} (1 thread) and {measuredAll:F0} ({cores} threads).")
+            .Table(new Table().Border(TableBorder.Rounded).AddColumns("shape", "threads", "GFLOP/s", "of nominal peak", "of measured FMA peak"));
+        foreach (var node in rows)
+        {
+            // The figures as the JSON rounds them; the ratios as percentages.
+            var row = node!.AsObject();
+            report.Row(Markup.Escape((string)row["shape"]!), $"{row["threads"]}", $"{(double)row["gflops"]!:F1}", $"{(double)row["of_nominal_peak"]!:P0}", $"{(double)row["of_measured_peak"]!:P0}");
         }
 
-        AnsiConsole.MarkupLineInterpolated($"[grey]{cpu?.Model}, {cores} cores at {cpu?.Megahertz:F0} MHz (cpuinfo); {cpu?.Reasoning}[/]");
-        AnsiConsole.MarkupLineInterpolated($"Nominal peak {nominal:F0} GFLOP/s on {cores} cores; register-only FMA loop measures {measured1:F0} (1 thread) and {measuredAll:F0} ({cores} threads).");
-        AnsiConsole.Write(table);
-        return 0;
+        return report.Write(settings.Json);
     }
 }

@@ -1,10 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using StackExchange.Redis;
-using TierKv.Keys;
 using TierKv.Remote;
 using TierKv.Store;
 using TierKv.Tiers;
@@ -19,16 +13,11 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : BenchSettings
     {
         [CommandOption("--endpoints <ENDPOINTS>")]
         [Description("Redis/Valkey/Garnet endpoints, HOST:PORT[,HOST:PORT...] (a cluster's other nodes are discovered).")]
         public string Endpoints { get; init; } = string.Empty;
-
-        [CommandOption("--model")]
-        [Description("Model shape whose chunk size is used for the values (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
 
         [CommandOption("--chunks")]
         [Description("Chunks moved per repetition.")]
@@ -40,11 +29,6 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
         [DefaultValue(4)]
         public int Concurrency { get; init; } = 4;
 
-        [CommandOption("--reps")]
-        [Description("Repetitions; medians are reported.")]
-        [DefaultValue(7)]
-        public int Reps { get; init; } = 7;
-
         [CommandOption("--lookups")]
         [Description("Timed lookups of the 512-chunk prefix.")]
         [DefaultValue(2000)]
@@ -55,39 +39,17 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
         [DefaultValue(1)]
         public int BulkConnections { get; init; } = 1;
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (string.IsNullOrWhiteSpace(Endpoints))
-            {
-                return ValidationResult.Error("--endpoints is required: HOST:PORT[,HOST:PORT...] of a Redis, Valkey or Garnet server or cluster.");
-            }
-
-            if (Chunks < 1 || Chunks > 1024)
-            {
-                return ValidationResult.Error("--chunks must be in [1, 1024].");
-            }
-
-            if (Concurrency < 1 || Concurrency > 64)
-            {
-                return ValidationResult.Error("--concurrency must be in [1, 64].");
-            }
-
-            if (Reps < 1 || Reps > 100)
-            {
-                return ValidationResult.Error("--reps must be in [1, 100].");
-            }
-
-            return Lookups < 100 ? ValidationResult.Error("--lookups must be at least 100.") : ValidationResult.Success();
-        }
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (string.IsNullOrWhiteSpace(Endpoints), "--endpoints is required: HOST:PORT[,HOST:PORT...] of a Redis, Valkey or Garnet server or cluster."),
+            (Chunks < 1 || Chunks > 1024, "--chunks must be in [1, 1024]."),
+            (Concurrency < 1 || Concurrency > 64, "--concurrency must be in [1, 64]."),
+            RepsRule(100),
+            (Lookups < 100, "--lookups must be at least 100."));
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         var layout = shape.Layout;
         int cb = layout.ChunkBytes;
         int n = settings.Chunks;
@@ -97,7 +59,7 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
             throw new ArgumentException($"--chunks {n} of {cb} bytes exceed 2 GiB per repetition; use fewer chunks.");
         }
 
-        var log = settings.Json ? null : AnsiConsole.Console;
+        var log = settings.ProgressConsole();
         string prefix = $"tierkv-bench-{Environment.ProcessId}";
         var options = RemoteTierOptions.FromEndpoints(settings.Endpoints) with { KeyPrefix = prefix, BulkConnections = settings.BulkConnections };
         options.Validate();
@@ -115,13 +77,7 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
         int nodes = raw.GetServers().Count(s => s.IsConnected && !s.IsReplica);
         log?.MarkupLine($"[grey]bench remote: {n} chunks of {cb / (1 << 20)} MiB ({layout.ModelId}), {nodes} primaries, concurrency {settings.Concurrency}, {settings.Reps} repetitions[/]");
 
-        var tokens = new int[n * layout.TokensPerChunk];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            tokens[i] = (i * 7919) + 13;
-        }
-
-        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
+        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, BenchTokens.Distinct(n * layout.TokensPerChunk));
         var rawScheme = new RedisKeyScheme(prefix + "-raw");
         var rawKeys = new RedisKey[n];
         var tierKeys = new RedisKey[n];
@@ -208,7 +164,7 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
 
         var (p50, p99, p999, lookupKeys) = await MeasureLookups(tier, settings.Lookups, db);
 
-        var result = new JsonObject
+        var report = new CommandReport(new JsonObject
         {
             ["bench"] = "remote",
             ["endpoints"] = settings.Endpoints,
@@ -232,20 +188,12 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
             ["lookup_budget_ms"] = options.LookupBudget.TotalMilliseconds,
             ["failures"] = tier.Counters.Failures,
             ["damaged"] = tier.Counters.Damaged,
-        };
-
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        var table = new Table().AddColumns("measure", "TierKV", "baseline", "ratio");
-        table.AddRow("write (put)", $"{result["put_gbs"]} GB/s", $"raw SET {result["raw_set_gbs"]} GB/s", $"{result["put_vs_raw"]}");
-        table.AddRow("read (get)", $"{result["get_gbs"]} GB/s", $"raw GET {result["raw_get_gbs"]} GB/s", $"{result["get_vs_raw"]}");
-        table.AddRow("lookup 512 chunks", $"p50 {result["lookup_p50_us"]} us, p99 {result["lookup_p99_us"]} us", $"budget {options.LookupBudget.TotalMilliseconds} ms", "");
-        AnsiConsole.Write(table);
-        return 0;
+        });
+        return report.Table("measure", "TierKV", "baseline", "ratio")
+            .Row("write (put)", $"{report["put_gbs"]} GB/s", $"raw SET {report["raw_set_gbs"]} GB/s", report["put_vs_raw"])
+            .Row("read (get)", $"{report["get_gbs"]} GB/s", $"raw GET {report["raw_get_gbs"]} GB/s", report["get_vs_raw"])
+            .Row("lookup 512 chunks", $"p50 {report["lookup_p50_us"]} us, p99 {report["lookup_p99_us"]} us", $"budget {options.LookupBudget.TotalMilliseconds} ms", "")
+            .Write(settings.Json);
     }
 
     /// <summary>Runs <paramref name="op"/> for indices 0..n-1 with <paramref name="concurrency"/> in flight; returns seconds.</summary>
@@ -289,14 +237,9 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
     /// <summary>A 131,072-token prefix (512 chunks of 256) held only in the cluster, looked up through the tiered store.</summary>
     private static async Task<(double P50, double P99, double P999, int Chunks)> MeasureLookups(RedisTier tier, int count, IDatabase db)
     {
-        var layout = new KvLayout("bench/lookup", 1, 1, 8, KvElementType.Float16);
-        const int chunks = 512;
-        var tokens = new int[chunks * layout.TokensPerChunk];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            tokens[i] = (int)((i * 2654435761u) % 128256);
-        }
-
+        var layout = BenchTokens.LookupLayout;
+        const int chunks = BenchTokens.LookupChunks;
+        var tokens = BenchTokens.LookupPrefix();
         var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
         var payload = new byte[layout.ChunkBytes];
         var writes = new Task[chunks];

@@ -1,13 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Keys;
 using TierKv.Server.Client;
 
 namespace TierKv.Cli.Commands;
@@ -20,7 +14,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : JsonSettings
     {
         [CommandOption("--concurrency")]
         [Description("Client connections (one thread each), the same for both servers.")]
@@ -57,28 +51,13 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
         [DefaultValue("redis-server")]
         public string RedisServer { get; init; } = "redis-server";
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
         public override ValidationResult Validate()
         {
-            if (Concurrency is < 1 or > 256)
-            {
-                return ValidationResult.Error("--concurrency must be in [1, 256].");
-            }
-
-            if (Ops is < 1 or > 100000 || Reps is < 1 or > 100)
-            {
-                return ValidationResult.Error("--ops must be in [1, 100000] and --reps in [1, 100].");
-            }
-
-            if (LookupKeys is < 1 or > 4096 || Lookups < 100)
-            {
-                return ValidationResult.Error("--lookup-keys must be in [1, 4096] and --lookups at least 100.");
-            }
-
-            var size = ByteSizes.Validate(ValueBytes, "--value-bytes", inMemory: true, max: int.MaxValue);
+            var failure = SettingsRules.FirstFailure(
+                (Concurrency is < 1 or > 256, "--concurrency must be in [1, 256]."),
+                (Ops is < 1 or > 100000 || Reps is < 1 or > 100, "--ops must be in [1, 100000] and --reps in [1, 100]."),
+                (LookupKeys is < 1 or > 4096 || Lookups < 100, "--lookup-keys must be in [1, 4096] and --lookups at least 100."));
+            var size = failure ?? ByteSizes.Validate(ValueBytes, "--value-bytes", inMemory: true, max: int.MaxValue);
             return !size.Successful ? size
                 : ByteSizes.FitsMemory(DramBytes((int)ByteSizes.Parse(ValueBytes, "--value-bytes")), $"--value-bytes {ValueBytes} for each of --concurrency {Concurrency} x --ops {Ops} values");
         }
@@ -91,7 +70,7 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
     {
         int valueBytes = (int)ByteSizes.Parse(settings.ValueBytes, "--value-bytes");
         int c = settings.Concurrency;
-        var log = settings.Json ? null : AnsiConsole.Console;
+        var log = settings.ProgressConsole();
         int tierPort = FreePort();
         int redisPort = FreePort();
         long dram = settings.DramBytes(valueBytes);
@@ -134,7 +113,7 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
             var ping = MeasurePings(redisPort, settings.Lookups);
             var (ping50s, ping99s) = Batches(ping, settings.Reps);
 
-            var result = new JsonObject
+            var report = new CommandReport(new JsonObject
             {
                 ["bench"] = "server",
                 ["concurrency"] = c,
@@ -156,19 +135,12 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
                 ["lookup_max_us"] = JsonOutput.Round(Stats.Percentile(lat, 1.0), 1),
                 ["redis_ping_p50_us"] = JsonOutput.Round(Stats.Median(ping50s), 1),
                 ["redis_ping_p99_us"] = JsonOutput.Round(Stats.Median(ping99s), 1),
-            };
-            if (settings.Json)
-            {
-                JsonOutput.Write(result);
-                return 0;
-            }
-
-            var table = new Table().AddColumns("measure", "tierkv serve", $"redis-server {redisVersion}", "ratio");
-            table.AddRow("GET", $"{result["tierkv_get_gbs"]} GB/s", $"{result["redis_get_gbs"]} GB/s", $"{result["get_vs_redis"]} (target >= 1.5)");
-            table.AddRow("SET", $"{result["tierkv_set_gbs"]} GB/s", $"{result["redis_set_gbs"]} GB/s", $"{result["set_vs_redis"]} (target >= 1)");
-            table.AddRow($"KV.LOOKUP of {settings.LookupKeys} keys", $"p50 {result["lookup_p50_us"]} us, p99 {result["lookup_p99_us"]} us", $"PING p50 {result["redis_ping_p50_us"]} us, p99 {result["redis_ping_p99_us"]} us", "target p99 <= 100 us");
-            AnsiConsole.Write(table);
-            return 0;
+            });
+            return report.Table("measure", "tierkv serve", $"redis-server {redisVersion}", "ratio")
+                .Row("GET", $"{report["tierkv_get_gbs"]} GB/s", $"{report["redis_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
+                .Row("SET", $"{report["tierkv_set_gbs"]} GB/s", $"{report["redis_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
+                .Row($"KV.LOOKUP of {settings.LookupKeys} keys", $"p50 {report["lookup_p50_us"]} us, p99 {report["lookup_p99_us"]} us", $"PING p50 {report["redis_ping_p50_us"]} us, p99 {report["redis_ping_p99_us"]} us", "target p99 <= 100 us")
+                .Write(settings.Json);
         }
         finally
         {

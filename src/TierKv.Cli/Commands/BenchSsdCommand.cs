@@ -1,11 +1,5 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Chunks;
-using TierKv.Keys;
 using TierKv.Memory;
 using TierKv.Nvme;
 using TierKv.Nvme.Io;
@@ -23,16 +17,11 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
     /// <summary>Chunks per alternating slice of raw and tier I/O.</summary>
     private const int Slice = 48;
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
         [CommandOption("--dir")]
         [Description("Directory on the SSD to benchmark in (files are removed afterwards).")]
         public string? Dir { get; init; }
-
-        [CommandOption("--model")]
-        [Description("Model shape whose chunk size is used (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
 
         [CommandOption("--chunks")]
         [Description("Chunks moved per repetition (the volume).")]
@@ -54,39 +43,17 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         [DefaultValue(48)]
         public int RandomReads { get; init; } = 48;
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (string.IsNullOrWhiteSpace(Dir))
-            {
-                return ValidationResult.Error("--dir is required: a directory on the SSD to benchmark in.");
-            }
-
-            if (Chunks is < 2 or > 100_000)
-            {
-                return ValidationResult.Error("--chunks must be in [2, 100000].");
-            }
-
-            if (Reps is < 1 or > 100)
-            {
-                return ValidationResult.Error("--reps must be in [1, 100].");
-            }
-
-            if (QueueDepth is < 1 or > 256)
-            {
-                return ValidationResult.Error("--qd must be in [1, 256].");
-            }
-
-            return RandomReads < 1 ? ValidationResult.Error("--random-reads must be at least 1.") : ValidationResult.Success();
-        }
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (string.IsNullOrWhiteSpace(Dir), "--dir is required: a directory on the SSD to benchmark in."),
+            (Chunks is < 2 or > 100_000, "--chunks must be in [2, 100000]."),
+            (Reps is < 1 or > 100, "--reps must be in [1, 100]."),
+            (QueueDepth is < 1 or > 256, "--qd must be in [1, 256]."),
+            (RandomReads < 1, "--random-reads must be at least 1."));
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         var layout = shape.Layout;
         int cb = layout.ChunkBytes;
         int n = settings.Chunks;
@@ -94,7 +61,7 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         long volume = (long)cb * n;
         string root = Path.GetFullPath(settings.Dir!);
         string work = Path.Combine(root, $"tierkv-bench-ssd-{Environment.ProcessId}");
-        var log = settings.Json ? null : AnsiConsole.Console;
+        var log = settings.ProgressConsole();
         Directory.CreateDirectory(work);
         var (direct, detail) = DirectIoProbe.Check(work);
         log?.MarkupLine($"[grey]bench ssd in {Markup.Escape(root)}: {n} chunks of {cb >> 20} MiB ({volume >> 20} MiB), qd {qd}, {settings.Reps} repetitions, {Markup.Escape(detail)}[/]");
@@ -150,13 +117,7 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             for (int r = 0; r < settings.Reps + 1; r++)
             {
                 // Fresh keys each repetition: the tier writes (and evicts) rather than finding them present.
-                var tokens = new int[n * layout.TokensPerChunk];
-                for (int i = 0; i < tokens.Length; i++)
-                {
-                    tokens[i] = (i * 7919) + r;
-                }
-
-                keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, tokens);
+                keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, BenchTokens.Distinct(n * layout.TokensPerChunk, offset: r));
 
                 // Raw and tier alternate in slices of the volume, so a shared disk's changing load hits both alike.
                 double w = 0, p = 0, rr = 0, g = 0;
@@ -223,7 +184,7 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         double rd = Stats.Median(rawRead);
         double pg = Stats.Median(put);
         double gg = Stats.Median(get);
-        var result = new JsonObject
+        var report = new CommandReport(new JsonObject
         {
             ["bench"] = "ssd",
             ["dir"] = root,
@@ -244,21 +205,13 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             ["read_p50_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.50), 1),
             ["read_p99_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 1),
             ["random_reads"] = lat.Count,
-        };
-
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        var table = new Table().AddColumns("measure", "TierKV SSD tier", "raw (same run)", "ratio");
-        table.AddRow("store (put)", $"{result["put_gbs"]} GB/s", $"{result["raw_write_gbs"]} GB/s", $"{result["put_vs_raw"]}");
-        table.AddRow("retrieve (get)", $"{result["get_gbs"]} GB/s", $"{result["raw_read_gbs"]} GB/s", $"{result["get_vs_raw"]}");
-        table.AddRow("random chunk read", $"p50 {result["read_p50_us"]} us, p99 {result["read_p99_us"]} us", "", "");
-        table.AddRow("I/O mode", Markup.Escape(ioMode), "", "");
-        AnsiConsole.Write(table);
-        return 0;
+        });
+        return report.Table("measure", "TierKV SSD tier", "raw (same run)", "ratio")
+            .Row("store (put)", $"{report["put_gbs"]} GB/s", $"{report["raw_write_gbs"]} GB/s", report["put_vs_raw"])
+            .Row("retrieve (get)", $"{report["get_gbs"]} GB/s", $"{report["raw_read_gbs"]} GB/s", report["get_vs_raw"])
+            .Row("random chunk read", $"p50 {report["read_p50_us"]} us, p99 {report["read_p99_us"]} us", "", "")
+            .Row("I/O mode", Markup.Escape(ioMode), "", "")
+            .Write(settings.Json);
     }
 
     /// <summary>Sequential blocks of the raw file, <paramref name="qd"/> threads each with its own buffer; returns seconds.</summary>

@@ -1,13 +1,5 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.IO.Hashing;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Keys;
 using TierKv.Store;
 using TierKv.Tiers;
-using TierKv.Tracing;
 
 namespace TierKv.Cli.Commands;
 
@@ -19,7 +11,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ChatWorkloadSettings
     {
         [CommandOption("--users")]
         [Description("Concurrent chat users.")]
@@ -46,33 +38,12 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         [DefaultValue(1024)]
         public int DramMiB { get; init; } = 1024;
 
-        [CommandOption("--seed")]
-        [Description("Seed of the workload (same seed, same tokens).")]
-        [DefaultValue(1)]
-        public int Seed { get; init; } = 1;
-
-        [CommandOption("--record-trace <FILE>")]
-        [Description("Record TierKV's access trace (chunk keys, tenant, tokens, time; no token contents) for `tierkv analyze`.")]
-        public string? RecordTrace { get; init; }
-
-        [CommandOption("--json")]
-        [Description("Print per-turn records and the summary as JSON.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (Users is < 1 or > 64 || Turns is < 1 or > 100)
-            {
-                return ValidationResult.Error("--users must be in [1, 64] and --turns in [1, 100].");
-            }
-
-            if (SystemTokens is < 0 or > 1_000_000)
-            {
-                return ValidationResult.Error("--system-tokens must be in [0, 1000000].");
-            }
-
-            return DramMiB < 16 ? ValidationResult.Error($"--dram-mib must be at least 16; got {DramMiB}.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
-        }
+        public override ValidationResult Validate() =>
+            SettingsRules.FirstFailure(
+                UsersAndTurns(Users, 64, Turns, 100),
+                (SystemTokens is < 0 or > 1_000_000, "--system-tokens must be in [0, 1000000]."),
+                (DramMiB < 16, $"--dram-mib must be at least 16; got {DramMiB}."))
+            ?? ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -87,7 +58,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         }
 
         using var store = new TieredStore([new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = dramBytes, SlotBytes = cb })]);
-        using var trace = settings.RecordTrace is { } tracePath ? AccessTraceWriter.Create(tracePath, layout.TokensPerChunk) : null;
+        using var trace = settings.OpenTrace(layout.TokensPerChunk);
         var workload = new ChatWorkload(settings.Users, settings.Turns, settings.SystemTokens, settings.Seed);
         var records = new List<JsonObject>();
         var tierTokens = new Dictionary<string, long>();
@@ -186,7 +157,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             ["prompt_tokens"] = promptTokens,
             ["hit_tokens"] = hitTokens,
             ["hit_ratio"] = JsonOutput.Round(promptTokens == 0 ? 0 : (double)hitTokens / promptTokens, 4),
-            ["tokens_by_tier"] = new JsonObject(tierTokens.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["tokens_by_tier"] = TierCounts.ToJson(tierTokens),
             ["stored_chunks"] = storedChunks,
             ["retrieve_gbs"] = JsonOutput.Round(retrieveSeconds > 0 ? hitTokens * (double)layout.BytesPerToken / retrieveSeconds / 1e9 : 0),
             ["estimated_prefill_saved_ms"] = JsonOutput.Round(saved, 1),
@@ -195,86 +166,17 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             ["dram_evictions"] = store.Metrics.Tiers[dram.Name].Evictions,
         };
 
-        if (settings.Json)
-        {
-            JsonOutput.Write(new JsonObject { ["demo"] = "synthetic-chat", ["turn_records"] = new JsonArray([.. records]), ["summary"] = summary });
-            return 0;
-        }
-
-        var table = new Table().Title($"TierKV demo: {settings.Users} users x {settings.Turns} turns, shared {settings.SystemTokens}-token system prompt, {shape.Name} KV ({cb >> 20} MiB chunks)")
-            .AddColumns("user", "turn", "prompt", "cached", "served by", "lookup", "retrieve");
+        var report = new CommandReport(new JsonObject { ["demo"] = "synthetic-chat", ["turn_records"] = new JsonArray([.. records]), ["summary"] = summary })
+            .Table(new Table().Title($"TierKV demo: {settings.Users} users x {settings.Turns} turns, shared {settings.SystemTokens}-token system prompt, {shape.Name} KV ({cb >> 20} MiB chunks)")
+                .AddColumns("user", "turn", "prompt", "cached", "served by", "lookup", "retrieve"));
         foreach (var r in records)
         {
-            string by = string.Join(", ", r["tokens_by_tier"]!.AsObject().Select(kv => $"{kv.Key} {kv.Value}"));
-            table.AddRow($"{r["user"]}", $"{r["turn"]}", $"{r["prompt_tokens"]}", $"{r["hit_tokens"]}", by.Length == 0 ? "-" : by, $"{r["lookup_us"]} us", $"{r["retrieve_ms"]} ms");
+            string by = TierCounts.Describe(r["tokens_by_tier"]!.AsObject());
+            report.Row($"{r["user"]}", $"{r["turn"]}", $"{r["prompt_tokens"]}", $"{r["hit_tokens"]}", by, $"{r["lookup_us"]} us", $"{r["retrieve_ms"]} ms");
         }
 
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[bold]{hitTokens:N0} of {promptTokens:N0} prompt tokens served from cache ({summary["hit_ratio"]}), retrieve at {summary["retrieve_gbs"]} GB/s;[/] " +
-            $"prefill saved on {shape.Name} ≈ {saved / 1000:F1} s (estimate: {Markup.Escape((string)summary["estimate_basis"]!)}).");
-        return 0;
-    }
-}
-
-/// <summary>Synthetic KV: the payload of a chunk is a pure function of its key, so a reader can check every byte.</summary>
-internal static class SyntheticKv
-{
-    public static void Fill(ChunkKey key, Span<byte> destination)
-    {
-        // A cheap deterministic stream: 8-byte words derived from the key and the position.
-        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(destination);
-        ulong x = key.Low ^ 0x9E3779B97F4A7C15UL, y = key.High | 1;
-        for (int i = 0; i < words.Length; i++)
-        {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            words[i] = x + (y * (ulong)i);
-        }
-
-        for (int i = words.Length * 8; i < destination.Length; i++)
-        {
-            destination[i] = (byte)(key.Low >> (i % 8));
-        }
-    }
-
-    public static bool Matches(ChunkKey key, ReadOnlySpan<byte> payload)
-    {
-        Span<byte> expected = payload.Length <= 1 << 16 ? stackalloc byte[payload.Length] : new byte[payload.Length];
-        Fill(key, expected);
-        return XxHash3.HashToUInt64(expected) == XxHash3.HashToUInt64(payload) && expected.SequenceEqual(payload);
-    }
-}
-
-/// <summary>Deterministic multi-turn chats: a shared system prompt, then per user growing user/assistant turns.</summary>
-internal sealed class ChatWorkload(int users, int turns, int systemTokens, int seed)
-{
-    public readonly record struct ChatTurn(int User, int Turn, int[] Tokens);
-
-    public IEnumerable<ChatTurn> Turns()
-    {
-        var rnd = new Random(seed);
-        var system = Enumerable.Range(0, systemTokens).Select(_ => rnd.Next(1, 128000)).ToArray();
-        var histories = Enumerable.Range(0, users).Select(_ => new List<int>(system)).ToArray();
-        for (int t = 0; t < turns; t++)
-        {
-            for (int u = 0; u < users; u++)
-            {
-                var h = histories[u];
-                int userMsg = rnd.Next(64, 512);
-                for (int i = 0; i < userMsg; i++)
-                {
-                    h.Add(rnd.Next(1, 128000));
-                }
-
-                yield return new ChatTurn(u, t, [.. h]);
-
-                int reply = rnd.Next(128, 768);
-                for (int i = 0; i < reply; i++)
-                {
-                    h.Add(rnd.Next(1, 128000));
-                }
-            }
-        }
+        return report.Line($"[bold]{hitTokens:N0} of {promptTokens:N0} prompt tokens served from cache ({summary["hit_ratio"]}), retrieve at {summary["retrieve_gbs"]} GB/s;[/] " +
+            $"prefill saved on {shape.Name} ≈ {saved / 1000:F1} s (estimate: {Markup.Escape((string)summary["estimate_basis"]!)}).")
+            .Write(settings.Json);
     }
 }

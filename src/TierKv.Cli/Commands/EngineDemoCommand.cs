@@ -1,17 +1,10 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Engine.Cache;
 using TierKv.Engine.Connector;
 using TierKv.Engine.Math;
 using TierKv.Engine.Model;
-using TierKv.Engine.Planning;
 using TierKv.Engine.Serving;
 using TierKv.Engine.Text;
 using TierKv.Nvme;
-using TierKv.Tracing;
 
 namespace TierKv.Cli.Commands;
 
@@ -26,7 +19,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
     /// <summary>Turns whose cached prefix is at least this long enter the headline speedup.</summary>
     public const int LongPrefixTokens = 4096;
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ChatWorkloadSettings
     {
         [CommandOption("--engine")]
         [Description("Engine: tierkv (the C# reference transformer) or llama.cpp (through LLamaSharp).")]
@@ -90,33 +83,12 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         [Description("Engine threads (default: all cores).")]
         public int? Threads { get; init; }
 
-        [CommandOption("--seed")]
-        [Description("Seed of the chat text.")]
-        [DefaultValue(1)]
-        public int Seed { get; init; } = 1;
-
-        [CommandOption("--record-trace <FILE>")]
-        [Description("Record TierKV's access trace (chunk keys, tenant, tokens, time; no token contents) for `tierkv analyze`.")]
-        public string? RecordTrace { get; init; }
-
-        [CommandOption("--json")]
-        [Description("Print per-turn records and the summary as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (Users is < 1 or > 16 || Turns is < 1 or > 20)
-            {
-                return ValidationResult.Error("--users must be in [1, 16] and --turns in [1, 20].");
-            }
-
-            if (SystemTokens < 16 || DocumentTokens < 0 || MessageTokens < 8 || ReplyTokens < 1)
-            {
-                return ValidationResult.Error("--system-tokens >= 16, --document-tokens >= 0, --message-tokens >= 8, --reply-tokens >= 1.");
-            }
-
-            return DramMiB < 16 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be >= 16 and --ssd-mib >= 0.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
-        }
+        public override ValidationResult Validate() =>
+            SettingsRules.FirstFailure(
+                UsersAndTurns(Users, 16, Turns, 20),
+                (SystemTokens < 16 || DocumentTokens < 0 || MessageTokens < 8 || ReplyTokens < 1, "--system-tokens >= 16, --document-tokens >= 0, --message-tokens >= 8, --reply-tokens >= 1."),
+                (DramMiB < 16 || SsdMiB < 0, "--dram-mib must be >= 16 and --ssd-mib >= 0."))
+            ?? ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
     }
 
     private sealed record TurnRecord(
@@ -137,7 +109,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         }
 
         var config = ModelConfig.Named(settings.Model);
-        string data = Path.GetFullPath(settings.Data ?? Path.Combine(Path.GetTempPath(), "tierkv-demo"));
+        string data = EngineTiers.DataFolder(settings.Data, "tierkv-demo");
         string ssdDir = Path.Combine(data, TierStackBuilder.SsdFolder);
         if (settings.Fresh && Directory.Exists(ssdDir))
         {
@@ -145,9 +117,9 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         }
 
         Directory.CreateDirectory(data);
-        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        var log = settings.Json ? null : AnsiConsole.Console;
-        Progress($"building synthetic model '{settings.Model}' ({config.Parameters / 1e6:F0}M parameters, {config.Layers} layers, hidden {config.Hidden}) ...");
+        var err = ErrorConsole.Create();
+        var log = settings.ProgressConsole();
+        err.Grey($"building synthetic model '{settings.Model}' ({config.Parameters / 1e6:F0}M parameters, {config.Layers} layers, hidden {config.Hidden}) ...");
         using var model = new Transformer(ModelWeights.Load(config, new SyntheticWeights(config)));
         var layout = model.Layout;
         var tokenizer = TextTokenizer.Cl100k();
@@ -162,31 +134,15 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
         int maxTokens = settings.SystemTokens + settings.DocumentTokens + (settings.Turns * (settings.MessageTokens + settings.ReplyTokens + 8)) + 512;
         using var pool = model.CreatePagePool(maxTokens);
-        using var store = TierStackBuilder.Build(new TierStackOptions
-        {
-            DataDirectory = data,
-            DramCapacityBytes = (long)settings.DramMiB << 20,
-            SsdCapacityBytes = (long)settings.SsdMiB << 20,
-            ChunkBytes = layout.ChunkBytes,
-            Log = msg => err.MarkupLineInterpolated($"[grey]{msg}[/]"),
-        });
-        using var trace = settings.RecordTrace is { } tracePath ? AccessTraceWriter.Create(tracePath, layout.TokensPerChunk) : null;
+        using var store = EngineTiers.Open(data, (long)settings.DramMiB << 20, (long)settings.SsdMiB << 20, layout.ChunkBytes, err);
+        using var trace = settings.OpenTrace(layout.TokensPerChunk);
         var connector = new KvConnector(store, layout) { Trace = trace };
         var plain = new CachedEngine(model, null);
         var cached = new CachedEngine(model, connector);
 
-        // Measure the tiers below DRAM once up front so the planner knows the SSD before its first hit (otherwise it
-        // probes); DRAM starts from a conservative prior and is measured by every load.
-        foreach (var tier in store.Tiers.Skip(1))
-        {
-            var reading = await TierCalibration.MeasureAsync(tier, layout, cached.Planner, 4, cancellationToken).ConfigureAwait(false);
-            if (reading is { } rd)
-            {
-                Progress($"calibrated {rd.Tier}: {rd.Bytes / rd.Seconds / 1e9:F2} GB/s read");
-            }
-        }
+        await EngineTiers.CalibrateAsync(store, layout, cached.Planner, err.Grey, cancellationToken).ConfigureAwait(false);
         string tiers = string.Join(" + ", store.Tiers.Select(t => $"{t.Name} {t.CapacityBytes >> 20} MiB"));
-        Progress($"tiers: {tiers} in {data}; {layout.ChunkBytes / 1048576.0:F1} MiB per 256-token chunk");
+        err.Grey($"tiers: {tiers} in {data}; {layout.ChunkBytes / 1048576.0:F1} MiB per 256-token chunk");
 
         var records = new List<TurnRecord>();
         var logitsPlain = new float[config.VocabSize];
@@ -237,7 +193,7 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
 
         if (log is null)
         {
-            await RunAllAsync(s => err.MarkupLineInterpolated($"[grey]{s}[/]")).ConfigureAwait(false);
+            await RunAllAsync(err.Grey).ConfigureAwait(false);
         }
         else
         {
@@ -283,73 +239,57 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
         double savedFraction = promptTotal > 0 ? (double)loadedTotal / promptTotal : 0;
         double seconds = wall.Elapsed.TotalSeconds;
 
-        if (settings.Json)
+        var turns = new JsonArray();
+        foreach (var r in records)
         {
-            var turns = new JsonArray();
-            foreach (var r in records)
+            turns.Add(new JsonObject
             {
-                var served = new JsonObject();
-                foreach (var (tier, n) in r.Served)
-                {
-                    served[tier] = n;
-                }
-
-                turns.Add(new JsonObject
-                {
-                    ["user"] = r.User,
-                    ["turn"] = r.Turn,
-                    ["prompt_tokens"] = r.PromptTokens,
-                    ["hit_tokens"] = r.HitTokens,
-                    ["cached_prefix_tokens"] = r.LoadedTokens,
-                    ["computed_tokens"] = r.PromptTokens - r.LoadedTokens,
-                    ["ttft_recompute_ms"] = JsonOutput.Round(r.RecomputeMs, 2),
-                    ["ttft_cached_ms"] = JsonOutput.Round(r.CachedMs, 2),
-                    ["speedup"] = JsonOutput.Round(r.CachedMs > 0 ? r.RecomputeMs / r.CachedMs : 0, 2),
-                    ["served_tokens"] = served,
-                    ["plan"] = r.Plan,
-                    ["max_logit_diff"] = r.LogitDiff,
-                    ["reply"] = r.Reply,
-                });
-            }
-
-            var servedJson = new JsonObject();
-            foreach (var (tier, n) in servedTotal)
-            {
-                servedJson[tier] = n;
-            }
-
-            JsonOutput.Write(new JsonObject
-            {
-                ["model"] = new JsonObject
-                {
-                    ["name"] = config.Name,
-                    ["parameters"] = config.Parameters,
-                    ["layers"] = config.Layers,
-                    ["hidden"] = config.Hidden,
-                    ["heads"] = config.Heads,
-                    ["kv_heads"] = config.KvHeads,
-                    ["kv_bytes_per_token"] = layout.BytesPerToken,
-                },
-                ["tiers"] = tiers,
-                ["data"] = data,
-                ["threads"] = EngineThreads.Count,
-                ["turns"] = turns,
-                ["summary"] = new JsonObject
-                {
-                    ["ttft_recompute_ms"] = JsonOutput.Round(longRecompute, 2),
-                    ["ttft_cached_ms"] = JsonOutput.Round(longCached, 2),
-                    ["speedup"] = JsonOutput.Round(speedup, 2),
-                    ["long_prefix_turns"] = longTurns,
-                    ["long_prefix_tokens"] = LongPrefixTokens,
-                    ["prefill_saved_fraction"] = JsonOutput.Round(savedFraction, 4),
-                    ["max_logit_diff"] = maxDiff,
-                    ["served_tokens"] = servedJson,
-                    ["prefill_gflops"] = JsonOutput.Round(cached.Planner.PrefillFlopsPerSecond / 1e9, 1),
-                    ["seconds"] = JsonOutput.Round(seconds, 1),
-                },
+                ["user"] = r.User,
+                ["turn"] = r.Turn,
+                ["prompt_tokens"] = r.PromptTokens,
+                ["hit_tokens"] = r.HitTokens,
+                ["cached_prefix_tokens"] = r.LoadedTokens,
+                ["computed_tokens"] = r.PromptTokens - r.LoadedTokens,
+                ["ttft_recompute_ms"] = JsonOutput.Round(r.RecomputeMs, 2),
+                ["ttft_cached_ms"] = JsonOutput.Round(r.CachedMs, 2),
+                ["speedup"] = JsonOutput.Round(r.CachedMs > 0 ? r.RecomputeMs / r.CachedMs : 0, 2),
+                ["served_tokens"] = TierCounts.ToJson(r.Served),
+                ["plan"] = r.Plan,
+                ["max_logit_diff"] = r.LogitDiff,
+                ["reply"] = r.Reply,
             });
-            return maxDiff == 0 ? 0 : 1;
         }
+
+        var report = new CommandReport(new JsonObject
+        {
+            ["model"] = new JsonObject
+            {
+                ["name"] = config.Name,
+                ["parameters"] = config.Parameters,
+                ["layers"] = config.Layers,
+                ["hidden"] = config.Hidden,
+                ["heads"] = config.Heads,
+                ["kv_heads"] = config.KvHeads,
+                ["kv_bytes_per_token"] = layout.BytesPerToken,
+            },
+            ["tiers"] = tiers,
+            ["data"] = data,
+            ["threads"] = EngineThreads.Count,
+            ["turns"] = turns,
+            ["summary"] = new JsonObject
+            {
+                ["ttft_recompute_ms"] = JsonOutput.Round(longRecompute, 2),
+                ["ttft_cached_ms"] = JsonOutput.Round(longCached, 2),
+                ["speedup"] = JsonOutput.Round(speedup, 2),
+                ["long_prefix_turns"] = longTurns,
+                ["long_prefix_tokens"] = LongPrefixTokens,
+                ["prefill_saved_fraction"] = JsonOutput.Round(savedFraction, 4),
+                ["max_logit_diff"] = maxDiff,
+                ["served_tokens"] = TierCounts.ToJson(servedTotal),
+                ["prefill_gflops"] = JsonOutput.Round(cached.Planner.PrefillFlopsPerSecond / 1e9, 1),
+                ["seconds"] = JsonOutput.Round(seconds, 1),
+            },
+        });
 
         var table = new Table().Border(TableBorder.Rounded).Title("Time to first token, recompute vs TierKV");
         foreach (string col in (string[])["user", "turn", "prompt", "cached", "computed", "recompute ms", "TierKV ms", "speedup", "served by", "logit diff"])
@@ -357,22 +297,19 @@ internal sealed class EngineDemoCommand : AsyncCommand<EngineDemoCommand.Setting
             table.AddColumn(new TableColumn(col).RightAligned());
         }
 
+        report.Table(table);
         foreach (var r in records)
         {
-            string served = r.Served.Count == 0 ? "-" : string.Join(", ", r.Served.Select(kv => $"{kv.Key} {kv.Value}"));
-            table.AddRow(
+            report.Row(
                 r.User.ToString(), r.Turn.ToString(), r.PromptTokens.ToString(), r.LoadedTokens.ToString(),
                 (r.PromptTokens - r.LoadedTokens).ToString(), r.RecomputeMs.ToString("F0"), r.CachedMs.ToString("F0"),
-                (r.RecomputeMs / r.CachedMs).ToString("F1") + "x", served, r.LogitDiff.ToString("G3"));
+                (r.RecomputeMs / r.CachedMs).ToString("F1") + "x", TierCounts.Describe(r.Served), r.LogitDiff.ToString("G3"));
         }
 
-        var output = AnsiConsole.Console;
-        output.Write(table);
-        output.MarkupLine($"Turns with a cached prefix of {LongPrefixTokens}+ tokens: [bold]{longTurns}[/]; summed TTFT {longRecompute:F0} ms recompute vs {longCached:F0} ms with TierKV: [bold green]{speedup:F1}x[/].");
-        output.MarkupLine($"Prefill saved: [bold]{savedFraction:P1}[/] of all prompt tokens were loaded, not computed. Served: {string.Join(", ", servedTotal.Select(kv => $"{kv.Key} {kv.Value} tokens"))}.");
-        output.MarkupLine($"Largest logit difference, cached vs recompute: [bold]{maxDiff}[/] (bit-identical when 0). Engine prefill ~{cached.Planner.PrefillFlopsPerSecond / 1e9:F0} GFLOP/s; run took {seconds:F0} s.");
-        return maxDiff == 0 ? 0 : 1;
-
-        void Progress(string message) => err.MarkupLineInterpolated($"[grey]{message}[/]");
+        return report
+            .Line($"Turns with a cached prefix of {LongPrefixTokens}+ tokens: [bold]{longTurns}[/]; summed TTFT {longRecompute:F0} ms recompute vs {longCached:F0} ms with TierKV: [bold green]{speedup:F1}x[/].")
+            .Line($"Prefill saved: [bold]{savedFraction:P1}[/] of all prompt tokens were loaded, not computed. Served: {string.Join(", ", servedTotal.Select(kv => $"{kv.Key} {kv.Value} tokens"))}.")
+            .Line($"Largest logit difference, cached vs recompute: [bold]{maxDiff}[/] (bit-identical when 0). Engine prefill ~{cached.Planner.PrefillFlopsPerSecond / 1e9:F0} GFLOP/s; run took {seconds:F0} s.")
+            .Write(settings.Json, exitCode: maxDiff == 0 ? 0 : 1);
     }
 }

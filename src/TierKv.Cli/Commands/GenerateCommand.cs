@@ -1,17 +1,10 @@
-using System.ComponentModel;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Engine.Cache;
 using TierKv.Engine.Connector;
 using TierKv.Engine.Loading;
 using TierKv.Engine.Math;
 using TierKv.Engine.Model;
-using TierKv.Engine.Planning;
 using TierKv.Engine.Serving;
 using TierKv.Engine.Text;
-using TierKv.Nvme;
 
 namespace TierKv.Cli.Commands;
 
@@ -22,7 +15,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class GenerateCommand : AsyncCommand<GenerateCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : JsonSettings
     {
         [CommandOption("--model")]
         [Description("A .gguf file, a .safetensors file or folder with config.json, or a synthetic shape: tiny, small.")]
@@ -79,34 +72,18 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateCommand.Settings>
         [Description("Run without TierKV (plain recompute).")]
         public bool NoCache { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (string.IsNullOrWhiteSpace(Model) || string.IsNullOrEmpty(Prompt))
-            {
-                return ValidationResult.Error("--model and --prompt are required.");
-            }
-
-            if (MaxTokens is < 1 or > 4096)
-            {
-                return ValidationResult.Error($"--max-tokens must be in [1, 4096]; got {MaxTokens}.");
-            }
-
-            if (!float.IsFinite(Temperature) || Temperature < 0 || TopK < 0 || !(TopP is > 0 and <= 1))
-            {
-                return ValidationResult.Error($"--temperature must be 0 (greedy) or more, --top-k 0 (off) or more, and --top-p in (0, 1]; got {Temperature}, {TopK}, {TopP}.");
-            }
-
-            return DramMiB < 1 || SsdMiB < 0 ? ValidationResult.Error("--dram-mib must be at least 1 and --ssd-mib 0 or more.") : ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
-        }
+        public override ValidationResult Validate() =>
+            SettingsRules.FirstFailure(
+                (string.IsNullOrWhiteSpace(Model) || string.IsNullOrEmpty(Prompt), "--model and --prompt are required."),
+                (MaxTokens is < 1 or > 4096, $"--max-tokens must be in [1, 4096]; got {MaxTokens}."),
+                (!float.IsFinite(Temperature) || Temperature < 0 || TopK < 0 || !(TopP is > 0 and <= 1), $"--temperature must be 0 (greedy) or more, --top-k 0 (off) or more, and --top-p in (0, 1]; got {Temperature}, {TopK}, {TopP}."),
+                (DramMiB < 1 || SsdMiB < 0, "--dram-mib must be at least 1 and --ssd-mib 0 or more."))
+            ?? ByteSizes.FitsMemory((long)DramMiB << 20, $"--dram-mib {DramMiB}");
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var err = ErrorConsole.Create();
         long t0 = Stopwatch.GetTimestamp();
         bool synthetic = settings.Model is "tiny" or "small";
         ModelWeights weights;
@@ -138,23 +115,17 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateCommand.Settings>
             throw new ArgumentException("The prompt encodes to no tokens.");
         }
 
-        string data = Path.GetFullPath(settings.Data ?? Path.Combine(Path.GetTempPath(), "tierkv-generate"));
+        string data = EngineTiers.DataFolder(settings.Data, "tierkv-generate");
         using var pool = model.CreatePagePool(prompt.Length + settings.MaxTokens + 16);
-        using var store = settings.NoCache ? null : TierStackBuilder.Build(new TierStackOptions
-        {
-            DataDirectory = data,
-            DramCapacityBytes = System.Math.Max((long)settings.DramMiB << 20, model.Layout.ChunkBytes * 2L),
-            SsdCapacityBytes = (long)settings.SsdMiB << 20,
-            ChunkBytes = model.Layout.ChunkBytes,
-            Log = msg => err.MarkupLineInterpolated($"[grey]{msg}[/]"),
-        });
+        using var store = settings.NoCache ? null
+            : EngineTiers.Open(data, System.Math.Max((long)settings.DramMiB << 20, model.Layout.ChunkBytes * 2L), (long)settings.SsdMiB << 20, model.Layout.ChunkBytes, err);
         var connector = store is null ? null : new KvConnector(store, model.Layout);
         var engine = new CachedEngine(model, connector);
-        if (store is not null && store.Tiers.Count > 1)
+        if (store is not null)
         {
-            // The SSD's speed decides whether its hits are worth loading: measure it before the first request.
-            await TierCalibration.MeasureAsync(store.Tiers[1], model.Layout, engine.Planner, 4, cancellationToken).ConfigureAwait(false);
+            await EngineTiers.CalibrateAsync(store, model.Layout, engine.Planner, null, cancellationToken).ConfigureAwait(false);
         }
+
         var logits = new float[config.VocabSize];
         using var seq = new KvSequence(pool);
         var prefill = engine.Prefill(seq, prompt, logits);
@@ -168,32 +139,24 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateCommand.Settings>
         }
 
         string text = tokenizer.Decode(output);
-        if (settings.Json)
+        int exitCode = new CommandReport(new JsonObject
         {
-            var served = new JsonObject();
-            foreach (var (tier, n) in prefill.ServedTokens)
-            {
-                served[tier] = n;
-            }
-
-            JsonOutput.Write(new JsonObject
-            {
-                ["model"] = config.Name,
-                ["prompt_tokens"] = prompt.Length,
-                ["cached_prefix_tokens"] = prefill.LoadedTokens,
-                ["hit_tokens"] = prefill.HitTokens,
-                ["served_tokens"] = served,
-                ["ttft_ms"] = JsonOutput.Round(prefill.Seconds * 1000, 2),
-                ["generated_tokens"] = output.Count,
-                ["decode_tokens_per_second"] = JsonOutput.Round(output.Count / System.Math.Max(decodeSeconds, 1e-9), 2),
-                ["threads"] = EngineThreads.Count,
-                ["text"] = text,
-            });
-            return 0;
+            ["model"] = config.Name,
+            ["prompt_tokens"] = prompt.Length,
+            ["cached_prefix_tokens"] = prefill.LoadedTokens,
+            ["hit_tokens"] = prefill.HitTokens,
+            ["served_tokens"] = TierCounts.ToJson(prefill.ServedTokens),
+            ["ttft_ms"] = JsonOutput.Round(prefill.Seconds * 1000, 2),
+            ["generated_tokens"] = output.Count,
+            ["decode_tokens_per_second"] = JsonOutput.Round(output.Count / System.Math.Max(decodeSeconds, 1e-9), 2),
+            ["threads"] = EngineThreads.Count,
+            ["text"] = text,
+        }).Text(text).Write(settings.Json);
+        if (!settings.Json)
+        {
+            err.Grey($"prompt {prompt.Length} tokens, {prefill.LoadedTokens} loaded from TierKV ({TierCounts.Describe(prefill.ServedTokens, none: "")}); time to first token {prefill.Seconds * 1000:F0} ms; {output.Count} tokens at {output.Count / System.Math.Max(decodeSeconds, 1e-9):F1} tokens/s; data in {data}");
         }
 
-        Console.Out.WriteLine(text);
-        err.MarkupLineInterpolated($"[grey]prompt {prompt.Length} tokens, {prefill.LoadedTokens} loaded from TierKV ({string.Join(", ", prefill.ServedTokens.Select(kv => $"{kv.Key} {kv.Value}"))}); time to first token {prefill.Seconds * 1000:F0} ms; {output.Count} tokens at {output.Count / System.Math.Max(decodeSeconds, 1e-9):F1} tokens/s; data in {data}[/]");
-        return 0;
+        return exitCode;
     }
 }

@@ -1,9 +1,4 @@
-using System.ComponentModel;
 using System.Text;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
-using TierKv.Keys;
 
 namespace TierKv.Cli.Commands;
 
@@ -13,16 +8,11 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class KeysCommand : Command<KeysCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
         [CommandOption("--vectors")]
         [Description("Print the test vectors of docs/hashing.md as JSON lines.")]
         public bool Vectors { get; init; }
-
-        [CommandOption("--model")]
-        [Description("Named model shape (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
 
         [CommandOption("--tokens-per-chunk")]
         [Description("Tokens per chunk (default 256).")]
@@ -38,12 +28,7 @@ internal sealed class KeysCommand : Command<KeysCommand.Settings>
         [Description("Comma-separated token ids.")]
         public string? Tokens { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print JSON.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate() =>
-            Vectors || Tokens is not null ? ValidationResult.Success() : ValidationResult.Error("Give --tokens 1,2,3,... or --vectors.");
+        public override ValidationResult Validate() => SettingsRules.Check((!Vectors && Tokens is null, "Give --tokens 1,2,3,... or --vectors."));
     }
 
     /// <summary>The vectors of docs/hashing.md; scripts/hashing_vectors.py defines the same list.</summary>
@@ -95,32 +80,25 @@ internal sealed class KeysCommand : Command<KeysCommand.Settings>
             return 0;
         }
 
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         var l = shape.Layout;
         var layoutN = new KvLayout(l.ModelId, l.Layers, l.KvHeads, l.HeadDim, l.ElementType, settings.TokensPerChunk);
         var toks = ParseTokens(settings.Tokens!);
-        var result = Describe(shape.Name, layoutN, TenantSalt.FromString(settings.Salt), toks);
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        AnsiConsole.MarkupLine($"layout      {Markup.Escape(layoutN.ToString())}");
-        AnsiConsole.MarkupLine($"fingerprint {result["fingerprint"]}");
-        AnsiConsole.MarkupLine($"root        {result["root"]}");
+        var report = new CommandReport(Describe(shape.Name, layoutN, TenantSalt.FromString(settings.Salt), toks))
+            .Line($"layout      {Markup.Escape(layoutN.ToString())}");
+        report.Line($"fingerprint {report["fingerprint"]}").Line($"root        {report["root"]}");
         int i = 0;
-        foreach (var k in result["keys"]!.AsArray())
+        foreach (var k in report.Fields["keys"]!.AsArray())
         {
-            AnsiConsole.MarkupLine($"chunk {i++,-5} {k}");
+            report.Line($"chunk {i++,-5} {k}");
         }
 
         if (toks.Length % layoutN.TokensPerChunk != 0)
         {
-            AnsiConsole.MarkupLine($"[grey]{toks.Length % layoutN.TokensPerChunk} trailing tokens form no full chunk and get no key.[/]");
+            report.Line($"[grey]{toks.Length % layoutN.TokensPerChunk} trailing tokens form no full chunk and get no key.[/]");
         }
 
-        return 0;
+        return report.Write(settings.Json);
     }
 
     private static int[] ParseTokens(string text)

@@ -1,9 +1,4 @@
-using System.ComponentModel;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Cli.Commands.Probe;
-using TierKv.Keys;
 
 namespace TierKv.Cli.Commands;
 
@@ -17,13 +12,8 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
 {
     private static readonly int[] PrefixTokens = [1024, 4096, 16384, 32768];
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
-        [CommandOption("--model")]
-        [Description("Model shape for the load-or-recompute comparison (llama3.2-1b, llama3-8b, llama3-70b).")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
-
         [CommandOption("--prefill-ms-per-token")]
         [Description("Measured recompute (prefill) cost; default: the shape's H200 figure from ARCHITECTURE.md.")]
         public double? PrefillMsPerToken { get; init; }
@@ -40,10 +30,6 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         [CommandOption("--quick")]
         [Description("Smaller volumes: a rough figure in a second or two.")]
         public bool Quick { get; init; }
-
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
 
         public override ValidationResult Validate()
         {
@@ -72,7 +58,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         double prefill = settings.PrefillMsPerToken ?? shape.PrefillMsPerToken;
         Action<string>? log = settings.Json ? null : m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]");
         var ctx = new ProbeContext(settings.Dir, settings.Quick, log, shape.Layout, settings.Remote);
@@ -138,7 +124,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
             });
         }
 
-        var result = new JsonObject
+        var report = new CommandReport(new JsonObject
         {
             ["probe"] = "tiers",
             ["model"] = shape.Name,
@@ -147,27 +133,18 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
             ["media"] = media,
             ["prefixes"] = prefixes,
             ["faster_than_recompute_at_16k"] = fasterAt16k,
-        };
-
-        if (settings.Json)
-        {
-            JsonOutput.Write(result);
-            return 0;
-        }
-
-        var t = new Table().AddColumns("medium", "read GB/s", "write GB/s", "latency", "how");
+        }).Table("medium", "read GB/s", "write GB/s", "latency", "how");
         foreach (var m in measured)
         {
             if (m.Unavailable)
             {
-                t.AddRow(m.Medium, "-", "-", "-", Markup.Escape(m.Detail));
+                report.Row(m.Medium, "-", "-", "-", Markup.Escape(m.Detail));
                 continue;
             }
 
-            t.AddRow(m.Medium, $"{m.ReadGbs:F2}", $"{m.WriteGbs:F2}", m.LatencyUs < 1 ? $"{m.LatencyUs * 1000:F0} ns" : $"{m.LatencyUs:F1} us", Markup.Escape(m.Detail));
+            report.Row(m.Medium, $"{m.ReadGbs:F2}", $"{m.WriteGbs:F2}", m.LatencyUs < 1 ? $"{m.LatencyUs * 1000:F0} ns" : $"{m.LatencyUs:F1} us", Markup.Escape(m.Detail));
         }
 
-        AnsiConsole.Write(t);
         var p = new Table().AddColumn("prefix").AddColumn("KV").AddColumn("recompute");
         var present = measured.Where(m => !m.Unavailable).ToList();
         foreach (var m in present)
@@ -175,6 +152,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
             p.AddColumn($"load from {m.Medium}");
         }
 
+        report.Line($"{shape.Name}: load (green) beats recompute at {prefill * 1000:F1} us/token ({report["prefill_source"]}):").Table(p);
         foreach (int tokens in PrefixTokens)
         {
             long bytes = (long)tokens * shape.Layout.BytesPerToken;
@@ -186,12 +164,10 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
                 row.Add(ms < recompute ? $"[green]{ms:F1} ms[/]" : $"[red]{ms:F1} ms[/]");
             }
 
-            p.AddRow([.. row]);
+            report.Row([.. row]);
         }
 
-        AnsiConsole.MarkupLine($"{shape.Name}: load (green) beats recompute at {prefill * 1000:F1} us/token ({result["prefill_source"]}):");
-        AnsiConsole.Write(p);
-        return 0;
+        return report.Write(settings.Json);
     }
 
     /// <summary>Time to bring a prefix's KV from a medium: one access latency plus the bytes at its read speed.</summary>

@@ -1,11 +1,5 @@
-using System.ComponentModel;
-using System.Text.Json.Nodes;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.Analysis.Replay;
-using TierKv.Analysis.Traces;
 using TierKv.Eviction;
-using TierKv.Keys;
 using TierKv.Tiers;
 using TierKv.Tracing;
 
@@ -17,12 +11,8 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : TraceSettings
     {
-        [CommandArgument(0, "<TRACE>")]
-        [Description("Trace file: Mooncake JSONL or a TierKV access trace.")]
-        public string Trace { get; init; } = string.Empty;
-
         [CommandOption("--policy")]
         [Description("Eviction policy of the DRAM tier (default: TierKV's default policy).")]
         public string? Policy { get; init; }
@@ -56,18 +46,9 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         [DefaultValue(0.0)]
         public double Speed { get; init; }
 
-        [CommandOption("--model")]
-        [Description("Model shape whose prefill cost prices the saved tokens.")]
-        [DefaultValue("llama3-8b")]
-        public string Model { get; init; } = "llama3-8b";
-
         [CommandOption("--record-trace")]
         [Description("Write the lookups as a TierKV access trace to this file.")]
         public string? RecordTrace { get; init; }
-
-        [CommandOption("--json")]
-        [Description("Print the result as JSON on standard output.")]
-        public bool Json { get; init; }
 
         public override ValidationResult Validate() =>
             DramBlocks < 1 ? ValidationResult.Error($"--dram-blocks must be at least 1; got {DramBlocks}.") :
@@ -86,10 +67,9 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var shape = ModelShapes.Get(settings.Model);
+        var shape = settings.Shape();
         string policy = settings.Policy ?? EvictionPolicies.Default;
-        var trace = TraceFiles.Read(settings.Trace);
-        TraceWarnings.Print(trace);
+        var trace = settings.ReadTrace();
         using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
         var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes, WriteBackOverflow = Enum.Parse<TierKv.Store.WriteBackOverflow>(settings.WriteBackOverflow, ignoreCase: true) };
         using var replayer = new TraceReplayer(trace, options, recorder);
@@ -112,45 +92,39 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         recorder?.Flush();
         double savedMs = result.HitTokens * shape.PrefillMsPerToken;
-        if (settings.Json)
+        var report = new CommandReport(new JsonObject
         {
-            JsonOutput.Write(new JsonObject
-            {
-                ["trace"] = trace.Name,
-                ["policy"] = result.Policy,
-                ["dram_blocks"] = settings.DramBlocks,
-                ["chunk_bytes"] = settings.ChunkBytes,
-                ["hit_ratio"] = Math.Round(result.HitRatio, 4),
-                ["ssd_blocks"] = settings.SsdBlocks,
-                ["tiers"] = TierJson(result),
-                ["hit_blocks"] = result.HitBlocks,
-                ["blocks"] = result.Blocks,
-                ["bytes_read"] = result.BytesRead,
-                ["bytes_written"] = result.BytesWritten,
-                ["lower_tier_writes_shed"] = result.ShedWrites,
-                ["write_back_overflow"] = options.WriteBackOverflow.ToString().ToLowerInvariant(),
-                ["write_back_waits"] = result.WriteBackWaits,
-                ["write_back_wait_timeouts"] = result.WriteBackWaitTimeouts,
-                ["promotions_skipped"] = result.PromotionsSkipped,
-                ["model"] = shape.Name,
-                ["prefill_ms_per_token"] = shape.PrefillMsPerToken,
-                ["prefill_saved_seconds"] = Math.Round(savedMs / 1000, 3),
-                ["seconds"] = Math.Round(result.Seconds, 3),
-                ["recorded_trace"] = settings.RecordTrace,
-            });
-            return 0;
+            ["trace"] = trace.Name,
+            ["policy"] = result.Policy,
+            ["dram_blocks"] = settings.DramBlocks,
+            ["chunk_bytes"] = settings.ChunkBytes,
+            ["hit_ratio"] = Math.Round(result.HitRatio, 4),
+            ["ssd_blocks"] = settings.SsdBlocks,
+            ["tiers"] = TierJson(result),
+            ["hit_blocks"] = result.HitBlocks,
+            ["blocks"] = result.Blocks,
+            ["bytes_read"] = result.BytesRead,
+            ["bytes_written"] = result.BytesWritten,
+            ["lower_tier_writes_shed"] = result.ShedWrites,
+            ["write_back_overflow"] = options.WriteBackOverflow.ToString().ToLowerInvariant(),
+            ["write_back_waits"] = result.WriteBackWaits,
+            ["write_back_wait_timeouts"] = result.WriteBackWaitTimeouts,
+            ["promotions_skipped"] = result.PromotionsSkipped,
+            ["model"] = shape.Name,
+            ["prefill_ms_per_token"] = shape.PrefillMsPerToken,
+            ["prefill_saved_seconds"] = Math.Round(savedMs / 1000, 3),
+            ["seconds"] = Math.Round(result.Seconds, 3),
+            ["recorded_trace"] = settings.RecordTrace,
+        }).Table("tier", "hit blocks", "hit ratio");
+        foreach (var node in report.Fields["tiers"]!.AsArray())
+        {
+            var tier = node!.AsObject();
+            report.Row(Markup.Escape((string)tier["tier"]!), $"{(long)tier["hit_blocks"]!:N0}", $"{(double)tier["hit_ratio"]!:F4}");
         }
 
-        var t = new Table().AddColumns("tier", "hit blocks", "hit ratio");
-        for (int i = 0; i < result.TierNames.Count; i++)
-        {
-            t.AddRow(result.TierNames[i], $"{result.TierHitBlocks[i]:N0}", $"{(double)result.TierHitBlocks[i] / result.Blocks:F4}");
-        }
-
-        t.AddRow("[bold]all[/]", $"{result.HitBlocks:N0} of {result.Blocks:N0}", $"{result.HitRatio:F4}");
-        AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine($"read {AnalyzeCommand.Bytes(result.BytesRead)}, stored {AnalyzeCommand.Bytes(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full; overflow {options.WriteBackOverflow.ToString().ToLowerInvariant()}: {result.WriteBackWaits:N0} waited, {result.WriteBackWaitTimeouts:N0} timed out, {result.PromotionsSkipped:N0} promotions skipped); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s");
-        return 0;
+        return report.Row("[bold]all[/]", $"{result.HitBlocks:N0} of {result.Blocks:N0}", $"{result.HitRatio:F4}")
+            .Line($"read {ByteSizes.Format(result.BytesRead)}, stored {ByteSizes.Format(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full; overflow {options.WriteBackOverflow.ToString().ToLowerInvariant()}: {result.WriteBackWaits:N0} waited, {result.WriteBackWaitTimeouts:N0} timed out, {result.PromotionsSkipped:N0} promotions skipped); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s")
+            .Write(settings.Json);
     }
 
     private static JsonArray TierJson(ReplayResult r)

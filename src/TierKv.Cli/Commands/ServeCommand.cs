@@ -1,7 +1,4 @@
-using System.ComponentModel;
 using System.Globalization;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using Microsoft.Extensions.Hosting;
 using TierKv.Server;
 

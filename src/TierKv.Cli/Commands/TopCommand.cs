@@ -1,8 +1,5 @@
-using System.ComponentModel;
 using System.Globalization;
 using System.Net.Sockets;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using Spectre.Console.Rendering;
 using TierKv.Server.Client;
 
@@ -15,7 +12,7 @@ namespace TierKv.Cli.Commands;
 /// </summary>
 internal sealed class TopCommand : Command<TopCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : JsonSettings
     {
         [CommandOption("--host")]
         [Description("Server address.")]
@@ -46,18 +43,13 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
         public int Frames { get; init; }
 
         [CommandOption("--once")]
-        [Description("Take one sample (two readings --interval apart), print it and exit (same as --frames 1, without the live view).")]
+        [Description("Take one sample (two readings --interval apart), print it and exit (same as --frames 1, without the live view). With --json: one JSON object; without --once, --json prints one compact object per line per refresh.")]
         public bool Once { get; init; }
 
-        [CommandOption("--json")]
-        [Description("Print each sample as a JSON object instead of the live view: with --once one object, else one compact object per line per refresh.")]
-        public bool Json { get; init; }
-
-        public override ValidationResult Validate() =>
-            Port is < 1 or > 65535 ? ValidationResult.Error($"--port must be a TCP port in [1, 65535]; got {Port}.")
-            : Interval is < 0.1 or > 3600 ? ValidationResult.Error("--interval must be in [0.1, 3600] seconds.")
-            : Frames < 0 ? ValidationResult.Error("--frames must be 0 (until Ctrl+C) or more.")
-            : ValidationResult.Success();
+        public override ValidationResult Validate() => SettingsRules.Check(
+            (Port is < 1 or > 65535, $"--port must be a TCP port in [1, 65535]; got {Port}."),
+            (Interval is < 0.1 or > 3600, "--interval must be in [0.1, 3600] seconds."),
+            (Frames < 0, "--frames must be 0 (until Ctrl+C) or more."));
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

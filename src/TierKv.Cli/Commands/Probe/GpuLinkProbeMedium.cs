@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TierKv.Cuda;
 
 namespace TierKv.Cli.Commands.Probe;

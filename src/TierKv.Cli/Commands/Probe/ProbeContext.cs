@@ -1,5 +1,3 @@
-using TierKv.Keys;
-
 namespace TierKv.Cli.Commands.Probe;
 
 /// <summary>What <c>tierkv probe</c> was asked for, handed to every <see cref="IProbeMedium"/>.</summary>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using TierKv.Keys;
 using TierKv.Remote;
 using TierKv.Tiers;
 

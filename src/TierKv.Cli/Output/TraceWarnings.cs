@@ -1,6 +1,6 @@
 using TierKv.Analysis.Traces;
 
-namespace TierKv.Cli.Commands;
+namespace TierKv.Cli.Output;
 
 /// <summary>Warnings about a trace that reads but breaks an assumption of the figures, on standard error.</summary>
 internal static class TraceWarnings
