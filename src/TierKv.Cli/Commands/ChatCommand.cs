@@ -1,7 +1,4 @@
-using System.ComponentModel;
 using Microsoft.Extensions.AI;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TierKv.LlamaSharp.Chat;
 using TierKv.LlamaSharp.Model;
 

@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Text;
-using System.Text.Json.Nodes;
 using LLama;
 using LLama.Common;
 using LLama.Native;
-using Spectre.Console;
 using TierKv.Engine.Planning;
 using TierKv.LlamaSharp;
 using TierKv.LlamaSharp.Model;
