@@ -1,4 +1,3 @@
-using TierKv.Keys;
 
 namespace TierKv.Eviction;
 

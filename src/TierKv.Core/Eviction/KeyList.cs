@@ -1,5 +1,4 @@
 using System.Numerics;
-using TierKv.Keys;
 
 namespace TierKv.Eviction;
 

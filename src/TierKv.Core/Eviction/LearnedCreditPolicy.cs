@@ -1,6 +1,5 @@
 using TierKv.Tiers.Slots;
 using System.Numerics;
-using TierKv.Keys;
 
 namespace TierKv.Eviction;
 

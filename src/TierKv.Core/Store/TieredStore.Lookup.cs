@@ -1,5 +1,4 @@
 using System.Buffers;
-using TierKv.Keys;
 
 namespace TierKv.Store;
 

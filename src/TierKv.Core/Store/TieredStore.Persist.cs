@@ -1,5 +1,3 @@
-using TierKv.Keys;
-using TierKv.Tiers;
 
 namespace TierKv.Store;
 

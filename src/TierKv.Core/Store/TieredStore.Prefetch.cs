@@ -1,8 +1,5 @@
 using System.Buffers;
-using System.Diagnostics;
-using TierKv.Keys;
 using TierKv.Memory;
-using TierKv.Tiers;
 
 namespace TierKv.Store;
 

@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using TierKv.Keys;
 using TierKv.Memory;
-using TierKv.Tiers;
 
 namespace TierKv.Store;
 

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using TierKv.Keys;
-using TierKv.Tiers;
 
 namespace TierKv.Store;
 

@@ -1,5 +1,3 @@
-using TierKv.Metrics;
-using TierKv.Tiers;
 
 namespace TierKv.Store;
 

@@ -1,6 +1,4 @@
 using TierKv.Tiers.Slots;
-using TierKv.Keys;
-using TierKv.Metrics;
 
 namespace TierKv.Tiers;
 

@@ -1,4 +1,3 @@
-using TierKv.Metrics;
 
 namespace TierKv.Tiers;
 

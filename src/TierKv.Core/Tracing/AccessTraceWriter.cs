@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
-using TierKv.Keys;
 
 namespace TierKv.Tracing;
 

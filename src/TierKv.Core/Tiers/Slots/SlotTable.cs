@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using TierKv.Eviction;
-using TierKv.Keys;
 
 namespace TierKv.Tiers.Slots;
 
