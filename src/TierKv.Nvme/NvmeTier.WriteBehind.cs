@@ -11,6 +11,9 @@ public sealed partial class NvmeTier
     public long MaxVersion => Interlocked.Read(ref _maxVersion);
 
     /// <inheritdoc />
+    public int WritesInFlight => _table.StagedCount;
+
+    /// <inheritdoc />
     public bool TryGetVersion(in ChunkKey key, out long version) => _table.TryGetVersion(key, out version);
 
     /// <inheritdoc />

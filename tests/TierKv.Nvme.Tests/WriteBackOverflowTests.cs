@@ -425,6 +425,8 @@ public sealed class WriteBackOverflowTests
 
         public long MaxVersion => 0;
 
+        public int WritesInFlight => 0;
+
         public bool TryGetVersion(in ChunkKey key, out long version)
         {
             version = 0;

@@ -60,8 +60,9 @@ public sealed class SsdTierTests : IDisposable
                 c.Set(Name(i), values[i]);
             }
 
-            // Write-through reaches the SSD in the background: wait until all five are there, then kill -9.
-            Assert.True(SpinWait.SpinUntil(() => c.Stats()["tier.ssd.chunks"] == "5", TimeSpan.FromSeconds(30)), "values did not reach the SSD tier");
+            // Write-through reaches the SSD in the background (visible at once, on disk a moment later): wait until all
+            // five are there and no write is in flight, then kill -9.
+            Assert.True(SpinWait.SpinUntil(() => c.Stats() is var st && st["tier.ssd.chunks"] == "5" && st["tier.ssd.writes_in_flight"] == "0", TimeSpan.FromSeconds(30)), "values did not reach the SSD tier");
             server.Kill();
         }
 

@@ -70,15 +70,27 @@ public sealed partial class TieredStore
         }
     }
 
-    /// <summary>Deletes a chunk from every tier; returns whether any tier held it.</summary>
+    /// <summary>
+    /// Deletes a chunk from every tier (serialized with commits and eviction hand-overs of the same key); returns whether
+    /// any tier held it.
+    /// </summary>
     public async ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default)
     {
-        bool any = false;
-        foreach (var t in _tiers)
+        var stripe = StripeOf(key);
+        await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            any |= await t.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
-        }
+            bool any = false;
+            foreach (var t in _tiers)
+            {
+                any |= await t.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+            }
 
-        return any;
+            return any;
+        }
+        finally
+        {
+            stripe.Release();
+        }
     }
 }

@@ -8,6 +8,7 @@ namespace TierKv.Store;
 /// </summary>
 public sealed partial class TieredStore
 {
+    private readonly SemaphoreSlim[] _keyStripes = CreateStripes();
     private long _version;
 
     /// <summary>
@@ -17,21 +18,59 @@ public sealed partial class TieredStore
     public long NextVersion() => Interlocked.Increment(ref _version);
 
     /// <summary>
-    /// Hands the committed DRAM copy of a versioned value to the tier below (the server's write-through), obeying
-    /// <see cref="TieredStoreOptions.WriteBackOverflow"/>: with <see cref="WriteBackOverflow.Wait"/> it awaits room in
-    /// the write-behind queue (bounded by <see cref="TieredStoreOptions.WriteBackWaitTimeout"/>, counted), and sheds only
-    /// when the time runs out. A copy that could not be queued leaves no older version below (it is removed), and the
-    /// DRAM copy still reaches the tier below on eviction.
+    /// Publishes a value the caller filled in a DRAM reservation (the server's SET and KV.PUT). An overwrite gets the
+    /// next version and replaces the held value atomically. With write-through the copy below is queued before this
+    /// completes, obeying <see cref="TieredStoreOptions.WriteBackOverflow"/> (with <see cref="WriteBackOverflow.Wait"/>
+    /// it awaits room, bounded by <see cref="TieredStoreOptions.WriteBackWaitTimeout"/>, counted); a copy that could not
+    /// be queued leaves no older version below, and the DRAM copy reaches the tier below on eviction. With write-back an
+    /// older copy below is dropped now, so a crash cannot bring it back.
     /// </summary>
-    /// <returns>The status of the copy below (<see cref="TierWriteStatus.Stored"/> when queued).</returns>
-    public async ValueTask<TierWriteStatus> WriteBelowAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkLease lease, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Commits, deletes and eviction hand-overs of one key are serialized (a stripe of per-key locks), so a copy on its
+    /// way to the tier below can never land after a delete that already removed the value.
+    /// </remarks>
+    public async ValueTask<TierWriteStatus> CommitValueAsync(KvLayout layout, ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        if (_writeBehind is not { } lower)
+        var dram = _dram ?? throw new InvalidOperationException("The store has no DRAM tier to commit into.");
+        var stripe = StripeOf(reservation.Key);
+        await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            return TierWriteStatus.Stored;
-        }
+            long version = overwrite ? NextVersion() : 0;
+            var status = dram.CommitWrite(layout, reservation, parent, version);
+            if (status != TierWriteStatus.Stored || _writeBehind is not { } lower)
+            {
+                return status;
+            }
 
+            if (_options.WriteMode != LowerTierWriteMode.WriteThrough)
+            {
+                ForgetOlderBelow(lower, reservation.Key, version);
+            }
+            else if (dram.TryAcquire(reservation.Key, out var lease))
+            {
+                try
+                {
+                    // The copy below never fails the command: DRAM holds the value, and its eviction tries again.
+                    await WriteBelowAsync(lower, layout, reservation.Key, parent, lease, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    lease.Dispose();
+                }
+            }
+
+            return status;
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private async ValueTask<TierWriteStatus> WriteBelowAsync(IWriteBehindTier lower, KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkLease lease, CancellationToken cancellationToken)
+    {
         long version = lease.Version;
         if (HoldsBelow(lower, key, version))
         {
@@ -71,6 +110,42 @@ public sealed partial class TieredStore
         }
 
         return s;
+    }
+
+    /// <summary>
+    /// DRAM's eviction hand-over, serialized with commits and deletes of the same key: a victim that a delete or a newer
+    /// commit took out of DRAM while it waited is not copied down.
+    /// </summary>
+    private void OfferEvicted(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld)
+    {
+        var stripe = StripeOf(key);
+        stripe.Wait();
+        try
+        {
+            if (_dram is { } dram && !(dram.TryGetVersion(key, out long held) && held == version))
+            {
+                return;
+            }
+
+            OfferToLower(layout, key, parent, payload, version, ref roomHeld);
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private SemaphoreSlim StripeOf(in ChunkKey key) => _keyStripes[key.GetHashCode() & (_keyStripes.Length - 1)];
+
+    private static SemaphoreSlim[] CreateStripes()
+    {
+        var stripes = new SemaphoreSlim[64];
+        for (int i = 0; i < stripes.Length; i++)
+        {
+            stripes[i] = new SemaphoreSlim(1, 1);
+        }
+
+        return stripes;
     }
 
     /// <summary>

@@ -168,6 +168,6 @@ public sealed partial class TieredStore
     private sealed class WriteBackSink(TieredStore store) : IEvictionSink
     {
         public void OnEvicting(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload, long version, ref bool roomHeld) =>
-            store.OfferToLower(layout, key, parent, payload, version, ref roomHeld);
+            store.OfferEvicted(layout, key, parent, payload, version, ref roomHeld);
     }
 }

@@ -61,6 +61,9 @@ public interface IWriteBehindTier : IKvTier
     /// <summary>The highest version the tier holds or has held since it opened (recovered from the medium at open).</summary>
     long MaxVersion { get; }
 
+    /// <summary>Chunks accepted (and visible) whose write to the medium has not completed yet.</summary>
+    int WritesInFlight { get; }
+
     /// <summary>Completes when every write started so far has finished (visible or failed).</summary>
     Task DrainAsync(CancellationToken cancellationToken = default);
 }

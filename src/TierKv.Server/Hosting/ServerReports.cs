@@ -91,6 +91,11 @@ internal static class ServerReports
             pairs.Add((p + "capacity_bytes", tier.CapacityBytes));
             pairs.Add((p + "used_bytes", tier.UsedBytes));
             pairs.Add((p + "chunks", tier.ChunkCount));
+            if (tier is Tiers.IWriteBehindTier wb)
+            {
+                pairs.Add((p + "writes_in_flight", (long)wb.WritesInFlight));
+            }
+
             pairs.Add((p + "hit_tokens", Interlocked.Read(ref c.HitTokens)));
             pairs.Add((p + "reads", Interlocked.Read(ref c.Reads)));
             pairs.Add((p + "read_bytes", Interlocked.Read(ref c.ReadBytes)));

@@ -94,43 +94,9 @@ internal sealed class TenantStore
     /// <summary>Gives back a reservation that will not be committed.</summary>
     public void Abort(in ChunkWriteReservation reservation) => Dram.AbortWrite(reservation);
 
-    /// <summary>
-    /// Publishes a filled record: an overwrite gets the next version and replaces the current value atomically. With
-    /// write-through the copy below is queued before this completes (waiting for room as the store's
-    /// <see cref="TieredStoreOptions.WriteBackOverflow"/> says); with write-back an older copy below is dropped now, so
-    /// a crash cannot bring it back.
-    /// </summary>
-    public async ValueTask<TierWriteStatus> CommitAsync(ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite)
-    {
-        var store = _tenant.Store;
-        long version = overwrite ? store.NextVersion() : 0;
-        var status = Dram.CommitWrite(_layout, reservation, parent, version);
-        if (status != TierWriteStatus.Stored || Lower is null)
-        {
-            return status;
-        }
-
-        if (!WriteThrough)
-        {
-            store.DropOlderBelow(reservation.Key, version);
-            return status;
-        }
-
-        if (Dram.TryAcquire(reservation.Key, out var lease))
-        {
-            try
-            {
-                // The copy below never fails the command: DRAM holds the value, and its eviction tries the copy again.
-                await store.WriteBelowAsync(_layout, reservation.Key, parent, lease).ConfigureAwait(false);
-            }
-            finally
-            {
-                lease.Dispose();
-            }
-        }
-
-        return status;
-    }
+    /// <summary>Publishes a filled record (<see cref="TieredStore.CommitValueAsync"/>): overwrites are versioned, write-through copies queued before the reply.</summary>
+    public ValueTask<TierWriteStatus> CommitAsync(ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite) =>
+        _tenant.Store.CommitValueAsync(_layout, reservation, parent, overwrite);
 
     /// <summary>Whether any tier with a local index holds <paramref name="key"/>.</summary>
     public bool Exists(in ChunkKey key)

@@ -30,6 +30,7 @@ public sealed class SlotTable : IEvictionCandidates
     private readonly int[] _freeStack;
     private int _freeCount;
     private int _copiesOnMedium;
+    private int _staged;
     private long _usedBytes;
 
     /// <summary>A table of <paramref name="slots"/> slots, all free unless <paramref name="startEmpty"/> (recovery pushes the free ones itself).</summary>
@@ -77,6 +78,9 @@ public sealed class SlotTable : IEvictionCandidates
     /// <summary>Free slots now.</summary>
     public int FreeCount => Volatile.Read(ref _freeCount);
 
+    /// <summary>Published chunks whose write to the medium is still in flight.</summary>
+    public int StagedCount => Volatile.Read(ref _staged);
+
     /// <summary>Slots whose copy is still on the medium though out of the index (held, superseded, retiring).</summary>
     public int CopiesOnMedium => _copiesOnMedium;
 
@@ -120,9 +124,9 @@ public sealed class SlotTable : IEvictionCandidates
     /// <summary>Moves a slot to <paramref name="state"/>, keeping the count of copies left on the medium.</summary>
     public void SetStateLocked(int slot, SlotState state)
     {
-        bool was = OnMedium(_states[slot]);
-        bool now = OnMedium(state);
-        _copiesOnMedium += (now ? 1 : 0) - (was ? 1 : 0);
+        var old = _states[slot];
+        _copiesOnMedium += (OnMedium(state) ? 1 : 0) - (OnMedium(old) ? 1 : 0);
+        _staged += (state == SlotState.Staged ? 1 : 0) - (old == SlotState.Staged ? 1 : 0);
         _states[slot] = state;
     }
 
