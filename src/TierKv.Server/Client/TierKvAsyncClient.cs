@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -142,17 +141,8 @@ public sealed partial class TierKvAsyncClient : IAsyncDisposable, IDisposable
         CallAsync<KeysCall, int>(new(keys, Lookup: false), cancellationToken);
 
     /// <summary><c>KV.STATS</c> as name/value text pairs.</summary>
-    public async ValueTask<IReadOnlyDictionary<string, string>> StatsAsync(CancellationToken cancellationToken = default)
-    {
-        var reply = await ExecuteAsync(["KV.STATS"], cancellationToken).ConfigureAwait(false) as object?[] ?? [];
-        var d = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i + 1 < reply.Length; i += 2)
-        {
-            d[reply[i]?.ToString() ?? ""] = Convert.ToString(reply[i + 1], CultureInfo.InvariantCulture) ?? "";
-        }
-
-        return d;
-    }
+    public async ValueTask<IReadOnlyDictionary<string, string>> StatsAsync(CancellationToken cancellationToken = default) =>
+        TierKvCommands.StatsFrom(await ExecuteAsync(["KV.STATS"], cancellationToken).ConfigureAwait(false));
 
     /// <summary>
     /// Sends any command and returns the reply: a string (simple, bulk, verbatim), a long (integer), an

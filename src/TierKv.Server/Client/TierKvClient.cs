@@ -134,21 +134,12 @@ public sealed class TierKvClient : IDisposable
     }
 
     /// <summary><c>KV.STATS</c> as name/value text pairs.</summary>
-    public IReadOnlyDictionary<string, string> Stats()
-    {
-        var reply = Execute("KV.STATS") as object?[] ?? [];
-        var d = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i + 1 < reply.Length; i += 2)
-        {
-            d[reply[i]?.ToString() ?? ""] = Convert.ToString(reply[i + 1], System.Globalization.CultureInfo.InvariantCulture) ?? "";
-        }
-
-        return d;
-    }
+    public IReadOnlyDictionary<string, string> Stats() => TierKvCommands.StatsFrom(Execute("KV.STATS"));
 
     /// <summary>
     /// Sends any command and returns the reply: a string (simple, bulk, verbatim), a long (integer), an
-    /// <c>object?[]</c> (array; a RESP3 map is flattened into key, value, ...), or null.
+    /// <c>object?[]</c> (array; a RESP3 map is flattened into key, value, ...), or null. An error reply throws
+    /// <see cref="TierKvServerException"/>; an error inside an array is returned as a <see cref="TierKvServerException"/> element.
     /// </summary>
     public object? Execute(params string[] args)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using TierKv.Keys;
 
 namespace TierKv.Server.Client;
@@ -5,6 +6,7 @@ namespace TierKv.Server.Client;
 /// <summary>
 /// The commands both clients send, written into a <see cref="RespRequestWriter"/>. A command whose last argument is a
 /// value (SET, KV.PUT, KV.LOOKUP TOKENS) is written without it: the caller sends it with the writer's SendLast.
+/// Replies that need more than the reader's parsing are shaped here too.
 /// </summary>
 internal static class TierKvCommands
 {
@@ -79,6 +81,19 @@ internal static class TierKvCommands
         {
             w.ArgText(args[i]);
         }
+    }
+
+    /// <summary>The reply to <c>KV.STATS</c> (name, value, ...) as name/value text pairs.</summary>
+    public static IReadOnlyDictionary<string, string> StatsFrom(object? reply)
+    {
+        var items = reply as object?[] ?? [];
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i + 1 < items.Length; i += 2)
+        {
+            d[items[i]?.ToString() ?? ""] = Convert.ToString(items[i + 1], CultureInfo.InvariantCulture) ?? "";
+        }
+
+        return d;
     }
 
     private static void Named(RespRequestWriter w, int count, ReadOnlySpan<byte> command, ReadOnlySpan<byte> name)
