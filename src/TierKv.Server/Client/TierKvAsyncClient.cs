@@ -218,6 +218,8 @@ public sealed partial class TierKvAsyncClient : IAsyncDisposable, IDisposable
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Writing the command cannot fail before its first byte goes out (the send buffer grows to hold it), so
+            // from here until the reader has the whole reply a failure leaves the stream out of step.
             _reader.MidReply = true;
             await call.SendAsync(_writer, cancellationToken).ConfigureAwait(false);
             return await call.ReadAsync(_reader, cancellationToken).ConfigureAwait(false);
@@ -261,8 +263,6 @@ public sealed partial class TierKvAsyncClient : IAsyncDisposable, IDisposable
             _gate.Release();
             ThrowClosed(why);
         }
-
-        _reader.MidReply = false;
     }
 
     private void Exit()
