@@ -163,6 +163,24 @@ public sealed partial class NvmeTier
             return TierWriteStatus.Stored;
         }
 
+        // Older versions and deleted values are being erased (their slots come back within moments): wait for them
+        // rather than evict live data while dead copies hold the space. Bounded, and the writes that free them run on
+        // the I/O threads, so the wait cannot block its own way out.
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+        while (_table.CopiesOnMedium > 0 && _table.FreeCount == 0)
+        {
+            int ms = (int)((deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency);
+            if (ms <= 0 || !Monitor.Wait(_table.Lock, ms))
+            {
+                break;
+            }
+        }
+
+        if (_table.TryTakeFreeLocked(out slot))
+        {
+            return TierWriteStatus.Stored;
+        }
+
         int victim = _table.SelectVictimLocked(key);
         if (victim < 0)
         {
@@ -296,6 +314,7 @@ public sealed partial class NvmeTier
             }
 
             SignalLocked();
+            Monitor.PulseAll(_table.Lock);
         }
 
         if (ioError)
@@ -382,13 +401,20 @@ public sealed partial class NvmeTier
     private void StartZeroLocked(int slot)
     {
         _zeroing++;
-        _ = ZeroAsync(slot);
+        var req = _engine.Rent();
+        req.File = FileOf(slot);
+        req.Offset = OffsetOf(slot);
+        req.IsWrite = true;
+        req.SetBuffer(_zeroPage, BlockFile.Alignment);
+        req.Completion = ZeroDone;
+        req.State = _retireTokens[slot] ??= new RetireToken(this, slot);
+        _engine.Submit(req);
     }
 
-    private async Task ZeroAsync(int slot)
+    /// <summary>Runs on the I/O thread when a stale copy's header page was zeroed: the slot is free again.</summary>
+    private void CompleteZero(int slot, long result)
     {
-        long r = await _engine.WriteAsync(FileOf(slot), _zeroPage, BlockFile.Alignment, OffsetOf(slot), false).ConfigureAwait(false);
-        if (r < 0)
+        if (result < 0)
         {
             // The stale copy may survive on disk; the slot is reused (and overwritten) all the same.
             RecordIoError("retire");
@@ -399,6 +425,15 @@ public sealed partial class NvmeTier
             _zeroing--;
             _table.ReleaseLocked(slot);
             SignalLocked();
+            Monitor.PulseAll(_table.Lock);
         }
+    }
+
+    /// <summary>The state of a zeroing write (one per slot, made once): no allocation per retirement.</summary>
+    private sealed class RetireToken(NvmeTier tier, int slot)
+    {
+        public NvmeTier Tier { get; } = tier;
+
+        public int Slot { get; } = slot;
     }
 }

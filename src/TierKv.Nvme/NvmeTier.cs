@@ -40,6 +40,8 @@ public sealed partial class NvmeTier : IWriteBehindTier
         return r;
     };
 
+    private static readonly Action<long, object?> ZeroDone = static (r, s) => ((RetireToken)s!).Tier.CompleteZero(((RetireToken)s!).Slot, r);
+
     private static readonly Action<long, object?> WriteBehindDone = static (r, s) => ((StagingBuffer)s!).Owner.CompleteWriteBehind(r, (StagingBuffer)s);
 
     private readonly NvmeTierOptions _options;
@@ -59,6 +61,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
     private readonly Action<int> _lastReader;
     private readonly ChunkKey[] _fingerprints;
     private readonly int[] _predecessor;
+    private readonly RetireToken?[] _retireTokens;
     private readonly nint _zeroPage;
     private TaskCompletionSource? _changed;
     private int _zeroing;
@@ -89,6 +92,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
         _lastReader = LastReaderLocked;
         _fingerprints = new ChunkKey[_slots];
         _predecessor = new int[_slots];
+        _retireTokens = new RetireToken?[_slots];
         Array.Fill(_predecessor, -1);
         unsafe
         {

@@ -7,17 +7,20 @@ namespace TierKv.Server.Tests;
 /// Overwrites, reads and deletes from many threads, with DRAM and SSD tiers so small that every value moves between them,
 /// checked against a sequential model: the store's final state must be one that some order of the operations gives
 /// (CsCheck's <c>SampleParallel</c>), and no read may return a value older than one already acknowledged.
-/// <c>TIERKV_LINEARIZABILITY_ITER</c> sets the iterations (CI runs a short sample; a nightly run thousands).
+/// <c>TIERKV_LINEARIZABILITY_ROUNDS</c> sets the rounds of 40 iterations (CI runs one; a nightly run a hundred).
 /// </summary>
 public sealed class LinearizabilityTests : IDisposable
 {
-    private static readonly int Iterations = int.TryParse(Environment.GetEnvironmentVariable("TIERKV_LINEARIZABILITY_ITER"), out int n) ? n : 40;
+    private const int IterationsPerRound = 40;
+
+    /// <summary>Rounds of <see cref="IterationsPerRound"/> iterations (each round's stores are closed before the next).</summary>
+    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("TIERKV_LINEARIZABILITY_ROUNDS"), out int n) ? n : 1;
     private readonly string _root = Path.Combine("/var/tmp", "tierkv-linear-" + Guid.NewGuid().ToString("N"));
-    private readonly ConcurrentBag<ValueStoreHarness> _stores = [];
+    private readonly ConcurrentQueue<ValueStoreHarness> _stores = new();
 
     public void Dispose()
     {
-        foreach (var s in _stores)
+        while (_stores.TryDequeue(out var s))
         {
             s.Dispose();
         }
@@ -34,7 +37,7 @@ public sealed class LinearizabilityTests : IDisposable
     private ValueStoreHarness NewStore(bool writeThrough)
     {
         var s = new ValueStoreHarness(Path.Combine(_root, Guid.NewGuid().ToString("N")), dramRecords: 2, ssdRecords: 24, writeThrough);
-        _stores.Add(s);
+        _stores.Enqueue(s);
         return s;
     }
 
@@ -51,17 +54,24 @@ public sealed class LinearizabilityTests : IDisposable
             k => $"GET {k}", (s, k) => s.Get(k), (_, _) => { });
         var del = Gen.Int[0, keys - 1].Operation<ValueStoreHarness, Dictionary<int, int>>(
             k => $"DEL {k}", (s, k) => s.Delete(k), (m, k) => m.Remove(k));
-        Check.SampleParallel(
-            initial,
-            set,
-            set,
-            get,
-            del,
-            equal: (s, m) => Enumerable.Range(0, keys).All(k => s.Get(k) == (m.TryGetValue(k, out int v) ? v : null)),
-            iter: Iterations,
-            threads: 4,
-            printActual: s => string.Join(", ", Enumerable.Range(0, keys).Select(k => $"{k}={s.Get(k)?.ToString() ?? "-"}")),
-            printModel: m => string.Join(", ", Enumerable.Range(0, keys).Select(k => $"{k}={(m.TryGetValue(k, out int v) ? v.ToString() : "-")}")));
+        for (int round = 0; round < Rounds; round++)
+        {
+            Check.SampleParallel(
+                initial,
+                set,
+                set,
+                get,
+                del,
+                equal: (s, m) => Enumerable.Range(0, keys).All(k => s.Get(k) == (m.TryGetValue(k, out int v) ? v : null)),
+                iter: IterationsPerRound,
+                threads: 4,
+                printActual: s => string.Join(", ", Enumerable.Range(0, keys).Select(k => $"{k}={s.Get(k)?.ToString() ?? "-"}")),
+                printModel: m => string.Join(", ", Enumerable.Range(0, keys).Select(k => $"{k}={(m.TryGetValue(k, out int v) ? v.ToString() : "-")}")));
+            while (_stores.TryDequeue(out var done))
+            {
+                done.Dispose();
+            }
+        }
     }
 
     [Fact]
