@@ -108,39 +108,22 @@ public sealed partial class TieredStore
     /// <summary>Reserves room below, blocking the calling thread at most <see cref="RoomWait"/>; false when there is none.</summary>
     private bool ReserveRoom()
     {
-        var lower = _writeBehind!;
-        if (lower.ReserveWriteBehind(TimeSpan.Zero))
-        {
-            RoomFound();
-            return true;
-        }
-
-        var wait = RoomWait;
-        if (wait == TimeSpan.Zero)
-        {
-            return false;
-        }
-
-        Interlocked.Increment(ref _writeBackWaits);
-        if (lower.ReserveWriteBehind(wait))
-        {
-            RoomFound();
-            Metrics.RecordWriteBackWait(timedOut: false);
-            return true;
-        }
-
-        RoomTimedOut();
-        return false;
+        var reserved = ReserveRoomCore(block: true, CancellationToken.None);
+        Debug.Assert(reserved.IsCompleted, "a blocking reservation completes synchronously");
+        return reserved.GetAwaiter().GetResult();
     }
 
     /// <summary>
     /// Reserves room below, awaiting it at most <see cref="RoomWait"/> without blocking a thread; false when there is
     /// none. Throws <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (nothing held then).
     /// </summary>
-    private async ValueTask<bool> ReserveRoomAsync(CancellationToken ct)
+    private ValueTask<bool> ReserveRoomAsync(CancellationToken ct) => ReserveRoomCore(block: false, ct);
+
+    /// <summary>The room protocol, written once: room now, else one bounded wait (counted), blocking or awaited.</summary>
+    private async ValueTask<bool> ReserveRoomCore(bool block, CancellationToken ct)
     {
         var lower = _writeBehind!;
-        if (await lower.ReserveWriteBehindAsync(TimeSpan.Zero, ct).ConfigureAwait(false))
+        if (lower.ReserveWriteBehind(TimeSpan.Zero, ct))
         {
             RoomFound();
             return true;
@@ -153,7 +136,8 @@ public sealed partial class TieredStore
         }
 
         Interlocked.Increment(ref _writeBackWaits);
-        if (await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false))
+        bool room = block ? lower.ReserveWriteBehind(wait, ct) : await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false);
+        if (room)
         {
             RoomFound();
             Metrics.RecordWriteBackWait(timedOut: false);
