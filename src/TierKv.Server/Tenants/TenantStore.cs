@@ -23,14 +23,10 @@ internal sealed class TenantStore
         _layout = valueLayout;
         _recordBytes = recordBytes;
         Lower = tenant.Store.Tiers.Count > 1 ? tenant.Store.Tiers[1] as IWriteBehindTier : null;
-        WriteThrough = Lower is not null && tenant.Store.Options.WriteMode == LowerTierWriteMode.WriteThrough;
     }
 
     /// <summary>The SSD tier below DRAM, if any.</summary>
     public IWriteBehindTier? Lower { get; }
-
-    /// <summary>Whether committed values are copied to <see cref="Lower"/> before they are acknowledged.</summary>
-    public bool WriteThrough { get; }
 
     /// <summary>Bytes of one value record (the slot size of every tier).</summary>
     public int RecordBytes => _recordBytes;
