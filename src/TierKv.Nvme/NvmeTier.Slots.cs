@@ -400,6 +400,8 @@ public sealed partial class NvmeTier
 
     private void StartZeroLocked(int slot)
     {
+        // Erasing, not retiring any more: a last reader racing this call must not start a second erase.
+        _table.SetStateLocked(slot, SlotState.Erasing);
         _zeroing++;
         var req = _engine.Rent();
         req.File = FileOf(slot);

@@ -28,8 +28,11 @@ public enum SlotState : byte
     /// <summary>Replaced (or deleted) while its own write was in flight: retires when that write completes.</summary>
     Superseded,
 
-    /// <summary>Out of the index; its copy on the medium is being erased, then it is free (after its last reader).</summary>
+    /// <summary>Out of the index; its copy on the medium is to be erased once its last reader is gone.</summary>
     Retiring,
+
+    /// <summary>Its copy on the medium is being erased; then it is free.</summary>
+    Erasing,
 
     /// <summary>No room on the medium behind it (a full disk): never used again in this run.</summary>
     Unbacked,

@@ -81,7 +81,7 @@ public sealed class SlotTable : IEvictionCandidates
     /// <summary>Published chunks whose write to the medium is still in flight.</summary>
     public int StagedCount => Volatile.Read(ref _staged);
 
-    /// <summary>Slots whose copy is still on the medium though out of the index (held, superseded, retiring).</summary>
+    /// <summary>Slots whose copy is still on the medium though out of the index (held, superseded, retiring, erasing).</summary>
     public int CopiesOnMedium => _copiesOnMedium;
 
     /// <summary>Whether <paramref name="key"/> is published; lock-free.</summary>
@@ -205,7 +205,15 @@ public sealed class SlotTable : IEvictionCandidates
     }
 
     /// <summary>Whether readers hold <paramref name="slot"/>.</summary>
-    public bool IsPinnedLocked(int slot) => _pins[slot] != 0;
+    /// <remarks>
+    /// Readers unpin without the lock (decrement, then read the state): the full fence here orders the caller's state
+    /// change before this read, so either this sees the last reader gone or that reader sees the new state.
+    /// </remarks>
+    public bool IsPinnedLocked(int slot)
+    {
+        Interlocked.MemoryBarrier();
+        return Volatile.Read(ref _pins[slot]) != 0;
+    }
 
     /// <summary>
     /// Drops one pin; lock-free unless the slot was detached or is retiring and this was its last reader: then
@@ -234,7 +242,7 @@ public sealed class SlotTable : IEvictionCandidates
     public void EndDrainLocked(int slot) => _draining[slot] = false;
 
     /// <summary>Whether a slot is free to be finished (no readers, no hand-over in progress).</summary>
-    public bool IsIdleLocked(int slot) => _pins[slot] == 0 && !_draining[slot];
+    public bool IsIdleLocked(int slot) => !IsPinnedLocked(slot) && !_draining[slot];
 
     /// <summary>Pushes a slot found free at open (recovery).</summary>
     public void PushFreeLocked(int slot) => _freeStack[_freeCount++] = slot;
@@ -274,5 +282,5 @@ public sealed class SlotTable : IEvictionCandidates
 
     bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
-    private static bool OnMedium(SlotState s) => s is SlotState.Held or SlotState.Superseded or SlotState.Retiring;
+    private static bool OnMedium(SlotState s) => s is SlotState.Held or SlotState.Superseded or SlotState.Retiring or SlotState.Erasing;
 }
