@@ -97,15 +97,7 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     public async Task A_second_store_on_the_same_folder_hits_from_the_ssd_tier_after_a_restart()
     {
         using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
-        int[] history;
-        {
-            var (_, store, conn) = Open(ctx, ssd: true);
-            using (store)
-            {
-                history = await FirstTurnAsync(ctx, conn, 600);
-                await store.PersistAsync();
-            }
-        }
+        int[] history = await PersistedFirstTurnAsync(ctx, 600);
 
         var (_, store2, conn2) = Open(ctx, ssd: true);
         using (store2)
@@ -123,15 +115,7 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     public async Task A_damaged_chunk_is_a_miss_and_the_prompt_is_recomputed()
     {
         using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
-        int[] history;
-        {
-            var (_, store, conn) = Open(ctx, ssd: true);
-            using (store)
-            {
-                history = await FirstTurnAsync(ctx, conn, 600);
-                await store.PersistAsync();
-            }
-        }
+        int[] history = await PersistedFirstTurnAsync(ctx, 600);
 
         var (_, store2, conn2) = Open(ctx, ssd: true);
         using (store2)
@@ -156,12 +140,7 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         int[] history;
         using (var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath)))
         {
-            var (_, store, conn) = Open(ctx, ssd: true);
-            using (store)
-            {
-                history = await FirstTurnAsync(ctx, conn, 600);
-                await store.PersistAsync();
-            }
+            history = await PersistedFirstTurnAsync(ctx, 600);
         }
 
         using var other = LLamaWeights.LoadFromFile(TinyModelFixture.Params(fixture.OtherModelPath));
@@ -260,6 +239,18 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     }
 
     /// <summary>Decodes a first prompt, generates a few tokens, stores the chunks; returns the sequence's tokens.</summary>
+    /// <summary>A first turn stored through a store with an SSD tier, persisted and closed (what a restart finds).</summary>
+    private async Task<int[]> PersistedFirstTurnAsync(LLamaContext ctx, int promptTokens)
+    {
+        var (_, store, conn) = Open(ctx, ssd: true);
+        using (store)
+        {
+            var history = await FirstTurnAsync(ctx, conn, promptTokens);
+            await store.PersistAsync();
+            return history;
+        }
+    }
+
     private static async Task<int[]> FirstTurnAsync(LLamaContext ctx, LlamaKvConnector conn, int promptTokens)
     {
         var prompt = TinyModelFixture.Tokens(ctx, promptTokens, seed: 1);

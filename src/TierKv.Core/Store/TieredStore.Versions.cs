@@ -148,18 +148,6 @@ public sealed partial class TieredStore
         return stripes;
     }
 
-    /// <summary>
-    /// A newer version of <paramref name="key"/> was committed to DRAM only (write-back): an older copy below is removed
-    /// now, so that neither a crash nor a shed write-back can bring the overwritten value back.
-    /// </summary>
-    public void DropOlderBelow(in ChunkKey key, long version)
-    {
-        if (_writeBehind is { } lower)
-        {
-            ForgetOlderBelow(lower, key, version);
-        }
-    }
-
     /// <summary>Whether the tier below holds <paramref name="key"/> at <paramref name="version"/> or newer (any copy, for version 0).</summary>
     private static bool HoldsBelow(IWriteBehindTier lower, in ChunkKey key, long version) =>
         version == 0 ? lower.Contains(key) : lower.TryGetVersion(key, out long held) && held >= version;

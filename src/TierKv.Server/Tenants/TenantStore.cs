@@ -26,7 +26,7 @@ internal sealed class TenantStore
     }
 
     /// <summary>The SSD tier below DRAM, if any.</summary>
-    public IWriteBehindTier? Lower { get; }
+    private IWriteBehindTier? Lower { get; }
 
     /// <summary>Bytes of one value record (the slot size of every tier).</summary>
     public int RecordBytes => _recordBytes;
