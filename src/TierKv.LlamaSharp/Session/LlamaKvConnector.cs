@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using LLama.Native;
@@ -263,37 +262,30 @@ public sealed class LlamaKvConnector : IDisposable
             return Task.FromResult(0);
         }
 
-        var blob = GetState(seq, out int size);
-        try
+        var blob = GetState(seq);
+        if (!Codec.TryParse(blob, out var state, out string reason))
         {
-            if (!Codec.TryParse(blob.AsSpan(0, size), out var state, out string reason))
-            {
-                Warn($"TierKV: not storing sequence {(int)seq}: {reason}.");
-                return Task.FromResult(0);
-            }
-
-            int chunks = System.Math.Min(state!.Tokens, tokens.Length) / layout.TokensPerChunk;
-            if (state.Tokens > tokens.Length)
-            {
-                Warn($"TierKV: sequence {(int)seq} holds {state.Tokens} cells but only {tokens.Length} tokens were given; nothing stored.");
-                return Task.FromResult(0);
-            }
-
-            if (chunks <= first)
-            {
-                return Task.FromResult(0);
-            }
-
-            _vTransposed = state.VTransposed;
-            int count = chunks - first;
-            var payload = new byte[(long)count * layout.ChunkBytes];
-            Codec.Cut(blob.AsSpan(0, size), state, first, count, payload);
-            return StoreAsync(layout, keys, payload, first, count);
+            Warn($"TierKV: not storing sequence {(int)seq}: {reason}.");
+            return Task.FromResult(0);
         }
-        finally
+
+        int chunks = System.Math.Min(state!.Tokens, tokens.Length) / layout.TokensPerChunk;
+        if (state.Tokens > tokens.Length)
         {
-            ArrayPool<byte>.Shared.Return(blob);
+            Warn($"TierKV: sequence {(int)seq} holds {state.Tokens} cells but only {tokens.Length} tokens were given; nothing stored.");
+            return Task.FromResult(0);
         }
+
+        if (chunks <= first)
+        {
+            return Task.FromResult(0);
+        }
+
+        _vTransposed = state.VTransposed;
+        int count = chunks - first;
+        var payload = new byte[(long)count * layout.ChunkBytes];
+        Codec.Cut(blob, state, first, count, payload);
+        return StoreAsync(layout, keys, payload, first, count);
     }
 
     private async Task<int> StoreAsync(KvLayout layout, ChunkKey[] keys, byte[] payload, int first, int count)
@@ -316,37 +308,29 @@ public sealed class LlamaKvConnector : IDisposable
             }
         }
 
-        var blob = GetState(seq, out int size);
+        var span = GetState(seq);
         _ctx.MemorySequenceRemove(seq, -1, -1);
-        try
+        if (span.Length < 16 + 12 + 8 + 12)
         {
-            var span = blob.AsSpan(0, size);
-            if (size < 16 + 12 + 8 + 12)
-            {
-                return (null, $"the state of one token has only {size} bytes");
-            }
-
-            // Header (16) + one cell (12) + v_trans, n_layer (8), then layer 0's K type.
-            int kType = BitConverter.ToInt32(span[36..]);
-            var element = SequenceStateCodec.ElementTypeOf(kType);
-            if (element is null)
-            {
-                return (null, $"KV type {kType} (GGML id) is not one the codec carries (f32, f16, bf16)");
-            }
-
-            var codec = new SequenceStateCodec(LayoutOf(_model, element.Value), kType);
-            if (!codec.TryParse(span, out var state, out string reason))
-            {
-                return (null, reason);
-            }
-
-            _vTransposed = state!.VTransposed;
-            return (codec, null);
+            return (null, $"the state of one token has only {span.Length} bytes");
         }
-        finally
+
+        // Header (16) + one cell (12) + v_trans, n_layer (8), then layer 0's K type.
+        int kType = BitConverter.ToInt32(span[36..]);
+        var element = SequenceStateCodec.ElementTypeOf(kType);
+        if (element is null)
         {
-            ArrayPool<byte>.Shared.Return(blob);
+            return (null, $"KV type {kType} (GGML id) is not one the codec carries (f32, f16, bf16)");
         }
+
+        var codec = new SequenceStateCodec(LayoutOf(_model, element.Value), kType);
+        if (!codec.TryParse(span, out var state, out string reason))
+        {
+            return (null, reason);
+        }
+
+        _vTransposed = state!.VTransposed;
+        return (codec, null);
     }
 
     /// <summary>Frees the state buffer. The context and the store belong to the caller.</summary>
@@ -386,7 +370,11 @@ public sealed class LlamaKvConnector : IDisposable
         return _blob;
     }
 
-    private byte[] GetState(LLamaSeqId seq, out int size)
+    /// <summary>
+    /// Copies <paramref name="seq"/>'s state into the state buffer that restores use too, so a save grows it ahead of
+    /// the restores of that sequence's prefixes.
+    /// </summary>
+    private unsafe ReadOnlySpan<byte> GetState(LLamaSeqId seq)
     {
         nuint n = _ctx.GetStateSize(seq);
         if (n > int.MaxValue)
@@ -394,16 +382,9 @@ public sealed class LlamaKvConnector : IDisposable
             throw new InvalidOperationException($"Sequence {(int)seq} has a state of {n} bytes; TierKV's codec handles states up to 2 GiB.");
         }
 
-        var blob = ArrayPool<byte>.Shared.Rent((int)n);
-        unsafe
-        {
-            fixed (byte* p = blob)
-            {
-                size = (int)_ctx.GetState(p, n, seq);
-            }
-        }
-
-        return blob;
+        var blob = BlobBuffer((long)n);
+        int size = (int)_ctx.GetState((byte*)blob, n, seq);
+        return new ReadOnlySpan<byte>((void*)blob, size);
     }
 
     private string TierName(TierKind kind)
