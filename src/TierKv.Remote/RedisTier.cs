@@ -22,7 +22,7 @@ namespace TierKv.Remote;
 /// dead, stalled or restarting node is a miss for its slots, never an exception or a stuck call, and is used again
 /// once it answers. Eviction is the cluster's (e.g. <c>maxmemory-policy allkeys-lru</c>): an evicted chunk is a miss.
 /// </summary>
-public sealed class RedisTier : IKvTier, IMetricsAware, IAsyncDisposable
+public sealed class RedisTier : IKvTier, IReplacingTier, IMetricsAware, IAsyncDisposable
 {
     private readonly RemoteTierOptions _options;
     private readonly ConnectionMultiplexer _lookup;
@@ -258,7 +258,19 @@ public sealed class RedisTier : IKvTier, IMetricsAware, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    public ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        WriteAsync(layout, key, payload, When.NotExists, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<TierWriteStatus> ReplaceAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        WriteAsync(layout, key, payload, When.Always, cancellationToken);
+
+    /// <summary>
+    /// One <c>SET</c> of a chunk: <see cref="When.NotExists"/> for content-addressed chunks (a chunk is immutable once
+    /// stored: equal keys mean equal prefixes, so a second writer changes nothing), <see cref="When.Always"/> for a
+    /// value that replaces an older version (Redis replaces it atomically: a reader sees the old or the new).
+    /// </summary>
+    private async ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ReadOnlyMemory<byte> payload, When when, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layout);
         if (payload.Length != layout.ChunkBytes)
@@ -293,9 +305,7 @@ public sealed class RedisTier : IKvTier, IMetricsAware, IAsyncDisposable
                         var header = new byte[ChunkHeader.Size];
                         ChunkHeader.For(s.Layout, s.Key, s.Payload.Span).WriteTo(header);
 
-                        // SET NX: a chunk is immutable once stored (equal keys mean equal prefixes), so a second
-                        // writer changes nothing, and a reader never sees a value being replaced.
-                        set = s.Db.StringSetAsync(s.RedisKey, ValueSegment.Concat(header, s.Payload), s.Expiry, When.NotExists);
+                        set = s.Db.StringSetAsync(s.RedisKey, ValueSegment.Concat(header, s.Payload), s.Expiry, s.When);
                         return Outcome.FromResult(await set.WaitAsync(ctx.CancellationToken).ConfigureAwait(false));
                     }
                     catch (Exception ex)
@@ -309,7 +319,7 @@ public sealed class RedisTier : IKvTier, IMetricsAware, IAsyncDisposable
                     }
                 },
                 context,
-                (Db: BulkFor(key), RedisKey: redisKey, Layout: layout, Key: key, Payload: payload, _options.Expiry)).ConfigureAwait(false);
+                (Db: BulkFor(key), RedisKey: redisKey, Layout: layout, Key: key, Payload: payload, _options.Expiry, When: when)).ConfigureAwait(false);
         }
         finally
         {

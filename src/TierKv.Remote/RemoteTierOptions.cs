@@ -179,7 +179,7 @@ public sealed record RemoteTierOptions
     }
 
     /// <summary>Splits <c>HOST:PORT</c> (IPv6 as <c>[::1]:PORT</c>).</summary>
-    internal static bool TryParseEndpoint(string? endpoint, out string host, out int port)
+    public static bool TryParseEndpoint(string? endpoint, out string host, out int port)
     {
         host = string.Empty;
         port = 0;

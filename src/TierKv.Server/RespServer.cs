@@ -41,7 +41,7 @@ public sealed class RespServer : IAsyncDisposable
         Logger = logger ?? (ILogger)NullLogger.Instance;
         _ownsMetrics = metrics is null;
         Metrics = metrics ?? new TierKvMetrics();
-        Tenants = new TenantDirectory(options, Metrics);
+        Tenants = new TenantDirectory(options, Metrics, m => ServerLog.RemoteTier(Logger, m));
         Instruments = new ServerInstruments(Metrics.Meter, () => _connections.Count);
         Certificate = LoadCertificate(options.Tls);
         Trace = string.IsNullOrEmpty(options.RecordTrace) ? null : AccessTraceWriter.Create(options.RecordTrace, Tenants.Layout.TokensPerChunk);
@@ -106,7 +106,7 @@ public sealed class RespServer : IAsyncDisposable
         ThreadPool.GetMinThreads(out int workers, out int io);
         ThreadPool.SetMinThreads(Math.Max(workers, Math.Min(Options.MaxClients, 64)), io);
         EndPoint = (IPEndPoint)listener.LocalEndPoint!;
-        ServerLog.Listening(Logger, EndPoint.ToString(), Certificate is null ? "" : "+TLS", Tenants.All.Count, Tenants.AuthRequired ? "on" : "off", Tenants.All[0].Dram.CapacityBytes, Options.EffectiveSlotBytes, Tenants.All[0].Store.Tiers.Count > 1 ? Options.DataDir ?? "" : "none");
+        ServerLog.Listening(Logger, EndPoint.ToString(), Certificate is null ? "" : "+TLS", Tenants.All.Count, Tenants.AuthRequired ? "on" : "off", Tenants.All[0].Dram.CapacityBytes, Options.EffectiveSlotBytes, string.IsNullOrEmpty(Options.DataDir) ? "none" : Options.DataDir, Options.HasRemote ? string.Join(",", Options.Remote.Endpoints) : "none");
         _acceptLoop = AcceptLoopAsync();
         _monitor = MonitorAsync();
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using TierKv.Keys;
+using TierKv.Remote;
 using TierKv.Server.Protocol;
 
 namespace TierKv.Server;
@@ -70,6 +71,16 @@ public sealed record ServerOptions
     /// <summary>With an SSD tier: copy every stored value to the SSD in the background at once (true), or only when DRAM evicts it (false).</summary>
     public bool SsdWriteThrough { get; init; } = true;
 
+    /// <summary>
+    /// The Redis/Valkey/Garnet cluster under the DRAM and SSD tiers (<c>tierkv serve --remote HOST:PORT,...</c>); off
+    /// when it names no endpoints. A value the node misses is read from it, new values are shared with it, and a dead
+    /// or stalled cluster is a miss, never a failed command (docs/remote-tier.md for every setting).
+    /// </summary>
+    public RemoteTierOptions Remote { get; init; } = new();
+
+    /// <summary>Whether <see cref="Remote"/> names a cluster.</summary>
+    public bool HasRemote => Remote.Endpoints.Count > 0;
+
     /// <summary>TLS; off when no certificate is given.</summary>
     public TlsOptions Tls { get; init; } = new();
 
@@ -138,6 +149,19 @@ public sealed record ServerOptions
         }
 
         _ = ModelShapes.Get(Model);
+        if (HasRemote)
+        {
+            try
+            {
+                Remote.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                string message = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                throw new ArgumentException(message.Replace("RemoteTierOptions.", "Server:Remote:", StringComparison.Ordinal), e);
+            }
+        }
+
         if (SlotBytes < 0)
         {
             throw new ArgumentException($"Server:SlotBytes must be positive (or 0 for one chunk of the model); got {SlotBytes}.");

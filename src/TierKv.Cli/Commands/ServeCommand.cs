@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Hosting;
+using TierKv.Remote;
 using TierKv.Server;
 
 namespace TierKv.Cli.Commands;
@@ -47,6 +48,10 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--ssd <BYTES>")]
         [Description("SSD tier size per tenant (default 16g).")]
         public string? Ssd { get; init; }
+
+        [CommandOption("--remote <HOST:PORT,...>")]
+        [Description("Redis, Valkey or Garnet cluster under the DRAM and SSD tiers (seed endpoints, comma-separated); misses are read from it, new values shared with it.")]
+        public string? Remote { get; init; }
 
         [CommandOption("--max-clients <N>")]
         [Description("Most connected clients (default 1024).")]
@@ -102,6 +107,23 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
                 }
             }
 
+            if (Remote is not null)
+            {
+                var endpoints = RemoteTierOptions.FromEndpoints(Remote).Endpoints;
+                if (endpoints.Count == 0)
+                {
+                    return ValidationResult.Error("--remote needs at least one HOST:PORT of the cluster, e.g. 127.0.0.1:7001.");
+                }
+
+                foreach (var e in endpoints)
+                {
+                    if (!RemoteTierOptions.TryParseEndpoint(e, out _, out _))
+                    {
+                        return ValidationResult.Error($"--remote: '{e}' is not HOST:PORT with a port in [1, 65535] (e.g. 127.0.0.1:7001; IPv6 as [::1]:7001).");
+                    }
+                }
+            }
+
             var dram = ByteSizes.Validate(Dram, "--dram", inMemory: true);
             var slot = ByteSizes.Validate(SlotBytes, "--slot-bytes", inMemory: true, max: int.MaxValue);
             return !dram.Successful ? dram : !slot.Successful ? slot : ByteSizes.Validate(Ssd, "--ssd", inMemory: false);
@@ -127,6 +149,15 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         Add("Server:Model", settings.Model);
         Add("Server:DataDir", settings.Data);
         Add("Server:SsdBytes", settings.Ssd is null ? null : ByteSizes.Parse(settings.Ssd, "--ssd").ToString(CultureInfo.InvariantCulture));
+        if (settings.Remote is not null)
+        {
+            var endpoints = RemoteTierOptions.FromEndpoints(settings.Remote).Endpoints;
+            for (int i = 0; i < endpoints.Count; i++)
+            {
+                Add($"Server:Remote:Endpoints:{i}", endpoints[i]);
+            }
+        }
+
         Add("Server:MaxClients", settings.MaxClients?.ToString(CultureInfo.InvariantCulture));
         Add("Server:Tls:CertificatePath", settings.TlsCert);
         Add("Server:Tls:KeyPath", settings.TlsKey);

@@ -1,4 +1,6 @@
 
+using TierKv.Memory;
+
 namespace TierKv.Store;
 
 /// <summary>
@@ -39,21 +41,28 @@ public sealed partial class TieredStore
         {
             long version = overwrite ? NextVersion() : 0;
             var status = dram.CommitWrite(layout, reservation, parent, version);
-            if (status != TierWriteStatus.Stored || _writeBehind is not { } lower)
+            if (status != TierWriteStatus.Stored)
             {
                 return status;
             }
 
-            if (_options.WriteMode != LowerTierWriteMode.WriteThrough)
+            if (_writeBehind is { } lower && _options.WriteMode != LowerTierWriteMode.WriteThrough)
             {
                 ForgetOlderBelow(lower, reservation.Key, version);
             }
-            else if (dram.TryAcquire(reservation.Key, out var lease))
+
+            bool below = _writeBehind is not null && _options.WriteMode == LowerTierWriteMode.WriteThrough;
+            if ((below || _remoteTiers.Length > 0) && dram.TryAcquire(reservation.Key, out var lease))
             {
                 try
                 {
-                    // The copy below never fails the command: DRAM holds the value, and its eviction tries again.
-                    await WriteBelowAsync(lower, layout, reservation.Key, parent, lease, cancellationToken).ConfigureAwait(false);
+                    // Copies never fail the command: DRAM holds the value, and its eviction tries the tier below again.
+                    if (below)
+                    {
+                        await WriteBelowAsync(_writeBehind!, layout, reservation.Key, parent, lease, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await ShareValueAsync(layout, reservation.Key, parent, lease, version, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -110,6 +119,46 @@ public sealed partial class TieredStore
         }
 
         return s;
+    }
+
+    /// <summary>
+    /// Shares a committed value with the remote tiers while its key's stripe is held, so two commits of one key reach
+    /// the cluster in order. A newer version replaces the held one (<see cref="IReplacingTier"/>); when it cannot, the
+    /// cluster's copy is deleted, since the cluster keeps no versions and would serve the older value once this node
+    /// lets the newer go. A cluster that fails is counted and skipped: the value is in DRAM.
+    /// </summary>
+    private async ValueTask ShareValueAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkLease lease, long version, CancellationToken cancellationToken)
+    {
+        if (_remoteTiers.Length == 0)
+        {
+            return;
+        }
+
+        using var memory = new NativeMemoryManager(lease.Pointer, lease.Length);
+        foreach (int r in _remoteTiers)
+        {
+            var tier = _tiers[r];
+            long t0 = Stopwatch.GetTimestamp();
+            var s = TierWriteStatus.Failed;
+            try
+            {
+                s = version > 0 && tier is IReplacingTier replacing
+                    ? await replacing.ReplaceAsync(layout, key, parent, memory.Memory, cancellationToken).ConfigureAwait(false)
+                    : await tier.WriteAsync(layout, key, parent, memory.Memory, cancellationToken).ConfigureAwait(false);
+                if (s == TierWriteStatus.Stored)
+                {
+                    Metrics.RecordWrite(_counters[r], lease.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                }
+                else if (s != TierWriteStatus.AlreadyPresent && version > 0)
+                {
+                    await tier.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
+            {
+                Metrics.RecordIoError(_counters[r], "write");
+            }
+        }
     }
 
     /// <summary>

@@ -16,6 +16,7 @@ namespace TierKv.Server.Connections;
 internal sealed partial class RespConnection
 {
     private ChunkKey[]? _keys;
+    private bool[]? _present;
 
     private ValueTask<bool> Get(ReadOnlySpan<byte> name)
     {
@@ -235,29 +236,56 @@ internal sealed partial class RespConnection
         }
 
         var tenant = _tenant!;
+        int n = argc - 1;
+        var keys = _keys ??= new ChunkKey[_limits.MaxArrayLength];
+        var present = _present ??= new bool[_limits.MaxArrayLength];
+        bool missing = false;
+        for (int i = 0; i < n; i++)
+        {
+            keys[i] = KeyNames.TryMap(Arg(src, _args[i + 1]), out var k) ? tenant.Scope(k) : default;
+            present[i] = keys[i] != default && tenant.Values.Exists(keys[i]);
+            missing |= !present[i];
+        }
+
+        if (missing && tenant.Values.HasRemote)
+        {
+            return ExistsBelowAsync(kind, tenant, n);
+        }
+
+        ReplyExists(kind, n);
+        return True;
+    }
+
+    /// <summary>Asks the remote cluster about the keys this node lacks (a dead cluster answers "absent").</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ExistsBelowAsync(CommandKind kind, Tenant tenant, int n)
+    {
+        await tenant.Values.ExistsRemoteAsync(_keys.AsMemory(0, n), _present.AsMemory(0, n)).ConfigureAwait(false);
+        ReplyExists(kind, n);
+        return true;
+    }
+
+    private void ReplyExists(CommandKind kind, int n)
+    {
+        var present = _present!;
         if (kind == CommandKind.KvExists)
         {
-            _out.ArrayHeader(argc - 1);
+            _out.ArrayHeader(n);
+            for (int i = 0; i < n; i++)
+            {
+                _out.Integer(present[i] ? 1 : 0);
+            }
+
+            return;
         }
 
         int count = 0;
-        for (int i = 1; i < argc; i++)
+        for (int i = 0; i < n; i++)
         {
-            bool present = KeyNames.TryMap(Arg(src, _args[i]), out var k) && tenant.Values.Exists(tenant.Scope(k));
-            if (kind == CommandKind.KvExists)
-            {
-                _out.Integer(present ? 1 : 0);
-            }
-
-            count += present ? 1 : 0;
+            count += present[i] ? 1 : 0;
         }
 
-        if (kind == CommandKind.Exists)
-        {
-            _out.Integer(count);
-        }
-
-        return True;
+        _out.Integer(count);
     }
 
     private ValueTask<bool> Delete(ReadOnlySpan<byte> src, int argc)

@@ -5,8 +5,8 @@ namespace TierKv.Server.Hosting;
 /// <summary>The server's structured log events.</summary>
 internal static partial class ServerLog
 {
-    [LoggerMessage(1, LogLevel.Information, "TierKV listening on {Endpoint} (RESP{Tls}), {Tenants} tenant(s), auth {Auth}, DRAM {DramBytes} bytes per tenant in slots of {SlotBytes} bytes, SSD {Ssd}")]
-    public static partial void Listening(ILogger logger, string endpoint, string tls, int tenants, string auth, long dramBytes, int slotBytes, string ssd);
+    [LoggerMessage(1, LogLevel.Information, "TierKV listening on {Endpoint} (RESP{Tls}), {Tenants} tenant(s), auth {Auth}, DRAM {DramBytes} bytes per tenant in slots of {SlotBytes} bytes, SSD {Ssd}, remote {Remote}")]
+    public static partial void Listening(ILogger logger, string endpoint, string tls, int tenants, string auth, long dramBytes, int slotBytes, string ssd, string remote);
 
     [LoggerMessage(2, LogLevel.Debug, "Connection {Id} from {Remote} dropped: {Reason}")]
     public static partial void ConnectionDropped(ILogger logger, long id, string remote, string reason);
@@ -34,4 +34,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(9, LogLevel.Warning, "Authentication failed from connection {Id} ({Remote})")]
     public static partial void AuthFailed(ILogger logger, long id, string remote);
+
+    [LoggerMessage(21, LogLevel.Warning, "Remote tier: {Message}")]
+    public static partial void RemoteTier(ILogger logger, string message);
 }

@@ -1,6 +1,7 @@
 using TierKv.Keys;
 using TierKv.Metrics;
 using TierKv.Nvme;
+using TierKv.Remote;
 using TierKv.Server.Protocol;
 using TierKv.Store;
 using TierKv.Tiers;
@@ -12,7 +13,7 @@ internal sealed class TenantDirectory : IDisposable
 {
     private readonly Tenant[] _tenants;
 
-    public TenantDirectory(ServerOptions options, TierKvMetrics metrics)
+    public TenantDirectory(ServerOptions options, TierKvMetrics metrics, Action<string>? log = null)
     {
         Options = options;
         Metrics = metrics;
@@ -23,7 +24,7 @@ internal sealed class TenantDirectory : IDisposable
         if (options.Tenants.Count == 0)
         {
             AuthRequired = false;
-            _tenants = [Create(options, metrics, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, tierSuffix: "")];
+            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, tierSuffix: "")];
         }
         else
         {
@@ -32,7 +33,7 @@ internal sealed class TenantDirectory : IDisposable
             for (int i = 0; i < _tenants.Length; i++)
             {
                 var t = options.Tenants[i];
-                _tenants[i] = Create(options, metrics, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, "." + t.Name);
+                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, "." + t.Name);
             }
         }
     }
@@ -87,7 +88,7 @@ internal sealed class TenantDirectory : IDisposable
         ReadBuffers.Dispose();
     }
 
-    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
+    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
     {
         int record = options.RecordBytes;
         var dram = new HostMemoryTier(
@@ -114,6 +115,11 @@ internal sealed class TenantDirectory : IDisposable
                         EvictionPolicy = options.EvictionPolicy,
                     },
                     metrics));
+            }
+
+            if (options.HasRemote)
+            {
+                tiers.Add(RedisTier.Connect(options.Remote with { Name = "remote" + tierSuffix }, metrics, log));
             }
 
             var storeOptions = new TieredStoreOptions

@@ -52,6 +52,54 @@ internal sealed class TenantStore
         return true;
     }
 
+    /// <summary>Whether a remote cluster sits under the local tiers (<see cref="ServerOptions.Remote"/>).</summary>
+    public bool HasRemote
+    {
+        get
+        {
+            foreach (var t in _tenant.Store.Tiers)
+            {
+                if (t.Kind == TierKind.Remote)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Marks in <paramref name="present"/> the keys the remote cluster holds (one batched check per node, bounded by
+    /// its lookup budget); a dead or stalled cluster leaves them absent.
+    /// </summary>
+    public async ValueTask ExistsRemoteAsync(ReadOnlyMemory<ChunkKey> keys, Memory<bool> present)
+    {
+        var found = new bool[keys.Length];
+        foreach (var tier in _tenant.Store.Tiers)
+        {
+            if (tier.Kind != TierKind.Remote)
+            {
+                continue;
+            }
+
+            try
+            {
+                await tier.ExistsAsync(_layout, keys, found).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ArgumentException)
+            {
+                continue;
+            }
+
+            var p = present.Span;
+            for (int i = 0; i < found.Length; i++)
+            {
+                p[i] |= found[i];
+            }
+        }
+    }
+
     /// <summary>Whether a tier below DRAM may hold values (a DRAM miss must look there).</summary>
     public bool HasLowerTiers => _tenant.Store.Tiers.Count > 1;
 
@@ -70,7 +118,18 @@ internal sealed class TenantStore
                 continue;
             }
 
-            if (await tier.ReadAsync(_layout, key, record).ConfigureAwait(false) == TierReadStatus.Hit)
+            TierReadStatus status;
+            try
+            {
+                status = await tier.ReadAsync(_layout, key, record).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ArgumentException && tier.Kind == TierKind.Remote)
+            {
+                // A remote cluster that fails is a miss, never a failed command.
+                continue;
+            }
+
+            if (status == TierReadStatus.Hit)
             {
                 return ValueRecord.ReadLength(record.Span);
             }

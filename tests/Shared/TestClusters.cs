@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using TierKv.Remote;
 
-namespace TierKv.Remote.Tests;
+namespace TierKv.Testing;
 
 /// <summary>
 /// Finds the clusters that <c>scripts/ci/services.sh start</c> runs: from the environment first, then from its env
