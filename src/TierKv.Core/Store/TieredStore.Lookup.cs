@@ -76,45 +76,59 @@ public sealed partial class TieredStore
         ArgumentNullException.ThrowIfNull(layout);
         int n = keys.Length;
         int[] where = ArrayPool<int>.Shared.Rent(Math.Max(n, 1));
-        bool[]? present = null;
         try
         {
-            int local = LocateChunks(keys.Span, where);
-            int hit = local;
-            if (local < n)
-            {
-                present = ArrayPool<bool>.Shared.Rent(n - local);
-                for (int t = 0; t < _tiers.Length && hit < n; t++)
-                {
-                    if (_tiers[t].HasLocalIndex)
-                    {
-                        continue;
-                    }
-
-                    var rest = keys[hit..];
-                    var p = present.AsMemory(0, rest.Length);
-                    await _tiers[t].ExistsAsync(layout, rest, p, cancellationToken).ConfigureAwait(false);
-                    int run = 0;
-                    while (run < rest.Length && present[run])
-                    {
-                        where[hit + run] = t;
-                        run++;
-                    }
-
-                    hit += run;
-                }
-            }
-
+            int hit = await LocateChunksAsync(layout, keys, where.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             RecordLookup(layout, n * layout.TokensPerChunk, where.AsSpan(0, hit));
             return hit * layout.TokensPerChunk;
         }
         finally
         {
             ArrayPool<int>.Shared.Return(where);
-            if (present is not null)
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="LocateChunks"/> but also asks tiers without a local index (the remote tier) about the chunks
+    /// the local tiers do not hold, with one batched existence query per tier (bounded by that tier's budget).
+    /// </summary>
+    public async ValueTask<int> LocateChunksAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<int> tierOfChunk, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        int n = keys.Length;
+        int hit = LocateChunks(keys.Span, tierOfChunk.Span);
+        if (hit == n)
+        {
+            return hit;
+        }
+
+        bool[] present = ArrayPool<bool>.Shared.Rent(n - hit);
+        try
+        {
+            for (int t = 0; t < _tiers.Length && hit < n; t++)
             {
-                ArrayPool<bool>.Shared.Return(present);
+                if (_tiers[t].HasLocalIndex)
+                {
+                    continue;
+                }
+
+                var rest = keys[hit..];
+                await _tiers[t].ExistsAsync(layout, rest, present.AsMemory(0, rest.Length), cancellationToken).ConfigureAwait(false);
+                int run = 0;
+                while (run < rest.Length && present[run])
+                {
+                    tierOfChunk.Span[hit + run] = t;
+                    run++;
+                }
+
+                hit += run;
             }
+
+            return hit;
+        }
+        finally
+        {
+            ArrayPool<bool>.Shared.Return(present);
         }
     }
 

@@ -126,7 +126,7 @@ public sealed class LlamaKvConnector : IDisposable
         int tpc = layout.TokensPerChunk;
         var keys = PrefixHasher.ComputeKeys(layout, _salt, prompt);
         var tierOf = new int[keys.Length];
-        int hit = _store.LocateChunks(keys, tierOf);
+        int hit = _store.LocateChunksAsync(layout, keys, tierOf).AsTask().GetAwaiter().GetResult();
         var plan = Planner.Plan(new PrefixMatch(prompt.Length, keys, hit, tierOf, tpc), _store.Tiers, layout.ChunkBytes);
         int load = plan.LoadChunks;
         if (load == 0)
