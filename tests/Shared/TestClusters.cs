@@ -89,7 +89,7 @@ internal static class TestClusters
         try
         {
             using var c = new TcpClient();
-            return c.ConnectAsync(host.Trim('[', ']'), port).Wait(TimeSpan.FromSeconds(1)) && c.Connected;
+            return c.ConnectAsync(host.Trim('[', ']'), port).Wait(TimeSpan.FromSeconds(5)) && c.Connected;
         }
         catch (AggregateException)
         {

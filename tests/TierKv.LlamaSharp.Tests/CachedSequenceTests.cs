@@ -61,6 +61,48 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_q8_0_kv_cache_is_carried_in_its_own_smaller_chunks_and_restored_exactly()
+    {
+        // q8_0 needs head dimensions in multiples of 32: the demo's shape, not the tiny one.
+        var p = TinyModelFixture.Params(fixture.SmallModelPath, typeK: GGMLType.GGML_TYPE_Q8_0, typeV: GGMLType.GGML_TYPE_Q8_0);
+        using var weights = LLamaWeights.LoadFromFile(p);
+        using var ctx = weights.CreateContext(p);
+        var model = LlamaModelFile.Open(fixture.SmallModelPath, _data);
+        var f16 = LlamaKvConnector.LayoutOf(model, KvElementType.Float16);
+        var q8 = LlamaKvConnector.LayoutOf(model, GGMLType.GGML_TYPE_Q8_0);
+        Assert.Equal(f16.ChunkBytes / 64 * 34, q8.ChunkBytes);
+        Assert.NotEqual(f16.Fingerprint, q8.Fingerprint);
+        Assert.Throws<NotSupportedException>(() => LlamaKvConnector.LayoutOf(LlamaModelFile.Open(fixture.ModelPath, _data), GGMLType.GGML_TYPE_Q8_0));
+
+        var (_, store, conn) = Open(ctx, model, q8, ssd: true);
+        using (store)
+        {
+            Assert.Equal(q8, conn.Layout);
+            var history = await FirstTurnAsync(ctx, conn, 700);
+            int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 60, seed: 2)];
+            var (restore, cached) = Cached(ctx, conn, prompt);
+            Assert.Equal(512, restore.RestoredTokens);
+            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+        }
+    }
+
+    [Fact]
+    public void K_and_v_of_different_types_turn_the_cache_off_with_a_reason()
+    {
+        var p = TinyModelFixture.Params(fixture.SmallModelPath, typeK: GGMLType.GGML_TYPE_Q8_0);
+        using var weights = LLamaWeights.LoadFromFile(p);
+        using var ctx = weights.CreateContext(p);
+        var model = LlamaModelFile.Open(fixture.SmallModelPath, _data);
+        var (_, store, conn) = Open(ctx, model, LlamaKvConnector.LayoutOf(model, KvElementType.Float16), ssd: false, enabled: false);
+        using (store)
+        {
+            Assert.Null(conn.Codec);
+            Assert.Contains("type", conn.Disabled, StringComparison.Ordinal);
+            Assert.Equal(0, conn.Restore(Seq, TinyModelFixture.Tokens(ctx, 600, seed: 1)).RestoredTokens);
+        }
+    }
+
+    [Fact]
     public async Task Ssd_hit_gives_the_logits_of_llamas_own_cache()
     {
         using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
@@ -219,7 +261,11 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
     private (LlamaModelFile Model, TieredStore Store, LlamaKvConnector Connector) Open(LLamaContext ctx, bool ssd, int dramChunks = 64)
     {
         var model = LlamaModelFile.Open(fixture.ModelPath, _data);
-        var layout = LlamaKvConnector.LayoutOf(model, KvElementType.Float16);
+        return Open(ctx, model, LlamaKvConnector.LayoutOf(model, KvElementType.Float16), ssd, dramChunks);
+    }
+
+    private (LlamaModelFile Model, TieredStore Store, LlamaKvConnector Connector) Open(LLamaContext ctx, LlamaModelFile model, KvLayout layout, bool ssd, int dramChunks = 64, bool enabled = true)
+    {
         var store = TierStackBuilder.Build(new TierStackOptions
         {
             DataDirectory = _data,
@@ -229,7 +275,10 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
             Log = _ => { },
         });
         var conn = new LlamaKvConnector(ctx.NativeHandle, model, store, Seq, log: _ => { });
-        Assert.Null(conn.Disabled);
+        if (enabled)
+        {
+            Assert.Null(conn.Disabled);
+        }
 
         // The tiny model recomputes faster than anything loads; pin a slow prefill so the planner loads every hit and
         // the tests exercise the data path.

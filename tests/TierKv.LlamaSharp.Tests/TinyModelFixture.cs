@@ -16,6 +16,8 @@ public sealed class TinyModelFixture : IDisposable
         LlamaModelMaker.Write(ModelPath, LlamaModelShape.Tiny);
         OtherModelPath = Path.Combine(Directory, "tiny-other.gguf");
         LlamaModelMaker.Write(OtherModelPath, LlamaModelShape.Tiny, seed: 99);
+        SmallModelPath = Path.Combine(Directory, "small.gguf");
+        LlamaModelMaker.Write(SmallModelPath, LlamaModelShape.Small);
         LlamaRuntime.Configure();
         Weights = LLamaWeights.LoadFromFile(Params(ModelPath));
     }
@@ -26,11 +28,16 @@ public sealed class TinyModelFixture : IDisposable
 
     public string OtherModelPath { get; }
 
+    /// <summary>The demo's shape (head dimension 64: what a q8_0 KV cache needs).</summary>
+    public string SmallModelPath { get; }
+
     public LLamaWeights Weights { get; }
 
-    public static ModelParams Params(string path, bool flashAttention = true) => new(path)
+    public static ModelParams Params(string path, bool flashAttention = true, GGMLType? typeK = null, GGMLType? typeV = null) => new(path)
     {
         FlashAttention = flashAttention ? null : false,
+        TypeK = typeK,
+        TypeV = typeV,
         ContextSize = 2048,
         BatchSize = 512,
         UBatchSize = 512,

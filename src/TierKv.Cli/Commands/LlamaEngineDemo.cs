@@ -75,7 +75,7 @@ internal static class LlamaEngineDemo
         using var weights = LLamaWeights.LoadFromFile(parameters);
         using var context = weights.CreateContext(parameters);
         var ctx = context.NativeHandle;
-        var layout = LlamaKvConnector.LayoutOf(model, LLamaKvElementType(parameters));
+        var layout = LlamaKvConnector.LayoutOf(model, parameters.TypeK);
         using var store = TierStackBuilder.Build(new TierStackOptions
         {
             DataDirectory = data,
@@ -336,11 +336,6 @@ internal static class LlamaEngineDemo
         output.MarkupLine($"Largest logit difference vs llama.cpp's own cache: [bold]{maxDiffCache}[/] (bit-identical when 0); vs full recompute {maxDiffRecompute}; identical replies: {(identical ? "yes" : "no")}. Run took {wall.Elapsed.TotalSeconds:F0} s.");
         return ok ? 0 : 1;
     }
-
-    private static TierKv.Keys.KvElementType LLamaKvElementType(ModelParams p) =>
-        p.TypeK is null || p.TypeK == GGMLType.GGML_TYPE_F16 ? TierKv.Keys.KvElementType.Float16
-        : p.TypeK == GGMLType.GGML_TYPE_F32 ? TierKv.Keys.KvElementType.Float32
-        : throw new InvalidOperationException($"KV type {p.TypeK} is not carried by TierKV's llama.cpp codec (f16, f32).");
 
     private static string KvName(TierKv.Keys.KvLayout layout) => TierKv.Keys.KvElementTypes.ShortName(layout.ElementType);
 

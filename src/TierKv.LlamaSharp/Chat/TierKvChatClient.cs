@@ -69,7 +69,7 @@ public sealed class TierKvChatClient : IChatClient
         try
         {
             context = weights.CreateContext(parameters);
-            var layout = LlamaKvConnector.LayoutOf(model, Keys.KvElementType.Float16);
+            var layout = LlamaKvConnector.LayoutOf(model, parameters.TypeK);
             store = TierStackBuilder.Build(new TierStackOptions
             {
                 DataDirectory = options.DataDirectory ?? "",

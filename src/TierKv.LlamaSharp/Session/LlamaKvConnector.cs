@@ -34,7 +34,7 @@ public sealed class LlamaKvConnector : IDisposable
 
     /// <summary>
     /// Creates the connector and learns the context's state format by decoding one token into <paramref name="probeSeq"/>
-    /// (which must be empty; it is emptied again). The store's tiers must hold chunks of <see cref="LayoutOf"/> for the
+    /// (which must be empty; it is emptied again). The store's tiers must hold chunks of <see cref="LayoutOf(LlamaModelFile, GGMLType?)"/> for the
     /// context's KV type.
     /// </summary>
     public LlamaKvConnector(SafeLLamaContextHandle context, LlamaModelFile model, TieredStore store, LLamaSeqId probeSeq, TenantSalt? salt = null, Action<string>? log = null)
@@ -52,7 +52,7 @@ public sealed class LlamaKvConnector : IDisposable
         if (Codec is not null && store.Tiers[0] is HostMemoryTier first && first.SlotBytes < Codec.Layout.ChunkBytes)
         {
             var wanted = Codec.Layout;
-            Disabled = $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({wanted}) has {wanted.ChunkBytes}: build the store for LayoutOf(model, {KvElementTypes.ShortName(wanted.ElementType)})";
+            Disabled = $"the store's slots hold {first.SlotBytes} bytes but a chunk of this context's KV ({wanted}) has {wanted.ChunkBytes}: build the store for LayoutOf(model, the context's KV type)";
             Codec = null;
         }
 
@@ -105,6 +105,37 @@ public sealed class LlamaKvConnector : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         var c = model.Config;
         return new KvLayout(model.ModelId, c.Layers, c.KvHeads, c.HeadDim, elementType);
+    }
+
+    /// <summary>
+    /// The layout of <paramref name="model"/>'s KV in llama.cpp's cache type <paramref name="kvType"/> (the context's
+    /// <c>TypeK</c>/<c>TypeV</c>; null is llama.cpp's default, f16). f32, f16 and bf16 are element types; q8_0 is blocks
+    /// of 32 values in 34 bytes, so its layout counts a token's row of one layer in bytes (one "head" of that many
+    /// int8 elements) under a model id that names the cache type: its chunks never match another type's.
+    /// </summary>
+    public static KvLayout LayoutOf(LlamaModelFile model, GGMLType? kvType)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return LayoutOf(model, (int)(kvType ?? GGMLType.GGML_TYPE_F16))
+            ?? throw new NotSupportedException($"KV cache type {kvType} is not carried by TierKV's llama.cpp codec (f32, f16, bf16, q8_0).");
+    }
+
+    /// <summary>The layout for GGML type id <paramref name="ggmlType"/>, or null when the codec cannot carry it.</summary>
+    private static KvLayout? LayoutOf(LlamaModelFile model, int ggmlType)
+    {
+        if (SequenceStateCodec.ElementTypeOf(ggmlType) is { } element)
+        {
+            return LayoutOf(model, element);
+        }
+
+        if (ggmlType != SequenceStateCodec.Q8_0)
+        {
+            return null;
+        }
+
+        // llama.cpp quantizes each head's row in whole blocks, so it needs head dimensions that are multiples of 32.
+        var c = model.Config;
+        return c.HeadDim % 32 != 0 ? null : new KvLayout(model.ModelId + "/kv=q8_0", c.Layers, 1, c.KvHeads * c.HeadDim / 32 * 34, KvElementType.Int8);
     }
 
     /// <summary>
@@ -317,13 +348,12 @@ public sealed class LlamaKvConnector : IDisposable
 
         // Header (16) + one cell (12) + v_trans, n_layer (8), then layer 0's K type.
         int kType = BitConverter.ToInt32(span[36..]);
-        var element = SequenceStateCodec.ElementTypeOf(kType);
-        if (element is null)
+        if (LayoutOf(_model, kType) is not { } layout)
         {
-            return (null, $"KV type {kType} (GGML id) is not one the codec carries (f32, f16, bf16)");
+            return (null, $"KV type {kType} (GGML id) is not one the codec carries (f32, f16, bf16, q8_0)");
         }
 
-        var codec = new SequenceStateCodec(LayoutOf(_model, element.Value), kType);
+        var codec = new SequenceStateCodec(layout, kType);
         if (!codec.TryParse(span, out var state, out string reason))
         {
             return (null, reason);

@@ -15,6 +15,9 @@ public sealed class SequenceStateCodec
     /// <summary><c>io_magic</c> that llama.cpp's <c>state_seq_write_data</c> writes first.</summary>
     public const uint IoMagic = 0xAF143CD8;
 
+    /// <summary>GGML type id of q8_0 (blocks of 32 values: an f16 scale and 32 int8), carried as rows of bytes.</summary>
+    public const int Q8_0 = 8;
+
     private const int CellBytes = 12; // pos i32, n_seq_id u32 (= 1), seq_id i32
 
     /// <summary>Creates a codec for <paramref name="layout"/> whose K and V use GGML type <paramref name="ggmlType"/>.</summary>
@@ -31,7 +34,7 @@ public sealed class SequenceStateCodec
     /// <summary>The chunk layout.</summary>
     public KvLayout Layout { get; }
 
-    /// <summary>GGML type id of K and V (0 f32, 1 f16, 30 bf16).</summary>
+    /// <summary>GGML type id of K and V (0 f32, 1 f16, 30 bf16, 8 q8_0).</summary>
     public int GgmlType { get; }
 
     /// <summary>Bytes of one element.</summary>
