@@ -20,9 +20,9 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         public string Capacities { get; init; } = "1000,2000,5859,10000,20000,50000,100000,200000";
 
         [CommandOption("--policies")]
-        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, any of them with -prefix, belady, infinite. The default policy is always added.")]
-        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady")]
-        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady";
+        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, hedge, any of them with -prefix, belady, infinite. The default policy is always added.")]
+        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,hedge,belady")]
+        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,hedge,belady";
 
         [CommandOption("--sweep")]
         [Description("Also simulate every policy at 20 capacities spaced evenly in log scale from 500 blocks to the trace's distinct blocks, and report each policy's worst hit ratio against the better of lru and lru-prefix (JSON: sweep, worst_vs_best_simple).")]
