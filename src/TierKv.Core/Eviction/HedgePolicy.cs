@@ -27,8 +27,9 @@ public sealed class HedgePolicy : EvictionPolicy
 
     /// <summary>
     /// Two experts, both prefix-aware: <c>lru-prefix</c> (the baseline) and <c>lc-prefix</c> (leads at start). No move
-    /// before 8 turnovers (while <c>lc</c> is still learning), scores over 8 turnovers, a 3% lead, no fast retreat:
-    /// every move away from <c>lc</c> and back cost more on the tuning traces than it won (docs/analysis.md).
+    /// before 8 turnovers (while <c>lc</c> is still learning: moves away and back then cost more than they won on the
+    /// conversation trace), scores over 8 turnovers, a 3% lead; the fast retreat to the baseline as in <c>leader</c>
+    /// (docs/analysis.md).
     /// </summary>
     public static LeaderPolicyOptions DefaultOptions { get; } = new()
     {
@@ -41,7 +42,6 @@ public sealed class HedgePolicy : EvictionPolicy
         WarmupTurnovers = 8,
         HalfLifeTurnovers = 8,
         SwitchMargin = 0.03,
-        FastHalfLifeTurnovers = 0,
     };
 
     /// <summary>The follower inside (its leader, switches and expert hits, for reports and tests).</summary>
