@@ -43,6 +43,15 @@ public sealed class TraceAnalysis
     /// <summary>All curve points.</summary>
     public IReadOnlyList<SimulationResult> Curves { get; private set; } = [];
 
+    /// <summary>The sweep's points (<c>analyze --sweep</c>; empty without it): every policy at <see cref="SweepCapacities"/>.</summary>
+    public IReadOnlyList<SimulationResult> Sweep { get; private set; } = [];
+
+    /// <summary>Capacities of the sweep (empty without it).</summary>
+    public IReadOnlyList<int> SweepCapacities { get; private set; } = [];
+
+    /// <summary>Per policy, its worst hit ratio against the better of <c>lru</c> and <c>lru-prefix</c> over the sweep.</summary>
+    public IReadOnlyDictionary<string, SweepShortfall> WorstVsBestSimple { get; private set; } = new Dictionary<string, SweepShortfall>();
+
     /// <summary>Sizing for the model shape.</summary>
     public SizingRecommendation Sizing { get; private set; } = null!;
 
@@ -53,7 +62,13 @@ public sealed class TraceAnalysis
     public double HitRatio(string policy, int capacity) => _byKey[(policy, capacity)].HitRatio;
 
     /// <summary>Runs the whole analysis.</summary>
-    public static TraceAnalysis Run(RequestTrace trace, IReadOnlyList<string> policies, IReadOnlyList<int> capacities, ModelShapes.Shape shape, string defaultPolicy)
+    /// <param name="trace">The trace.</param>
+    /// <param name="policies">Policies to simulate (the default policy is added when missing).</param>
+    /// <param name="capacities">Capacities of the curves, in blocks.</param>
+    /// <param name="shape">Model shape for the sizing.</param>
+    /// <param name="defaultPolicy">TierKV's default policy.</param>
+    /// <param name="sweep">Also simulate every policy at <see cref="PolicySweep.Capacities"/> (and <c>lru</c> and <c>lru-prefix</c>, added when missing).</param>
+    public static TraceAnalysis Run(RequestTrace trace, IReadOnlyList<string> policies, IReadOnlyList<int> capacities, ModelShapes.Shape shape, string defaultPolicy, bool sweep = false)
     {
         var list = policies.ToList();
         if (!list.Contains(defaultPolicy))
@@ -61,11 +76,30 @@ public sealed class TraceAnalysis
             list.Add(defaultPolicy);
         }
 
-        var a = new TraceAnalysis(trace, list, capacities, defaultPolicy);
+        var sweepCapacities = sweep ? PolicySweep.Capacities(trace.UniqueBlocks) : [];
+        if (sweep)
+        {
+            foreach (string p in PolicySweep.SimplePolicies)
+            {
+                if (!list.Contains(p))
+                {
+                    list.Add(p);
+                }
+            }
+        }
+
+        var a = new TraceAnalysis(trace, list, capacities, defaultPolicy) { SweepCapacities = sweepCapacities };
         var sw = Stopwatch.StartNew();
-        a.Curves = CurveRunner.Run(trace, list, capacities);
+        // One parallel run over the union of the curves' and the sweep's capacities: the cores stay busy to the end.
+        var union = capacities.Union(sweepCapacities).ToList();
+        var all = CurveRunner.Run(trace, list, union);
         a.CurveSeconds = sw.Elapsed.TotalSeconds;
-        foreach (var r in a.Curves)
+        var curveSet = capacities.ToHashSet();
+        var sweepSet = sweepCapacities.ToHashSet();
+        a.Curves = [.. all.Where(r => curveSet.Contains(r.Capacity))];
+        a.Sweep = [.. all.Where(r => sweepSet.Contains(r.Capacity))];
+        a.WorstVsBestSimple = PolicySweep.WorstVsBestSimple(a.Sweep);
+        foreach (var r in all)
         {
             a._byKey[(r.Policy, r.Capacity)] = r;
         }
@@ -73,7 +107,7 @@ public sealed class TraceAnalysis
         a.Statistics = TraceStatistics.Of(trace);
         a.Reuse = ReuseProfile.Compute(trace);
         a.Infinite = BeladySimulator.Infinite(trace);
-        var known = a.Curves.Where(r => r.Policy == defaultPolicy).ToDictionary(r => r.Capacity, r => r.HitRatio);
+        var known = all.Where(r => r.Policy == defaultPolicy).ToDictionary(r => r.Capacity, r => r.HitRatio);
         a.Sizing = SizingRecommendation.Compute(trace, defaultPolicy, shape, a.Infinite.HitRatio, known);
         return a;
     }
@@ -100,7 +134,7 @@ public sealed class TraceAnalysis
             targets.Add(new JsonObject { ["fraction"] = t.Fraction, ["hit_ratio"] = Math.Round(t.HitRatio, 4), ["blocks"] = t.Blocks, ["tokens"] = t.Tokens, ["bytes"] = t.Bytes });
         }
 
-        return new JsonObject
+        var json = new JsonObject
         {
             ["trace"] = Trace.Name,
             ["block_tokens"] = Trace.BlockTokens,
@@ -143,5 +177,27 @@ public sealed class TraceAnalysis
                 ["ssd_bytes"] = Sizing.SsdBytes,
             },
         };
+        if (SweepCapacities.Count > 0)
+        {
+            var sweep = new JsonArray();
+            foreach (var r in Sweep)
+            {
+                sweep.Add(new JsonObject { ["policy"] = r.Policy, ["capacity"] = r.Capacity, ["hit_ratio"] = Math.Round(r.HitRatio, 4), ["hit_blocks"] = r.HitBlocks });
+            }
+
+            var worst = new JsonObject();
+            foreach (string p in Policies)
+            {
+                if (WorstVsBestSimple.TryGetValue(p, out var w))
+                {
+                    worst[p] = new JsonObject { ["delta"] = Math.Round(w.Delta, 6), ["capacity"] = w.Capacity };
+                }
+            }
+
+            json["sweep"] = sweep;
+            json["worst_vs_best_simple"] = worst;
+        }
+
+        return json;
     }
 }

@@ -17,6 +17,8 @@ public class ReplayTests
     [InlineData("lru-prefix", 150)]
     [InlineData("lc", 150)]
     [InlineData("lc", 400)]
+    [InlineData("hedge", 150)]
+    [InlineData("hedge", 400)]
     public async Task Replay_through_the_tiered_store_equals_the_simulator(string policy, int capacity)
     {
         var trace = TraceFixtures.SyntheticChat(7, 1500, sessions: 100);

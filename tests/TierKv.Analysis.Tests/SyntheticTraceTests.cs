@@ -55,7 +55,7 @@ public class SyntheticTraceTests(ITestOutputHelper output)
     [InlineData("arxiv_slice.jsonl")]
     public void Default_policy_is_not_below_lru_on_public_mooncake_traces(string file)
     {
-        var trace = TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", file));
+        var trace = TraceFiles.Read(Path.Combine(TraceFixtures.DataDirectory, "mooncake", file));
         int[] caps = [.. new[] { 1000, 5859, 20000, 50000 }.Concat(new[] { 0.01, 0.02, 0.05, 0.1, 0.2, 0.5 }.Select(f => (int)(f * trace.UniqueBlocks))).Distinct().Order()];
         AssertNotBelowLru(trace, caps, tolerance: 0.0005);
     }
@@ -86,7 +86,7 @@ public class SyntheticTraceTests(ITestOutputHelper output)
         "loop" => StressTraces.Loop(seed),
         "toolagent" => StressTraces.ToolAgent(seed),
         "longdocs" => StressTraces.LongDocuments(seed),
-        _ => TraceFiles.Read(Path.Combine(AppContext.BaseDirectory, "data", "mooncake", kind)),
+        _ => TraceFiles.Read(Path.Combine(TraceFixtures.DataDirectory, "mooncake", kind)),
     };
 
     /// <summary>Capacities from 0.5% to 90% of the trace's distinct blocks.</summary>

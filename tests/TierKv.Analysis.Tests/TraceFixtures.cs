@@ -29,6 +29,31 @@ public static class TraceFixtures
         return null;
     });
 
+    private static readonly Lazy<string> Data = new(() =>
+    {
+        // The traces are read where they are checked in, not copied into the build output: ../shared/checks/eviction
+        // checks every *.jsonl under tests/, and copies in bin/ would be checked twice.
+        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            string p = Path.Combine(dir, "tests", "TierKv.Analysis.Tests", "data");
+            if (Directory.Exists(p))
+            {
+                return p;
+            }
+
+            p = Path.Combine(dir, "TierKv.Analysis.Tests", "data");
+            if (Directory.Exists(p))
+            {
+                return p;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"tests/TierKv.Analysis.Tests/data not found above {AppContext.BaseDirectory}.");
+    });
+
+    /// <summary>The checked-in trace folder of this project (data/: mooncake/ and suite/).</summary>
+    public static string DataDirectory => Data.Value;
+
     /// <summary>The Mooncake conversation trace, or null when ../shared/traces is not there.</summary>
     public static RequestTrace? ConversationTrace => Conversation.Value;
 

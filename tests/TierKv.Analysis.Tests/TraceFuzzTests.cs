@@ -190,7 +190,7 @@ public class TraceFuzzTests
     [Fact]
     public async Task Replay_through_the_real_tier_equals_the_simulator_on_random_chained_traces()
     {
-        foreach (string policy in new[] { "lru", "leader", "s3fifo", "arc", "alfu", "lc", "lru-prefix", "leader-prefix", "lc-prefix" })
+        foreach (string policy in new[] { "lru", "leader", "s3fifo", "arc", "alfu", "lc", "lru-prefix", "leader-prefix", "lc-prefix", "hedge" })
         {
             await Gen.Select(ChainedTraces, Gen.Int[1, 12]).SampleAsync(async (requests, capacity) =>
             {

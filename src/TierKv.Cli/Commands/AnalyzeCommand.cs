@@ -20,9 +20,13 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         public string Capacities { get; init; } = "1000,2000,5859,10000,20000,50000,100000,200000";
 
         [CommandOption("--policies")]
-        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, any of them with -prefix, belady, infinite. The default policy is always added.")]
-        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady")]
-        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,belady";
+        [Description("Policies, comma-separated: lru, s3fifo, arc, alfu, leader, lc, hedge, any of them with -prefix, belady, infinite. The default policy is always added.")]
+        [DefaultValue("lru,s3fifo,arc,lru-prefix,alfu,lc,leader,hedge,belady")]
+        public string Policies { get; init; } = "lru,s3fifo,arc,lru-prefix,alfu,lc,leader,hedge,belady";
+
+        [CommandOption("--sweep")]
+        [Description("Also simulate every policy at 20 capacities spaced evenly in log scale from 500 blocks to the trace's distinct blocks, and report each policy's worst hit ratio against the better of lru and lru-prefix (JSON: sweep, worst_vs_best_simple).")]
+        public bool Sweep { get; init; }
 
         [CommandOption("--report")]
         [Description("Directory to write a self-contained HTML report (index.html) into.")]
@@ -41,8 +45,8 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
         var trace = settings.ReadTrace();
         log?.MarkupLine($"[grey]analyze {Markup.Escape(trace.Name)}: {trace.RequestCount:N0} requests, {trace.BlockAccesses:N0} block accesses, read in {sw.Elapsed.TotalSeconds:F2} s[/]");
 
-        var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default);
-        log?.MarkupLine($"[grey]{policies.Count} policies x {capacities.Count} capacities simulated in {analysis.CurveSeconds:F2} s[/]");
+        var analysis = TraceAnalysis.Run(trace, policies, capacities, shape, EvictionPolicies.Default, settings.Sweep);
+        log?.MarkupLine($"[grey]{analysis.Policies.Count} policies x {capacities.Count + analysis.SweepCapacities.Count} capacities simulated in {analysis.CurveSeconds:F2} s[/]");
         if (settings.Report is { } dir)
         {
             string path = HtmlReport.Write(analysis, dir);
@@ -77,6 +81,19 @@ internal sealed class AnalyzeCommand : Command<AnalyzeCommand.Settings>
             }
 
             report.Row([.. row]);
+        }
+
+        if (a.SweepCapacities.Count > 0)
+        {
+            report.Table(new Table().Title($"sweep: {a.SweepCapacities.Count} capacities from {a.SweepCapacities[0]:N0} to {a.SweepCapacities[^1]:N0} blocks; worst against the better of lru and lru-prefix")
+                .AddColumns("policy", "worst delta", "at capacity"));
+            foreach (string p in a.Policies)
+            {
+                if (a.WorstVsBestSimple.TryGetValue(p, out var w))
+                {
+                    report.Row(p == a.DefaultPolicy ? $"[bold]{p}[/] (default)" : p, w.Delta.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture), $"{w.Capacity:N0}");
+                }
+            }
         }
 
         var rec = a.Sizing;

@@ -1,7 +1,7 @@
 namespace TierKv.Eviction;
 
 /// <summary>
-/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, <c>leader</c> (the default), <c>lc</c>, and any name with a
+/// Creates eviction policies by name: <c>lru</c>, <c>s3fifo</c>, <c>arc</c>, <c>alfu</c>, <c>leader</c>, <c>lc</c>, <c>hedge</c> (the default), and any name with a
 /// <c>-prefix</c> suffix for the prefix-aware variant.
 /// </summary>
 public static class EvictionPolicies
@@ -14,10 +14,11 @@ public static class EvictionPolicies
         ["alfu"] = c => new AdaptiveLfuPolicy(c),
         ["leader"] = c => new LeaderPolicy(c),
         ["lc"] = c => new LearnedCreditPolicy(c),
+        ["hedge"] = c => new HedgePolicy(c),
     };
 
     /// <summary>The policy tiers use unless configured otherwise (chosen by trace replay: docs/analysis.md).</summary>
-    public static string Default => "leader";
+    public static string Default => "hedge";
 
     /// <summary>Names of the base policies (each also exists with a <c>-prefix</c> suffix).</summary>
     public static IReadOnlyCollection<string> BaseNames => Factories.Keys;

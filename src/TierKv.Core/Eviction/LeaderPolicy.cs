@@ -44,6 +44,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly SlotLinks _recency;
     private readonly LeaderPolicyOptions _options;
     private readonly double _decay;
+    private readonly long _warmup;
     private SlotList _resident = SlotList.Empty;
     private IEvictionCandidates? _candidates;
     private int _leader;
@@ -98,7 +99,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         {
             var x = options.Experts[e];
             var policy = x.CreditWeight is double w ? new CreditExpert(capacity, w, _signals) : x.Create!(capacity);
-            _experts[e] = new ShadowCache(policy, this);
+            _experts[e] = new ShadowCache(policy);
             _strangerLinks[e] = new SlotLinks(capacity);
             _strangers[e] = SlotList.Empty;
             _isStranger[e] = new bool[capacity];
@@ -118,7 +119,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _decay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.HalfLifeTurnovers * capacity));
         _longDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.LongHalfLifeTurnovers * capacity));
         _fastDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.FastHalfLifeTurnovers * capacity));
-        _leader = 0;
+        _leader = options.InitialLeader;
+        _warmup = (long)Math.Min(long.MaxValue / 2, options.WarmupTurnovers * capacity);
     }
 
     /// <inheritdoc />
@@ -150,7 +152,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     public override void OnHit(int slot)
     {
         _recency.MoveToTail(ref _resident, slot);
-        AccessAll(_keys[slot], slot);
+        AccessAll(_keys[slot], slot, _hasParent[slot], _parentKey[slot], parentLater: false);
         Score(_keys[slot], _hasParent[slot], _parentKey[slot], realHit: true);
     }
 
@@ -174,7 +176,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         if (!_preAccessed || _preKey != incoming)
         {
             // Let every expert take the access now, so the leader's own victim is known before the tier evicts.
-            AccessAll(incoming, -1);
+            AccessAll(incoming, -1, false, default, parentLater: true);
             _preAccessed = true;
             _preKey = incoming;
             _preSeen = _lastSeen;
@@ -230,12 +232,13 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             for (int e = 0; e < _experts.Length; e++)
             {
                 _experts[e].SetRealSlot(key, _preVirtual[e], slot);
+                _experts[e].CompleteInsert(hasParent, parent);
                 Belongs(e, slot);
             }
         }
         else
         {
-            AccessAll(key, slot);
+            AccessAll(key, slot, hasParent, parent, parentLater: false);
             seen = _lastSeen;
         }
 
@@ -253,7 +256,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     }
 
     /// <summary>Lets every expert take the access; <see cref="_lastHit"/> says which held the key.</summary>
-    private void AccessAll(in ChunkKey key, int realSlot)
+    private void AccessAll(in ChunkKey key, int realSlot, bool hasParent, in ChunkKey parent, bool parentLater)
     {
         int seen = _sketch.Increment(key);
         if (seen == 1)
@@ -265,7 +268,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _signals.Credit = Math.Min(seen, 2);
         for (int e = 0; e < _experts.Length; e++)
         {
-            _lastHit[e] = _experts[e].Access(key, realSlot, out int evictedReal, out _lastVirtual[e]);
+            _lastHit[e] = _experts[e].Access(key, realSlot, hasParent, parent, parentLater, out int evictedReal, out _lastVirtual[e]);
             if (evictedReal >= 0 && !_isStranger[e][evictedReal])
             {
                 _isStranger[e][evictedReal] = true;
@@ -329,6 +332,11 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         if (_measuring && (_strangers[_leader].Count <= _measureStrangers / 8 || _accesses - _measureStart >= 4L * Capacity))
         {
             FinishSwitchMeasurement();
+        }
+
+        if (_accesses < _warmup)
+        {
+            return;
         }
 
         // Fast retreat: a leader whose order stopped working (the popular set changed wholesale, say) falls behind the

@@ -17,6 +17,18 @@ public sealed record LeaderPolicyOptions
         new("arc", c => new ArcPolicy(c)),
     ];
 
+    /// <summary>
+    /// Index in <see cref="Experts"/> of the expert the tier follows at start (0, the baseline, by default). The baseline
+    /// stays the first expert: the fast retreat goes back to it, and moving to it is never charged.
+    /// </summary>
+    public int InitialLeader { get; init; }
+
+    /// <summary>
+    /// Turnovers of the cache (accesses per slot) before the tier may leave its initial leader: an expert that learns
+    /// (<c>lc</c>) trails the simple ones until it has seen enough, and a move away and back costs more than it wins.
+    /// </summary>
+    public double WarmupTurnovers { get; init; }
+
     /// <summary>Scores halve after this many accesses per slot of capacity (turnovers of the cache).</summary>
     public double HalfLifeTurnovers { get; init; } = 4;
 
@@ -41,6 +53,16 @@ public sealed record LeaderPolicyOptions
         if (Experts is null || Experts.Count == 0)
         {
             throw new ArgumentException("LeaderPolicy needs at least one expert.", nameof(Experts));
+        }
+
+        if (InitialLeader < 0 || InitialLeader >= Experts.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InitialLeader), InitialLeader, "InitialLeader must be the index of one of the experts.");
+        }
+
+        if (!(WarmupTurnovers >= 0) || double.IsInfinity(WarmupTurnovers))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmupTurnovers), WarmupTurnovers, "WarmupTurnovers must not be negative.");
         }
 
         if (!(HalfLifeTurnovers > 0))

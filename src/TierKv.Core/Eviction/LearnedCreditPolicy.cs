@@ -41,9 +41,6 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private const int TailClass = BodyClasses;
     private const int Classes = BodyClasses + 1;
     private const int RecomputePeriod = 4096;
-    private const double Beta = 1.0;
-    private const double Alpha = 50.0;
-    private const long MinBirths = 10_000;
     private const int BisectionSteps = 25;
     private const int MaxRequestBlocks = 4096;
 
@@ -57,6 +54,9 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private readonly long[] _accessedAt;
     private readonly FrequencySketch _sketch;
     private readonly bool? _demoteTailsBeforeLearning;
+    private readonly double _beta;
+    private readonly double _alpha;
+    private readonly long _minBirths;
 
     // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and a SlotIndex from key
     // to the ring position of its latest access.
@@ -99,7 +99,19 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
 
     /// <summary>Creates the policy for <paramref name="capacity"/> slots.</summary>
     public LearnedCreditPolicy(int capacity)
-        : this(capacity, null)
+        : this(capacity, LearnedCreditOptions.Default, null)
+    {
+    }
+
+    /// <summary>Creates the policy for <paramref name="capacity"/> slots with other settings (research, tests).</summary>
+    public LearnedCreditPolicy(int capacity, LearnedCreditOptions options)
+        : this(capacity, options, null)
+    {
+    }
+
+    /// <summary>Tests: see <see cref="LearnedCreditPolicy(int, LearnedCreditOptions, bool?)"/>.</summary>
+    internal LearnedCreditPolicy(int capacity, bool? demoteTailsBeforeLearning)
+        : this(capacity, LearnedCreditOptions.Default, demoteTailsBeforeLearning)
     {
     }
 
@@ -107,9 +119,14 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     /// Tests: <paramref name="demoteTailsBeforeLearning"/> fixes whether new tails go to the bottom before retention is
     /// learned (null: by the evidence, as in the public constructor).
     /// </summary>
-    internal LearnedCreditPolicy(int capacity, bool? demoteTailsBeforeLearning)
+    internal LearnedCreditPolicy(int capacity, LearnedCreditOptions options, bool? demoteTailsBeforeLearning)
         : base(capacity)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _beta = options.Occupancy;
+        _alpha = options.Shrinkage;
+        _minBirths = options.MinAccesses;
         _demoteTailsBeforeLearning = demoteTailsBeforeLearning;
         _heap = new SlotHeap(capacity);
         _keys = new ChunkKey[capacity];
@@ -383,7 +400,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private void Recompute()
     {
         long t = _clock;
-        if (t < _horizon / 4.0 || _totalBirths < MinBirths)
+        if (t < _horizon / 4.0 || _totalBirths < _minBirths)
         {
             return;
         }
@@ -426,7 +443,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
                 double surv = 1.0;
                 for (int a = 0; a < A; a++)
                 {
-                    double haz = (_hist[row + a] + (Alpha * _levelHazard[a])) / (_atRisk[row + a] + Alpha);
+                    double haz = (_hist[row + a] + (_alpha * _levelHazard[a])) / (_atRisk[row + a] + _alpha);
                     _survival[row + a] = surv;
                     _density[row + a] = surv * haz;
                     surv *= 1 - haz;
@@ -452,7 +469,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         }
 
         // Bisect the price per slot-access (log scale) until the expected occupancy equals beta x capacity.
-        double target = Beta * Capacity;
+        double target = _beta * Capacity;
         double lo = 1e-6, hi = 1.0;
         for (int step = 0; step < BisectionSteps; step++)
         {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Eviction;
 
@@ -17,16 +18,17 @@ internal sealed class ShadowCache : IEvictionCandidates
     private readonly Entry[] _table;
     private readonly int _mask;
     private readonly int[] _free;
-    private readonly IEvictionCandidates _real;
+    private readonly SlotLineage _lineage;
     private int _freeCount;
+    private int _pendingSlot = -1;
 
     /// <param name="policy">The expert (a fresh instance with the tier's capacity).</param>
-    /// <param name="real">Answers <see cref="IEvictionCandidates.IsLeaf"/> for a real slot (the tier's parent links).</param>
-    public ShadowCache(EvictionPolicy policy, IEvictionCandidates real)
+    public ShadowCache(EvictionPolicy policy)
     {
         _policy = policy;
-        _real = real;
         int c = policy.Capacity;
+        // The expert's own parent links (as a tier keeps them), so a prefix-aware expert sees its own leaves.
+        _lineage = new SlotLineage(c);
         _keyOf = new ChunkKey[c];
         _realSlot = new int[c];
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(4, c * 2));
@@ -47,10 +49,13 @@ internal sealed class ShadowCache : IEvictionCandidates
     /// <summary>
     /// Accesses <paramref name="key"/> as the tier does (a hit, or an insert that may evict). Returns whether the expert
     /// held the key; <paramref name="evictedReal"/> is the tier's slot of the key the expert evicted when the tier holds
-    /// that key, else -1.
+    /// that key, else -1. The expert learns the chunk's parent (<paramref name="hasParent"/>, <paramref name="parent"/>)
+    /// on insert; with <paramref name="parentLater"/> the insert waits for <see cref="CompleteInsert"/> (the tier asks for
+    /// a victim before it says the parent), so a parent-aware expert (<c>lc</c>) sees exactly what it would see in a tier.
     /// </summary>
-    public bool Access(in ChunkKey key, int realSlot, out int evictedReal, out int virtualSlot)
+    public bool Access(in ChunkKey key, int realSlot, bool hasParent, in ChunkKey parent, bool parentLater, out int evictedReal, out int virtualSlot)
     {
+        CompletePending();
         evictedReal = -1;
         int v = Find(key);
         virtualSlot = v;
@@ -75,15 +80,60 @@ internal sealed class ShadowCache : IEvictionCandidates
 
             evictedReal = _realSlot[v];
             _policy.OnRemove(v);
+            _lineage.Detach(v);
+            _lineage.Retire(v);
             Unlink(v);
         }
 
         _keyOf[v] = key;
         _realSlot[v] = realSlot;
         Link(v);
-        _policy.OnInsert(v, key);
         virtualSlot = v;
+        if (parentLater)
+        {
+            _pendingSlot = v;
+        }
+        else
+        {
+            Insert(v, hasParent, parent);
+        }
+
         return false;
+    }
+
+    /// <summary>The insert that <see cref="Access"/> deferred happens now, with the chunk's parent.</summary>
+    public void CompleteInsert(bool hasParent, in ChunkKey parent)
+    {
+        int v = _pendingSlot;
+        if (v < 0)
+        {
+            return;
+        }
+
+        _pendingSlot = -1;
+        Insert(v, hasParent, parent);
+    }
+
+    private void Insert(int v, bool hasParent, in ChunkKey parent)
+    {
+        _lineage.Attach(v, hasParent ? Find(parent) : -1);
+        if (hasParent)
+        {
+            _policy.OnInsert(v, _keyOf[v], parent);
+        }
+        else
+        {
+            _policy.OnInsert(v, _keyOf[v], null);
+        }
+    }
+
+    /// <summary>A deferred insert whose parent never came (the tier did not insert after all): the expert takes it without one.</summary>
+    private void CompletePending()
+    {
+        if (_pendingSlot >= 0)
+        {
+            CompleteInsert(false, default);
+        }
     }
 
     /// <summary>
@@ -114,6 +164,7 @@ internal sealed class ShadowCache : IEvictionCandidates
     /// <summary>Demotes <paramref name="key"/> in a credit expert (a request tail); nothing for other experts.</summary>
     public void Demote(in ChunkKey key, double ranks)
     {
+        CompletePending();
         if (_policy is CreditExpert credit && Find(key) is int v and >= 0)
         {
             credit.Demote(v, ranks);
@@ -122,7 +173,7 @@ internal sealed class ShadowCache : IEvictionCandidates
 
     bool IEvictionCandidates.CanEvict(int slot) => true;
 
-    bool IEvictionCandidates.IsLeaf(int slot) => _realSlot[slot] is not (int r and >= 0) || _real.IsLeaf(r);
+    bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 
     private int Bucket(ulong low, ulong high)
     {

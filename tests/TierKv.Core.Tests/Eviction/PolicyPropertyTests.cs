@@ -5,7 +5,7 @@ namespace TierKv.Core.Tests.Eviction;
 
 public class PolicyPropertyTests
 {
-    public static TheoryData<string> AllPolicies => ["lru", "s3fifo", "arc", "alfu", "leader", "lc", "lru-prefix", "s3fifo-prefix", "arc-prefix", "alfu-prefix", "leader-prefix", "lc-prefix"];
+    public static TheoryData<string> AllPolicies => ["lru", "s3fifo", "arc", "alfu", "leader", "lc", "lru-prefix", "s3fifo-prefix", "arc-prefix", "alfu-prefix", "leader-prefix", "lc-prefix", "hedge"];
 
     // An operation: kind (access, pin, unpin, delete) on key (chain 0..5, depth 0..7).
     private static readonly Gen<(int Capacity, (int Kind, int Chain, int Depth)[] Ops)> Scenarios =
@@ -97,6 +97,7 @@ public class PolicyPropertyTests
     [InlineData("alfu-prefix")]
     [InlineData("leader-prefix")]
     [InlineData("lc-prefix")]
+    [InlineData("hedge")]
     public void Prefix_aware_policies_evict_descendants_before_ancestors(string name)
     {
         Gen.Select(Gen.Int[2, 12], Gen.Select(Gen.Int[0, 5], Gen.Int[0, 7]).Array[1, 300]).Sample(sc =>

@@ -106,6 +106,7 @@ public class PolicyStructureTests
     [InlineData("leader-prefix")]
     [InlineData("lc")]
     [InlineData("lc-prefix")]
+    [InlineData("hedge")]
     public void Steady_state_allocates_nothing(string name)
     {
         var h = new PolicyHarness(EvictionPolicies.Create(name, 64));
