@@ -63,8 +63,8 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         [CommandOption("--estimator-reps")]
         [Description("Replays with the estimator on and off (interleaved) to measure its cost; 0 = do not measure.")]
-        [DefaultValue(3)]
-        public int EstimatorReps { get; init; } = 3;
+        [DefaultValue(5)]
+        public int EstimatorReps { get; init; } = 5;
 
         [CommandOption("--record-trace")]
         [Description("Write the lookups as a TierKV access trace to this file.")]

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace TierKv.Curves;
 
@@ -134,6 +135,7 @@ internal sealed class LruStackCurve
                         Remove(_ring[b & _windowMask]);
                         Clear(b);
                         _count--;
+                        PrefetchOldest();
                     }
                 }
             }
@@ -143,6 +145,16 @@ internal sealed class LruStackCurve
         _prefix.Set(key, run);
         _runs[run]++;
         _accesses++;
+    }
+
+    /// <summary>The next key to forget is known now: its cell is fetched while the tier does its own work.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void PrefetchOldest()
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref _cells[_ring[_bound[_levels - 1] & _windowMask] & _cellMask]));
+        }
     }
 
     /// <summary>The oldest key left the bitmap's span: it is forgotten (a miss at every size when it comes back).</summary>

@@ -33,6 +33,7 @@ public sealed class MissRatioCurveEstimator
     private readonly string[] _policies;
     private readonly MiniatureCache[] _minis;
     private readonly MiniatureCache[] _miniLru;
+    private readonly bool _allToLru;
     private long _observed;
 
     /// <summary>An estimator for a tier of <paramref name="capacity"/> slots whose policy is <paramref name="tierPolicy"/>.</summary>
@@ -103,6 +104,7 @@ public sealed class MissRatioCurveEstimator
         }
 
         _sampler = new FamilySampler(options.Seed, _lruThreshold);
+        _allToLru = _lruThreshold == ulong.MaxValue && _policies.Length == 0;
 
         // Everything is allocated here, once: what this thread allocated is the estimator's memory.
         MemoryBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
@@ -136,6 +138,13 @@ public sealed class MissRatioCurveEstimator
     public void Observe(in ChunkKey key, ChunkKey? parent)
     {
         _observed++;
+        if (_allToLru)
+        {
+            // Every family is sampled and there are no miniature caches: the stream goes to LRU as it comes.
+            _lru.Access(key, parent);
+            return;
+        }
+
         _sampler.Observe(key, parent);
         for (int e = 0; e < _sampler.Count; e++)
         {

@@ -63,6 +63,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
 
         var counters = metrics.ForTier(_options.Name);
         counters.Usage = () => (CapacityBytes, UsedBytes, ChunkCount);
+        counters.Curves = Curves;
         _counters = counters;
         _metrics = metrics;
     }
