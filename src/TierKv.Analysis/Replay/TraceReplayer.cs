@@ -178,6 +178,7 @@ public sealed class TraceReplayer : IDisposable
         }
 
         await _store.DrainAsync(cancellationToken).ConfigureAwait(false);
+        _dram.Curves?.Flush();
         var names = new string[tiers.Count];
         for (int t = 0; t < tiers.Count; t++)
         {

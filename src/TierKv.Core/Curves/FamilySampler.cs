@@ -95,6 +95,21 @@ internal sealed class FamilySampler
         }
     }
 
+    /// <summary>Releases a root still held back (the stream paused after a request of that root alone).</summary>
+    public void Flush()
+    {
+        Count = 0;
+        if (_pending)
+        {
+            _pending = false;
+            ulong f = Hash(_pendingRoot);
+            if (f <= _threshold)
+            {
+                Emit(_pendingRoot, null, f);
+            }
+        }
+    }
+
     /// <summary>The family hash of a chunk at depth 1 (or of a lone root): uniform over 64 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Hash(in ChunkKey key)

@@ -146,6 +146,22 @@ public sealed class MissRatioCurveEstimator
         }
 
         _sampler.Observe(key, parent);
+        Feed();
+    }
+
+    /// <summary>
+    /// Simulates a root access still held back by the sampler (a request of a root alone is recognised only when the
+    /// next request starts). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with
+    /// no access in flight.
+    /// </summary>
+    public void Flush()
+    {
+        _sampler.Flush();
+        Feed();
+    }
+
+    private void Feed()
+    {
         for (int e = 0; e < _sampler.Count; e++)
         {
             var (k, p, family) = _sampler[e];
