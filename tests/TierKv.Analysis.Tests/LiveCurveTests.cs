@@ -173,6 +173,7 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
             }
         }
 
+        tier.Curves!.Flush();
         var seen = new List<(string Name, double Value, Dictionary<string, object?> Tags)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>

@@ -9,50 +9,62 @@ namespace TierKv.Curves;
 /// holds a key when at most S distinct keys were accessed since its last access, itself included). Every tracked key
 /// keeps the time of its last access; a bitmap over time marks the times that are some key's last access, so the S
 /// most recent keys are those whose time is at least a boundary: the time of the S-th set bit counted back from now.
-/// Each access moves one bit, and each boundary at most a few bits forward (a boundary only moves towards now), so an
-/// access costs O(sizes) word operations on memory that stays in cache (the boundaries sweep the bitmap in order) plus
-/// one probe of the key table: a first version with a linked list cut into segments touched a cold node per size and
-/// cost several times as much. A request's run of leading hits at size S continues while every key so far was within
-/// S, so the run's level is the largest level seen along the chain. Keys beyond the largest size are forgotten, and so
-/// is a key not accessed for <see cref="WindowPerSlot"/> times the largest size in accesses (the bitmap's span), which
-/// then counts as a miss at every size: memory is fixed at construction. Not thread-safe.
+/// Each access moves one bit, and each boundary only forward, a few bits at a time, so an access costs O(sizes) word
+/// operations on memory the boundaries sweep in order, plus one probe of an 8-byte-per-key table. (A first version with
+/// a linked list cut into segments touched a cold node per size and cost several times as much.) When time reaches the
+/// end of the bitmap, the live times are renumbered from 0 in order (amortised O(1): the bitmap spans four times the
+/// keys). A request's run of leading hits at size S continues while every key so far was within S, so the run's level
+/// is the largest level seen along the chain. Keys beyond the largest size are forgotten: memory is fixed at
+/// construction. Not thread-safe.
 /// </summary>
 internal sealed class LruStackCurve
 {
-    /// <summary>Accesses the time bitmap spans, per tracked key.</summary>
-    public const int WindowPerSlot = 16;
+    /// <summary>Most keys one curve tracks: times are 24 bits in a key's cell, and the bitmap spans four times the keys.</summary>
+    public const int MaxKeys = 1 << 21;
+
+    /// <summary>Accesses simulated together (<see cref="Access"/>).</summary>
+    public const int Batch = 32;
+
+    private const int TimeBits = 24;
+    private const ulong TimeMask = (1UL << TimeBits) - 1;
 
     private readonly int _levels;
     private readonly int[] _sizes;
-    private readonly long[] _bound;
+    private readonly int[] _bound;
+    private readonly int[] _newBound;
     private readonly long[] _runs;
-    private readonly Cell[] _cells;
+    private readonly ulong[] _cells;
     private readonly int _cellMask;
     private readonly int[] _ring;
     private readonly ulong[] _live;
-    private readonly long _windowMask;
     private readonly PrefixRuns _prefix = new();
+    private readonly ChunkKey[] _batchKeys = new ChunkKey[Batch];
+    private readonly ChunkKey[] _batchParents = new ChunkKey[Batch];
+    private readonly bool[] _batchHasParent = new bool[Batch];
+    private int _batched;
     private int _count;
-    private long _now;
+    private int _now = -1;
     private long _accesses;
 
-    /// <summary>Tracks sizes <paramref name="sizes"/> (ascending, at least 1).</summary>
+    /// <summary>Tracks sizes <paramref name="sizes"/> (ascending, at least 1, the largest at most <see cref="MaxKeys"/>).</summary>
     public LruStackCurve(IReadOnlyList<int> sizes)
     {
         _levels = sizes.Count;
         _sizes = [.. sizes];
-        _bound = new long[_levels];
+        _bound = new int[_levels];
+        _newBound = new int[_levels];
         _runs = new long[_levels + 1];
         int largest = _sizes[^1];
-        // At most three quarters full: a 16-byte cell per key keeps the table small enough to stay in cache.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(largest, MaxKeys, nameof(sizes));
+
+        // At most three quarters full.
         int cells = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, (4L * (largest + 1) / 3) + 1));
-        _cells = new Cell[cells];
+        _cells = new ulong[cells];
         _cellMask = cells - 1;
-        long window = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1024L, (long)WindowPerSlot * (largest + 1)));
+        int window = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, 4 * (largest + 1)));
         _ring = new int[window];
         _live = new ulong[window / 64];
-        _windowMask = window - 1;
-        MemoryBytes = (cells * (long)Unsafe.SizeOf<Cell>()) + (window * 4) + (window / 8) + PrefixRuns.MemoryBytes;
+        MemoryBytes = (cells * 8L) + (window * 4L) + (window / 8) + PrefixRuns.MemoryBytes;
     }
 
     /// <summary>Bytes held (fixed).</summary>
@@ -73,21 +85,57 @@ internal sealed class LruStackCurve
         return sum;
     }
 
-    /// <summary>One access of <paramref name="key"/> (parent null: the first chunk of a chain).</summary>
+    /// <summary>
+    /// One access of <paramref name="key"/> (parent null: the first chunk of a chain). Accesses are simulated in
+    /// batches of <see cref="Batch"/>: the table cells of a whole batch are fetched from memory at once, so their cache
+    /// misses overlap instead of each stalling one access (the tier's own work between two accesses evicts this table
+    /// from the caches). The counters lag the tier by less than a batch until <see cref="Drain"/>.
+    /// </summary>
     public void Access(in ChunkKey key, ChunkKey? parent)
     {
-        long now = ++_now;
-        if (_count > 0 && now - _bound[_levels - 1] >= _windowMask)
+        int n = _batched;
+        _batchKeys[n] = key;
+        _batchHasParent[n] = parent.HasValue;
+        _batchParents[n] = parent.GetValueOrDefault();
+        if ((_batched = n + 1) == Batch)
         {
-            ForgetOldest();
+            Drain();
+        }
+    }
+
+    /// <summary>Simulates the accesses of the batch so far.</summary>
+    public unsafe void Drain()
+    {
+        int n = _batched;
+        _batched = 0;
+        if (Sse.IsSupported)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref _cells[Home(Tag(_batchKeys[i]))]));
+            }
         }
 
+        for (int i = 0; i < n; i++)
+        {
+            Step(_batchKeys[i], _batchHasParent[i] ? _batchParents[i] : null);
+        }
+    }
+
+    private void Step(in ChunkKey key, ChunkKey? parent)
+    {
+        if (_now + 1 == _ring.Length)
+        {
+            Renumber();
+        }
+
+        int now = ++_now;
         int level = _levels;
         ulong tag = Tag(key);
         int cell = Find(tag);
         if (cell >= 0)
         {
-            long t = _cells[cell].Time;
+            int t = TimeOf(cell);
             for (int j = 0; j < _levels; j++)
             {
                 if (t >= _bound[j])
@@ -99,7 +147,7 @@ internal sealed class LruStackCurve
 
             Clear(t);
             Set(now, cell);
-            _cells[cell].Time = now;
+            _cells[cell] = tag | (uint)(now + 1);
 
             // Below its level the key joins the set and that set's oldest key leaves it; at or above, a boundary on
             // the key itself moves to the next key.
@@ -128,11 +176,12 @@ internal sealed class LruStackCurve
                         continue;
                     }
 
-                    long b = _bound[j];
+                    int b = _bound[j];
                     _bound[j] = NextLive(b);
                     if (j == _levels - 1)
                     {
-                        Remove(_ring[b & _windowMask]);
+                        // The oldest key of all leaves the largest size: it is forgotten.
+                        Remove(_ring[b]);
                         Clear(b);
                         _count--;
                         PrefetchOldest();
@@ -147,40 +196,61 @@ internal sealed class LruStackCurve
         _accesses++;
     }
 
+    /// <summary>Gives the live times the numbers 0, 1, ... in order (the ring is rewritten in place: a new time is never after the old).</summary>
+    private void Renumber()
+    {
+        int w = 0;
+        int words = (_now >> 6) + 1;
+        for (int i = 0; i < words; i++)
+        {
+            ulong bits = _live[i];
+            while (bits != 0)
+            {
+                int t = (i << 6) + BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                int cell = _ring[t];
+                _ring[w] = cell;
+                _cells[cell] = (_cells[cell] & ~TimeMask) | (uint)(w + 1);
+                for (int j = 0; j < _levels; j++)
+                {
+                    if (_bound[j] == t)
+                    {
+                        _newBound[j] = w;
+                    }
+                }
+
+                w++;
+            }
+        }
+
+        Debug.Assert(w == _count, "every tracked key has one live time");
+        _live.AsSpan(0, words).Clear();
+        for (int t = 0; t < w; t++)
+        {
+            _live[t >> 6] |= 1UL << (t & 63);
+        }
+
+        _newBound.CopyTo(_bound, 0);
+        _now = w - 1;
+    }
+
     /// <summary>The next key to forget is known now: its cell is fetched while the tier does its own work.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private unsafe void PrefetchOldest()
     {
         if (Sse.IsSupported)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref _cells[_ring[_bound[_levels - 1] & _windowMask] & _cellMask]));
-        }
-    }
-
-    /// <summary>The oldest key left the bitmap's span: it is forgotten (a miss at every size when it comes back).</summary>
-    private void ForgetOldest()
-    {
-        long o = _bound[_levels - 1];
-        Remove(_ring[o & _windowMask]);
-        Clear(o);
-        _count--;
-        long next = _count == 0 ? _now : NextLive(o);
-        for (int j = 0; j < _levels; j++)
-        {
-            if (_bound[j] == o)
-            {
-                _bound[j] = next;
-            }
+            Sse.Prefetch0(Unsafe.AsPointer(ref _cells[_ring[_bound[_levels - 1]] & _cellMask]));
         }
     }
 
     /// <summary>The first time after <paramref name="t"/> that is some key's last access (now when there is none).</summary>
-    private long NextLive(long t)
+    private int NextLive(int t)
     {
-        long now = _now;
-        for (long s = t + 1; s <= now;)
+        int now = _now;
+        for (int s = t + 1; s <= now;)
         {
-            ulong word = _live[(s & _windowMask) >> 6] >> (int)(s & 63);
+            ulong word = _live[s >> 6] >> (s & 63);
             if (word != 0)
             {
                 return Math.Min(now, s + BitOperations.TrailingZeroCount(word));
@@ -193,23 +263,24 @@ internal sealed class LruStackCurve
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Set(long t, int cell)
+    private void Set(int t, int cell)
     {
-        long i = t & _windowMask;
-        _live[i >> 6] |= 1UL << (int)(i & 63);
-        _ring[i] = cell;
+        _live[t >> 6] |= 1UL << (t & 63);
+        _ring[t] = cell;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Clear(long t)
-    {
-        long i = t & _windowMask;
-        _live[i >> 6] &= ~(1UL << (int)(i & 63));
-    }
+    private void Clear(int t) => _live[t >> 6] &= ~(1UL << (t & 63));
 
-    /// <summary>A 64-bit digest of a key: two keys share one with odds of 2^-64, which would merge them (an estimate may err so).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Tag(in ChunkKey key) => (key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
+    private int TimeOf(int cell) => (int)(_cells[cell] & TimeMask) - 1;
+
+    /// <summary>
+    /// A 40-bit digest of a key in the high bits of a cell (the low 24 hold its time + 1, so 0 is an empty cell). Two
+    /// tracked keys share a digest with odds of about 2^-40 per probe, which would merge them: an estimate may err so.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Tag(in ChunkKey key) => ((key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL) & ~TimeMask;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Home(ulong tag) => (int)(tag >> 40) & _cellMask;
@@ -218,28 +289,28 @@ internal sealed class LruStackCurve
     {
         for (int i = Home(tag); ; i = (i + 1) & _cellMask)
         {
-            ref var c = ref _cells[i];
-            if (c.Time == 0)
+            ulong c = _cells[i];
+            if (c == 0)
             {
                 return -1;
             }
 
-            if (c.Tag == tag)
+            if ((c & ~TimeMask) == tag)
             {
                 return i;
             }
         }
     }
 
-    private int Insert(ulong tag, long now)
+    private int Insert(ulong tag, int now)
     {
         int i = Home(tag);
-        while (_cells[i].Time != 0)
+        while (_cells[i] != 0)
         {
             i = (i + 1) & _cellMask;
         }
 
-        _cells[i] = new Cell { Tag = tag, Time = now };
+        _cells[i] = tag | (uint)(now + 1);
         return i;
     }
 
@@ -250,28 +321,22 @@ internal sealed class LruStackCurve
         while (true)
         {
             j = (j + 1) & _cellMask;
-            ref var c = ref _cells[j];
-            if (c.Time == 0)
+            ulong c = _cells[j];
+            if (c == 0)
             {
                 break;
             }
 
-            int home = Home(c.Tag);
+            int home = Home(c & ~TimeMask);
             bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
             if (!between)
             {
                 _cells[i] = c;
-                _ring[c.Time & _windowMask] = i;
+                _ring[(int)(c & TimeMask) - 1] = i;
                 i = j;
             }
         }
 
-        _cells[i] = default;
-    }
-
-    private struct Cell
-    {
-        public ulong Tag;
-        public long Time;
+        _cells[i] = 0;
     }
 }

@@ -150,14 +150,15 @@ public sealed class MissRatioCurveEstimator
     }
 
     /// <summary>
-    /// Simulates a root access still held back by the sampler (a request of a root alone is recognised only when the
-    /// next request starts). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with
+    /// Simulates what is still held back: a root access in the sampler (a request of a root alone is recognised only
+    /// when the next request starts) and LRU's batch (its last accesses, fewer than 32). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with
     /// no access in flight.
     /// </summary>
     public void Flush()
     {
         _sampler.Flush();
         Feed();
+        _lru.Drain();
     }
 
     private void Feed()

@@ -16,7 +16,8 @@ public sealed record MissRatioCurveOptions
     public IReadOnlyList<string>? Policies { get; init; } = [];
 
     /// <summary>
-    /// Most keys the LRU curve tracks (about 90 bytes each: a 16-byte key cell, 16 accesses of time ring and bitmap). The LRU curve samples prefix families at
+    /// Most keys the LRU curve tracks, at most 2^21 (about 28 bytes each: an 8-byte cell in a table at most three
+    /// quarters full, and four accesses' worth of time ring and bitmap). The LRU curve samples prefix families at
     /// <c>min(1, MaxTrackedKeys / (largest multiple x capacity))</c>, as SHARDS's fixed-size variant does.
     /// </summary>
     public int MaxTrackedKeys { get; init; } = 1 << 18;
@@ -49,9 +50,9 @@ public sealed record MissRatioCurveOptions
             }
         }
 
-        if (MaxTrackedKeys < 16)
+        if (MaxTrackedKeys is < 16 or > LruStackCurve.MaxKeys)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxTrackedKeys), MaxTrackedKeys, "Curves:MaxTrackedKeys must be at least 16.");
+            throw new ArgumentOutOfRangeException(nameof(MaxTrackedKeys), MaxTrackedKeys, $"Curves:MaxTrackedKeys must be in [16, {LruStackCurve.MaxKeys}].");
         }
 
         if (PolicySampleRate is <= 0 or > 1 || !double.IsPow2(1 / PolicySampleRate) || PolicySampleRate < 1.0 / 1024)
