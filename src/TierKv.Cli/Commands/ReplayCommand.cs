@@ -211,6 +211,9 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
             o["estimator_reps"] = cost.Reps;
             o["estimator_on_seconds_median"] = Math.Round(cost.OnSeconds, 3);
             o["estimator_off_seconds_median"] = Math.Round(cost.OffSeconds, 3);
+            o["estimator_cpu_throughput_ratio"] = Math.Round(cost.CpuThroughputRatio, 4);
+            o["estimator_on_cpu_seconds_median"] = Math.Round(cost.OnCpuSeconds, 3);
+            o["estimator_off_cpu_seconds_median"] = Math.Round(cost.OffCpuSeconds, 3);
         }
     }
 
