@@ -59,6 +59,12 @@ public sealed record ServerOptions
     /// <summary>Eviction policy of the DRAM and SSD tiers (a name of <see cref="TierKv.Eviction.EvictionPolicies"/>; TierKV's default policy unless set).</summary>
     public string EvictionPolicy { get; init; } = TierKv.Eviction.EvictionPolicies.Default;
 
+    /// <summary>
+    /// Live miss-ratio curves of each DRAM tier (docs/operations.md, "Live curves"): the sizes and policies estimated
+    /// and the memory they may take; <c>Curves:Enabled false</c> turns them off.
+    /// </summary>
+    public ServerCurveOptions Curves { get; init; } = new();
+
     /// <summary>Model shape whose layout token lookups use (<c>KV.LOOKUP TOKENS</c>): llama3.2-1b, llama3-8b, llama3-70b.</summary>
     public string Model { get; init; } = "llama3-8b";
 
@@ -208,6 +214,7 @@ public sealed record ServerOptions
         }
 
         Tls.Validate();
+        Curves.ToEstimatorOptions()?.Validate();
     }
 
     private static long SaturatingAdd(long a, long b) => b > long.MaxValue - a ? long.MaxValue : a + b;

@@ -21,6 +21,9 @@ public sealed record ReplayOptions
     /// <summary>What the store does when the SSD tier's write-behind queue is full (wait for room, bounded, or shed at once).</summary>
     public TierKv.Store.WriteBackOverflow WriteBackOverflow { get; init; } = new TierKv.Store.TieredStoreOptions().WriteBackOverflow;
 
+    /// <summary>Live miss-ratio curves of the DRAM tier (DRAM-only replays); null: off.</summary>
+    public TierKv.Curves.MissRatioCurveOptions? Curves { get; init; }
+
     /// <summary>Synthetic payload bytes per block: a positive multiple of 256.</summary>
     public int ChunkBytes { get; init; } = 4096;
 

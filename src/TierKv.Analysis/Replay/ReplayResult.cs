@@ -25,6 +25,18 @@ public sealed record ReplayResult(string Policy, long HitBlocks, long Blocks, lo
     /// <summary>Promotions skipped because DRAM would have evicted into a full write queue (<c>WriteBackOverflow.Wait</c>).</summary>
     public long PromotionsSkipped { get; init; }
 
+    /// <summary>The DRAM tier's live curve at the end (empty when off).</summary>
+    public IReadOnlyList<TierKv.Curves.CurvePoint> Curve { get; init; } = [];
+
+    /// <summary>Bytes the DRAM tier's curve estimator holds (0 when off).</summary>
+    public long CurveMemoryBytes { get; init; }
+
+    /// <summary>Share of prefix families behind the LRU curve (0 when off).</summary>
+    public double CurveLruSampleRate { get; init; }
+
+    /// <summary>Share of prefix families behind the other policies' curves (0 when off or none).</summary>
+    public double CurvePolicySampleRate { get; init; }
+
     /// <summary>Tier names, fastest first.</summary>
     public IReadOnlyList<string> TierNames { get; init; } = [];
 

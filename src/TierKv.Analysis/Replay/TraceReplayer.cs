@@ -64,7 +64,7 @@ public sealed class TraceReplayer : IDisposable
         }
         else
         {
-            _dram = new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = options.DramBlocks * slot, SlotBytes = cb, EvictionPolicy = options.Policy });
+            _dram = new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = options.DramBlocks * slot, SlotBytes = cb, EvictionPolicy = options.Policy, Curves = options.Curves });
             _store = new TieredStore([_dram]);
         }
 
@@ -178,6 +178,7 @@ public sealed class TraceReplayer : IDisposable
         }
 
         await _store.DrainAsync(cancellationToken).ConfigureAwait(false);
+        _dram.Curves?.Flush();
         var names = new string[tiers.Count];
         for (int t = 0; t < tiers.Count; t++)
         {
@@ -192,6 +193,10 @@ public sealed class TraceReplayer : IDisposable
             WriteBackWaits = _store.WriteBackWaits,
             WriteBackWaitTimeouts = _store.WriteBackWaitTimeouts,
             PromotionsSkipped = _store.PromotionsSkipped,
+            Curve = _dram.Curves?.Snapshot() ?? [],
+            CurveMemoryBytes = _dram.Curves?.MemoryBytes ?? 0,
+            CurveLruSampleRate = _dram.Curves?.LruSampleRate ?? 0,
+            CurvePolicySampleRate = _dram.Curves?.PolicySampleRate ?? 0,
         };
     }
 

@@ -1,4 +1,6 @@
 using TierKv.Analysis.Replay;
+using TierKv.Analysis.Simulation;
+using TierKv.Curves;
 using TierKv.Eviction;
 using TierKv.Tiers;
 using TierKv.Tracing;
@@ -46,6 +48,24 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         [DefaultValue(0.0)]
         public double Speed { get; init; }
 
+        [CommandOption("--no-live-curve")]
+        [Description("Run the DRAM tier without its live miss-ratio curve estimator (DRAM-only replays have it by default).")]
+        public bool NoLiveCurve { get; init; }
+
+        [CommandOption("--curve-policies")]
+        [Description("Policies the live curve estimates besides LRU, comma-separated (default: none; 'tier' for the DRAM tier's own policy).")]
+        public string? CurvePolicies { get; init; }
+
+        [CommandOption("--curve-policy-rate")]
+        [Description("Share of prefix families the other policies' miniature caches simulate (a power of two, 1/1024 to 1).")]
+        [DefaultValue(0.125)]
+        public double CurvePolicyRate { get; init; } = 0.125;
+
+        [CommandOption("--estimator-reps")]
+        [Description("Replays with the estimator on and off (interleaved) to measure its cost; 0 = do not measure.")]
+        [DefaultValue(5)]
+        public int EstimatorReps { get; init; } = 5;
+
         [CommandOption("--record-trace")]
         [Description("Write the lookups as a TierKV access trace to this file.")]
         public string? RecordTrace { get; init; }
@@ -54,6 +74,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
             DramBlocks < 1 ? ValidationResult.Error($"--dram-blocks must be at least 1; got {DramBlocks}.") :
             SsdBlocks < 0 ? ValidationResult.Error($"--ssd-blocks must be 0 (no SSD tier) or more; got {SsdBlocks}.") :
             ChunkBytes is < 256 or > MaxChunkBytes || ChunkBytes % 256 != 0 ? ValidationResult.Error($"--chunk-bytes must be a multiple of 256 in [256, {MaxChunkBytes}]; got {ChunkBytes}.") :
+            EstimatorReps is < 0 or > 50 ? ValidationResult.Error($"--estimator-reps must be 0 to 50; got {EstimatorReps}.") :
             !double.IsFinite(Speed) || Speed < 0 ? ValidationResult.Error($"--speed must be 0 (as fast as possible) or a positive speed-up; got {Speed}.") :
             !Enum.TryParse<TierKv.Store.WriteBackOverflow>(WriteBackOverflow, ignoreCase: true, out _) || int.TryParse(WriteBackOverflow, out _) ? ValidationResult.Error($"--write-back-overflow must be 'wait' or 'shed', not '{WriteBackOverflow}'.") :
             ByteSizes.FitsMemory(DramBlocks * SlotBytes, $"--dram-blocks {DramBlocks} of --chunk-bytes {ChunkBytes}");
@@ -72,6 +93,20 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         var trace = settings.ReadTrace();
         using var recorder = settings.RecordTrace is { } path ? AccessTraceWriter.Create(path, trace.BlockTokens) : null;
         var options = new ReplayOptions { Policy = policy, DramBlocks = settings.DramBlocks, SsdBlocks = settings.SsdBlocks, SsdDirectory = settings.SsdDir, ChunkBytes = settings.ChunkBytes, WriteBackOverflow = Enum.Parse<TierKv.Store.WriteBackOverflow>(settings.WriteBackOverflow, ignoreCase: true) };
+        bool live = !settings.NoLiveCurve && settings.SsdBlocks == 0;
+        if (live)
+        {
+            string[] extra = settings.CurvePolicies is { } cp ? cp.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+            for (int i = 0; i < extra.Length; i++)
+            {
+                extra[i] = extra[i] == "tier" ? policy : extra[i];
+            }
+
+            var curves = new MissRatioCurveOptions { Policies = extra, PolicySampleRate = settings.CurvePolicyRate };
+            curves.Validate();
+            options = options with { Curves = curves };
+        }
+
         using var replayer = new TraceReplayer(trace, options, recorder);
         ReplayResult result;
         if (settings.Json)
@@ -92,7 +127,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         recorder?.Flush();
         double savedMs = result.HitTokens * shape.PrefillMsPerToken;
-        var report = new CommandReport(new JsonObject
+        var fields = new JsonObject
         {
             ["trace"] = trace.Name,
             ["policy"] = result.Policy,
@@ -115,7 +150,13 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
             ["prefill_saved_seconds"] = Math.Round(savedMs / 1000, 3),
             ["seconds"] = Math.Round(result.Seconds, 3),
             ["recorded_trace"] = settings.RecordTrace,
-        }).Table("tier", "hit blocks", "hit ratio");
+        };
+        if (live)
+        {
+            await AddLiveCurve(fields, trace, result, options, settings.EstimatorReps, cancellationToken);
+        }
+
+        var report = new CommandReport(fields).Table("tier", "hit blocks", "hit ratio");
         foreach (var node in report.Fields["tiers"]!.AsArray())
         {
             var tier = node!.AsObject();
@@ -125,6 +166,55 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         return report.Row("[bold]all[/]", $"{result.HitBlocks:N0} of {result.Blocks:N0}", $"{result.HitRatio:F4}")
             .Line($"read {ByteSizes.Format(result.BytesRead)}, stored {ByteSizes.Format(result.BytesWritten)}, {result.ShedWrites:N0} write-backs to the SSD tier shed (queue full; overflow {options.WriteBackOverflow.ToString().ToLowerInvariant()}: {result.WriteBackWaits:N0} waited, {result.WriteBackWaitTimeouts:N0} timed out, {result.PromotionsSkipped:N0} promotions skipped); prefill saved {savedMs / 1000:F1} s of {shape.Name} ({shape.PrefillMsPerToken:F4} ms/token); wall {result.Seconds:F2} s")
             .Write(settings.Json);
+    }
+
+    /// <summary>
+    /// The live curve at the end of the replay beside what <c>analyze</c> computes exactly for each point, and the
+    /// estimator's cost measured in interleaved replays with it on and off.
+    /// </summary>
+    private static async Task AddLiveCurve(JsonObject o, Analysis.Traces.RequestTrace trace, ReplayResult result, ReplayOptions options, int reps, CancellationToken cancellationToken)
+    {
+        var policies = new List<string>();
+        var capacities = new List<int>();
+        foreach (var p in result.Curve)
+        {
+            if (!policies.Contains(p.Policy))
+            {
+                policies.Add(p.Policy);
+            }
+
+            if (!capacities.Contains((int)p.Capacity))
+            {
+                capacities.Add((int)p.Capacity);
+            }
+        }
+
+        var exact = CurveRunner.Run(trace, policies, capacities);
+        var points = new JsonArray();
+        double worst = 0;
+        foreach (var p in result.Curve)
+        {
+            double e = exact[(policies.IndexOf(p.Policy) * capacities.Count) + capacities.IndexOf((int)p.Capacity)].HitRatio;
+            worst = Math.Max(worst, Math.Abs(p.HitRatio - e));
+            points.Add(new JsonObject { ["policy"] = p.Policy, ["capacity"] = p.Capacity, ["multiple"] = p.Multiple, ["estimated"] = Math.Round(p.HitRatio, 4), ["exact"] = Math.Round(e, 4) });
+        }
+
+        o["live_curve"] = points;
+        o["live_curve_worst_error"] = Math.Round(worst, 4);
+        o["estimator_memory_bytes"] = result.CurveMemoryBytes;
+        o["estimator_lru_sample_rate"] = result.CurveLruSampleRate;
+        o["estimator_policy_sample_rate"] = result.CurvePolicySampleRate;
+        if (reps > 0)
+        {
+            var cost = await EstimatorCost.MeasureAsync(trace, options, reps, cancellationToken);
+            o["estimator_throughput_ratio"] = Math.Round(cost.ThroughputRatio, 4);
+            o["estimator_reps"] = cost.Reps;
+            o["estimator_on_seconds_median"] = Math.Round(cost.OnSeconds, 3);
+            o["estimator_off_seconds_median"] = Math.Round(cost.OffSeconds, 3);
+            o["estimator_cpu_throughput_ratio"] = Math.Round(cost.CpuThroughputRatio, 4);
+            o["estimator_on_cpu_seconds_median"] = Math.Round(cost.OnCpuSeconds, 3);
+            o["estimator_off_cpu_seconds_median"] = Math.Round(cost.OffCpuSeconds, 3);
+        }
     }
 
     private static JsonArray TierJson(ReplayResult r)

@@ -138,6 +138,7 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
                 now.Text(p + "evictions"));
         }
 
+        var curves = CurveTable(now);
         var ops = new Table().Border(TableBorder.Rounded).AddColumns("traffic", "per second", "p50 us", "p99 us");
         ops.AddRow("lookups", interval.PerSecond("lookups").ToString("0.#", CultureInfo.InvariantCulture), now.Text("lookup_p50_us"), now.Text("lookup_p99_us"));
         ops.AddRow("gets (hits / misses)", $"{interval.PerSecond("get_hits"):0.#} / {interval.PerSecond("get_misses"):0.#}", now.Text("get_p50_us"), now.Text("get_p99_us"));
@@ -147,8 +148,56 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
         string note = settings.Once
             ? $"[grey]latencies are server-side percentiles since start; rates over {interval.Seconds.ToString("0.##", CultureInfo.InvariantCulture)} s.[/]"
             : "[grey]latencies are server-side percentiles since start; rates over the last refresh. Ctrl+C to quit.[/]";
-        return new Rows(tiers, ops, new Markup(note));
+        return curves is null ? new Rows(tiers, ops, new Markup(note)) : new Rows(tiers, curves, ops, new Markup(note));
     }
+
+    /// <summary>
+    /// Each tier's live curve as a small bar chart per policy: one bar per size, its height the estimated hit ratio,
+    /// the tier's size now in brackets. Null when no tier reports a curve.
+    /// </summary>
+    private static Table? CurveTable(StatsSample now)
+    {
+        Table? table = null;
+        foreach (var name in now.Tiers)
+        {
+            if (TierCurve.From(now, name) is not { } curve)
+            {
+                continue;
+            }
+
+            if (table is null)
+            {
+                table = new Table().Border(TableBorder.Rounded).Title("estimated hit ratio at other sizes (live curve; [[1x]] = now)").AddColumns("tier", "policy", "curve");
+            }
+
+            double top = 0;
+            foreach (var ratios in curve.HitRatios.Values)
+            {
+                foreach (double r in ratios)
+                {
+                    top = Math.Max(top, r);
+                }
+            }
+
+            foreach (var (policy, ratios) in curve.HitRatios)
+            {
+                var cells = new List<string>();
+                for (int i = 0; i < ratios.Length && i < curve.Multiples.Count; i++)
+                {
+                    string bar = Bars[top <= 0 ? 0 : (int)Math.Round(ratios[i] / top * (Bars.Length - 1))].ToString();
+                    string size = curve.Multiples[i].ToString("0.##", CultureInfo.InvariantCulture) + "x";
+                    string cell = $"{size} {bar} {ratios[i].ToString("P1", CultureInfo.InvariantCulture)}";
+                    cells.Add(curve.Multiples[i] == 1 ? $"[bold][[{Markup.Escape(cell)}]][/]" : Markup.Escape(cell));
+                }
+
+                table.AddRow(Markup.Escape(name), Markup.Escape(policy), string.Join("  ", cells));
+            }
+        }
+
+        return table;
+    }
+
+    private const string Bars = " ▁▂▃▄▅▆▇█";
 
     private static string Percent(double? ratio) => ratio is { } r ? r.ToString("P1", CultureInfo.InvariantCulture) : "-";
 }

@@ -11,6 +11,9 @@ public sealed class TierCounters
     /// <summary>Reports capacity, usage and chunk count when the tier registered itself.</summary>
     public Func<(long Capacity, long Used, long Chunks)>? Usage { get; set; }
 
+    /// <summary>The tier's live miss-ratio curve, when it keeps one.</summary>
+    public TierKv.Curves.MissRatioCurveEstimator? Curves { get; set; }
+
 #pragma warning disable SA1401, CA1051 // Public fields so Interlocked can update them in place.
     /// <summary>Leading tokens this tier served to lookups.</summary>
     public long HitTokens;

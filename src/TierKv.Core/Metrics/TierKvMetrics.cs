@@ -50,6 +50,9 @@ public sealed class TierKvMetrics : IDisposable
         Meter.CreateObservableGauge("tierkv.tier.usage", ObserveUsage, "By", "Payload bytes held by a tier.");
         Meter.CreateObservableGauge("tierkv.tier.capacity", ObserveCapacity, "By", "Capacity of a tier.");
         Meter.CreateObservableGauge("tierkv.tier.chunks", ObserveChunks, "{chunk}", "Chunks held by a tier.");
+        Meter.CreateObservableGauge("tierkv.tier.curve.hit_ratio", ObserveCurve, null, "Live estimate of the hit ratio a tier would have at another size (multiple of its capacity) or under another policy.");
+        Meter.CreateObservableGauge("tierkv.tier.curve.memory", ObserveCurveMemory, "By", "Memory held by a tier's live curve estimator (fixed at start).");
+        Meter.CreateObservableGauge("tierkv.tier.curve.sample_rate", ObserveCurveRate, null, "Share of prefix families a tier's live LRU curve simulates (1: all; SHARDS sampling below).");
     }
 
     /// <summary>The <c>TierKv</c> meter.</summary>
@@ -158,6 +161,49 @@ public sealed class TierKvMetrics : IDisposable
             if (t.Usage is { } u)
             {
                 yield return new Measurement<long>(u().Capacity, new KeyValuePair<string, object?>("tier", t.Name));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveCurve()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Curves is not { } c)
+            {
+                continue;
+            }
+
+            foreach (var p in c.Snapshot())
+            {
+                yield return new Measurement<double>(
+                    p.HitRatio,
+                    new KeyValuePair<string, object?>("tier", t.Name),
+                    new KeyValuePair<string, object?>("policy", p.Policy),
+                    new KeyValuePair<string, object?>("multiple", p.Multiple.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)),
+                    new KeyValuePair<string, object?>("capacity", p.Capacity));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCurveMemory()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Curves is { } c)
+            {
+                yield return new Measurement<long>(c.MemoryBytes, new KeyValuePair<string, object?>("tier", t.Name));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveCurveRate()
+    {
+        foreach (var t in _tiers.Values)
+        {
+            if (t.Curves is { } c)
+            {
+                yield return new Measurement<double>(c.LruSampleRate, new KeyValuePair<string, object?>("tier", t.Name));
             }
         }
     }

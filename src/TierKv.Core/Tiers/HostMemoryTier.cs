@@ -1,3 +1,4 @@
+using TierKv.Curves;
 using TierKv.Tiers.Slots;
 
 namespace TierKv.Tiers;
@@ -30,6 +31,11 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
         _slotBytes = options.AlignedSlotBytes;
         _slots = (int)(options.CapacityBytes / _slotBytes);
         _table = new SlotTable(_slots, options.EvictionPolicy);
+        if (options.Curves is { } curves)
+        {
+            _table.Curves = new MissRatioCurveEstimator(curves, _slots, _table.PolicyName);
+        }
+
         _free = FreeLocked;
         _layouts = new KvLayout?[_slots];
         PoolBytes = _slotBytes * _slots;
@@ -57,6 +63,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
 
         var counters = metrics.ForTier(_options.Name);
         counters.Usage = () => (CapacityBytes, UsedBytes, ChunkCount);
+        counters.Curves = Curves;
         _counters = counters;
         _metrics = metrics;
     }
@@ -90,6 +97,9 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
 
     /// <summary>Bytes of the pool.</summary>
     public long PoolBytes { get; }
+
+    /// <summary>The live miss-ratio curve estimator (<see cref="HostMemoryTierOptions.Curves"/>), or null.</summary>
+    public MissRatioCurveEstimator? Curves => _table.Curves;
 
     /// <summary>The eviction policy in use.</summary>
     public string PolicyName => _table.PolicyName;

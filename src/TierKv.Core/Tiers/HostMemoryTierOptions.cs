@@ -1,3 +1,4 @@
+using TierKv.Curves;
 using TierKv.Eviction;
 using TierKv.Memory;
 
@@ -14,6 +15,9 @@ public sealed record HostMemoryTierOptions
 
     /// <summary>Eviction policy name (see <see cref="EvictionPolicies"/>).</summary>
     public string EvictionPolicy { get; init; } = EvictionPolicies.Default;
+
+    /// <summary>Live miss-ratio curves (docs/operations.md, "Live curves"); null: off.</summary>
+    public MissRatioCurveOptions? Curves { get; init; }
 
     /// <summary>Tier name in metrics.</summary>
     public string Name { get; init; } = "dram";

@@ -130,6 +130,7 @@ public sealed class StatsInterval
                 ["rejections"] = Long(p + "rejections"),
                 ["checksum_failures"] = Long(p + "checksum_failures"),
                 ["io_errors"] = Long(p + "io_errors"),
+                ["curve"] = CurveJson(TierCurve.From(After, name)),
             });
         }
 
@@ -144,6 +145,29 @@ public sealed class StatsInterval
     private double Micros(string name) => Math.Round(After.Number(name), 2);
 
     private double Rate(string name) => Math.Round(PerSecond(name), 2);
+
+    private static JsonObject? CurveJson(TierCurve? c)
+    {
+        if (c is null)
+        {
+            return null;
+        }
+
+        var policies = new JsonObject();
+        foreach (var (policy, ratios) in c.HitRatios)
+        {
+            policies[policy] = new JsonArray([.. Array.ConvertAll(ratios, r => (JsonNode?)JsonValue.Create(r))]);
+        }
+
+        return new JsonObject
+        {
+            ["multiples"] = new JsonArray([.. c.Multiples.Select(x => (JsonNode?)JsonValue.Create(x))]),
+            ["capacities"] = new JsonArray([.. c.Capacities.Select(x => (JsonNode?)JsonValue.Create(x))]),
+            ["hit_ratios"] = policies,
+            ["memory_bytes"] = c.MemoryBytes,
+            ["sample_rate"] = c.SampleRate,
+        };
+    }
 
     private static JsonNode? Ratio(double? r) => r is { } x ? JsonValue.Create(Math.Round(x, 4)) : null;
 }

@@ -46,6 +46,15 @@ internal static class ServerReports
         sb.Append("keyspace_hits:").Append(Interlocked.Read(ref s.GetHits)).Append("\r\n");
         sb.Append("keyspace_misses:").Append(Interlocked.Read(ref s.GetMisses)).Append("\r\n");
         sb.Append("evicted_keys:").Append(tenant.DramCounters.Evictions).Append("\r\n");
+        if (tenant.Dram.Curves is { } curves)
+        {
+            sb.Append("\r\n# Curves\r\n");
+            foreach (var (name, value) in Curves.CurveStats.Pairs("tierkv_", curves))
+            {
+                sb.Append(name.Replace('.', '_')).Append(':').Append(value).Append("\r\n");
+            }
+        }
+
         sb.Append("\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
         sb.Append("\r\n# Keyspace\r\n");
         sb.Append("db0:keys=").Append(chunks).Append(",expires=0,avg_ttl=0\r\n");
@@ -107,6 +116,13 @@ internal static class ServerReports
             pairs.Add((p + "io_errors", Interlocked.Read(ref c.IoErrors)));
             pairs.Add((p + "read_p50_us", c.ReadLatency.PercentileMicroseconds(0.5)));
             pairs.Add((p + "read_p99_us", c.ReadLatency.PercentileMicroseconds(0.99)));
+            if (tier is Tiers.HostMemoryTier { Curves: { } curves })
+            {
+                foreach (var (name, value) in Curves.CurveStats.Pairs(p, curves))
+                {
+                    pairs.Add((name, value));
+                }
+            }
         }
 
         pairs.Insert(1, ("tiers", string.Join(',', names)));

@@ -98,6 +98,7 @@ internal sealed class TenantDirectory : IDisposable
                 SlotBytes = record,
                 EvictionPolicy = options.EvictionPolicy,
                 Name = "dram" + tierSuffix,
+                Curves = options.Curves.ToEstimatorOptions(),
             },
             metrics);
         var tiers = new List<IKvTier> { dram };

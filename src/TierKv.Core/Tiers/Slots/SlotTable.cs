@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using TierKv.Curves;
 using TierKv.Eviction;
 
 namespace TierKv.Tiers.Slots;
@@ -65,6 +66,9 @@ public sealed class SlotTable : IEvictionCandidates
 
     /// <summary>Number of slots.</summary>
     public int Slots { get; }
+
+    /// <summary>The live miss-ratio curve fed with every hit and insert (null: none); set before use.</summary>
+    public MissRatioCurveEstimator? Curves { get; set; }
 
     /// <summary>The eviction policy's name.</summary>
     public string PolicyName => _policy.Name;
@@ -169,6 +173,7 @@ public sealed class SlotTable : IEvictionCandidates
         SetStateLocked(slot, state);
         _index.Add(key, slot);
         _policy.OnInsert(slot, key, parent);
+        Curves?.Observe(key, parent);
         _usedBytes += length;
     }
 
@@ -201,6 +206,7 @@ public sealed class SlotTable : IEvictionCandidates
 
         _pins[slot]++;
         _policy.OnHit(slot);
+        Curves?.Observe(key, ParentOf(slot));
         return true;
     }
 
