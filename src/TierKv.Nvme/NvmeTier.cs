@@ -446,7 +446,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
 
         foreach (var b in _allBuffers)
         {
-            NativeMemory.AlignedFree((void*)b.Pointer);
+            DirectIoMemory.Free(b.Pointer);
         }
 
         NativeMemory.AlignedFree((void*)_zeroPage);
@@ -470,15 +470,10 @@ public sealed partial class NvmeTier : IWriteBehindTier
             return b;
         }
 
-        // At most EffectiveStagingBuffers exist: a caller holds a permit before renting.
-        var p = (nint)NativeMemory.AlignedAlloc((nuint)_stride, BlockFile.Alignment);
-        if (p == 0)
-        {
-            throw new OutOfMemoryException($"Could not allocate an SSD staging buffer of {_stride} bytes.");
-        }
-
+        // At most EffectiveStagingBuffers exist: a caller holds a permit before renting. Huge pages: a write from
+        // physically scattered pages reaches the disk as several times more, smaller requests (DirectIoMemory).
         // Zeroed once: the bytes before the header in a slot's first page stay zero.
-        new Span<byte>((void*)p, (int)_stride).Clear();
+        var p = DirectIoMemory.Allocate(_stride);
 
         b = new StagingBuffer(this, p);
         lock (_allBuffers)

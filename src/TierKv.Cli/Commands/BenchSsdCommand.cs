@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using TierKv.Chunks;
 using TierKv.Memory;
 using TierKv.Nvme;
@@ -331,8 +330,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             _managers = new NativeMemoryManager[count];
             for (int i = 0; i < count; i++)
             {
-                _pointers[i] = (nint)NativeMemory.AlignedAlloc((nuint)bytes, BlockFile.Alignment);
-                new Span<byte>((void*)_pointers[i], (int)bytes).Clear();
+                // The same memory for the raw baseline and the tier's callers: huge pages where the kernel allows.
+                _pointers[i] = DirectIoMemory.Allocate(bytes);
                 _managers[i] = new NativeMemoryManager(_pointers[i], (int)bytes);
             }
         }
@@ -347,7 +346,7 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         {
             foreach (var p in _pointers)
             {
-                NativeMemory.AlignedFree((void*)p);
+                DirectIoMemory.Free(p);
             }
         }
     }
