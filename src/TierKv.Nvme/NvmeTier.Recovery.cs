@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using TierKv.Chunks;
 using TierKv.Keys;
 using TierKv.Nvme.Io;
@@ -172,7 +171,7 @@ public sealed partial class NvmeTier
             0,
             _slots,
             po,
-            () => (nint)NativeMemory.AlignedAlloc((nuint)_stride, BlockFile.Alignment),
+            () => DirectIoMemory.Allocate(_stride),
             (slot, _, buffer) =>
             {
                 if (_table.StateOf(slot) == SlotState.Unbacked)
@@ -193,7 +192,7 @@ public sealed partial class NvmeTier
 
                 return buffer;
             },
-            buffer => NativeMemory.AlignedFree((void*)buffer));
+            buffer => DirectIoMemory.Free(buffer));
 
         // Of several copies of one key (an older version whose successor was durable but whose header was not yet
         // zeroed at the crash, or two writes of one content-addressed chunk), the newest version wins; ties go to the

@@ -119,6 +119,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
         }
 
         _permits = new SemaphoreSlim(options.EffectiveStagingBuffers, options.EffectiveStagingBuffers);
+        _readPermits = new SemaphoreSlim(options.EffectiveStagingBuffers, options.EffectiveStagingBuffers);
         _engine = new IoEngine(options.QueueDepth, options.Name, options.Faults);
         try
         {
@@ -201,105 +202,6 @@ public sealed partial class NvmeTier : IWriteBehindTier
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<TierReadStatus> ReadAsync(KvLayout layout, ChunkKey key, Memory<byte> destination, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(layout);
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        int slot;
-        int length;
-        while (!TryPin(key, out slot, out length, out var staged))
-        {
-            if (staged is null)
-            {
-                return TierReadStatus.Miss;
-            }
-
-            // Written a moment ago and still on its way to the disk: wait for it rather than miss a chunk the tier accepted.
-            await staged.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        StagingBuffer? buf = null;
-        bool permit = false;
-        System.Buffers.MemoryHandle pin = default;
-        try
-        {
-            if (destination.Length < length)
-            {
-                throw new ArgumentException($"The destination holds {destination.Length} bytes but the chunk has {length}.", nameof(destination));
-            }
-
-            await _permits.WaitAsync(cancellationToken).ConfigureAwait(false);
-            permit = true;
-            buf = RentBuffer();
-            pin = destination.Pin();
-            nint dest = PointerOf(pin);
-            var req = _engine.Rent();
-            req.File = FileOf(slot);
-            req.Offset = OffsetOf(slot);
-            req.IsWrite = false;
-            bool direct = IsPageAligned(dest, length);
-            if (direct)
-            {
-                // Zero copy: the header page into the staging buffer, the payload straight into the caller's memory.
-                req.Segment0 = new IoSegment(buf.Pointer, BlockFile.Alignment);
-                req.Segment1 = new IoSegment(dest, length);
-                req.SegmentCount = 2;
-            }
-            else
-            {
-                req.SetBuffer(buf.Pointer, BlockFile.Alignment + NvmeTierOptions.AlignUp(length));
-            }
-
-            buf.Layout = layout;
-            buf.Key = key;
-            buf.PayloadLength = length;
-            buf.Payload = direct ? dest : 0;
-            buf.Destination = dest;
-            buf.Damage = ChunkDamage.None;
-            req.State = buf;
-            req.AfterIo = VerifyOnIoThread;
-            long r = await _engine.RunAsync(req).ConfigureAwait(false);
-            if (r < 0)
-            {
-                RecordIoError("read");
-                Drop(slot, key);
-                return TierReadStatus.Failed;
-            }
-
-            var damage = buf.Damage;
-            if (damage != ChunkDamage.None)
-            {
-                Interlocked.Increment(ref _damagedReads);
-                if (_counters is not null)
-                {
-                    _metrics!.RecordChecksumFailure(_counters, damage.ToString());
-                }
-
-                Drop(slot, key);
-                return TierReadStatus.Damaged;
-            }
-
-            return TierReadStatus.Hit;
-        }
-        finally
-        {
-            pin.Dispose();
-            if (buf is not null)
-            {
-                buf.Layout = null;
-                _buffers.Push(buf);
-            }
-
-            if (permit)
-            {
-                _permits.Release();
-            }
-
-            Unpin(slot);
-        }
     }
 
     /// <inheritdoc />
@@ -429,6 +331,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
         for (int i = 0; i < _options.EffectiveStagingBuffers; i++)
         {
             _permits.Wait();
+            _readPermits.Wait();
         }
 
         // Retirements run without a permit: wait for the last zeroed headers before the files close.
@@ -446,7 +349,12 @@ public sealed partial class NvmeTier : IWriteBehindTier
 
         foreach (var b in _allBuffers)
         {
-            NativeMemory.AlignedFree((void*)b.Pointer);
+            DirectIoMemory.Free(b.Pointer);
+        }
+
+        foreach (var b in _headerPages)
+        {
+            DirectIoMemory.Free(b.Pointer);
         }
 
         NativeMemory.AlignedFree((void*)_zeroPage);
@@ -470,15 +378,10 @@ public sealed partial class NvmeTier : IWriteBehindTier
             return b;
         }
 
-        // At most EffectiveStagingBuffers exist: a caller holds a permit before renting.
-        var p = (nint)NativeMemory.AlignedAlloc((nuint)_stride, BlockFile.Alignment);
-        if (p == 0)
-        {
-            throw new OutOfMemoryException($"Could not allocate an SSD staging buffer of {_stride} bytes.");
-        }
-
+        // At most EffectiveStagingBuffers exist: a caller holds a permit before renting. Huge pages: a write from
+        // physically scattered pages reaches the disk as several times more, smaller requests (DirectIoMemory).
         // Zeroed once: the bytes before the header in a slot's first page stay zero.
-        new Span<byte>((void*)p, (int)_stride).Clear();
+        var p = DirectIoMemory.Allocate(_stride);
 
         b = new StagingBuffer(this, p);
         lock (_allBuffers)

@@ -112,6 +112,66 @@ public sealed class WriteBackOverflowTests
     }
 
     [Fact]
+    public async Task Wait_serves_every_chunk_of_a_real_burst_far_larger_than_the_queue_and_sheds_none()
+    {
+        // No room held: the SSD's own writes drain its 2-buffer queue while 8 requests x 12 chunks (96, 48 times the
+        // queue) pour into 2 DRAM slots.
+        using var dir = new TempDir();
+        using var store = Stack(dir.Path, new TieredStoreOptions { WriteBackOverflow = WriteBackOverflow.Wait, WriteBackWaitTimeout = Patience });
+        var ssd = (NvmeTier)store.Tiers[1];
+        var burst = Burst(store, requests: 8, chunks: 12);
+        foreach (var t in burst)
+        {
+            Assert.Equal(12, await t.WaitAsync(Patience));
+        }
+
+        await store.DrainAsync().WaitAsync(Patience);
+        Assert.Equal(0, store.ShedWrites);
+        Assert.Equal(0, ssd.ShedWrites);
+        Assert.Equal(0, store.WriteBackWaitTimeouts);
+        await AssertEveryChunkServedExactlyAsync(store, requests: 8, chunks: 12);
+    }
+
+    [Fact]
+    public async Task Shed_counts_every_chunk_of_a_real_burst_that_neither_tier_kept()
+    {
+        using var dir = new TempDir();
+        using var store = Stack(dir.Path, new TieredStoreOptions { WriteBackOverflow = WriteBackOverflow.Shed });
+        var ssd = (NvmeTier)store.Tiers[1];
+        foreach (var t in Burst(store, requests: 8, chunks: 12))
+        {
+            Assert.InRange(await t.WaitAsync(Patience), 0, 12);
+        }
+
+        await store.DrainAsync().WaitAsync(Patience);
+
+        // Each chunk is in DRAM, on the SSD (128 slots: it never evicts here), or counted as shed; never two of these.
+        int kept = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            foreach (var key in TieredStorePolicyTests.Keys(12, r * 100))
+            {
+                kept += store.Tiers[0].Contains(key) || ssd.Contains(key) ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(96 - kept, store.ShedWrites);
+        Assert.Equal(0, store.WriteBackWaits);
+    }
+
+    private static Task<int>[] Burst(TieredStore store, int requests, int chunks)
+    {
+        var burst = new Task<int>[requests];
+        for (int r = 0; r < requests; r++)
+        {
+            int first = r * 100;
+            burst[r] = Task.Run(async () => await store.StoreAsync(Layout, TieredStorePolicyTests.Keys(chunks, first), TieredStorePolicyTests.Payloads(chunks, first)));
+        }
+
+        return burst;
+    }
+
+    [Fact]
     public async Task A_queue_that_never_drains_costs_one_timeout_then_sheds_at_once_until_room_returns()
     {
         using var dir = new TempDir();

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using TierKv.Chunks;
 using TierKv.Memory;
 using TierKv.Nvme;
@@ -43,12 +42,18 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         [DefaultValue(48)]
         public int RandomReads { get; init; } = 48;
 
+        [CommandOption("--reads-under-writes")]
+        [Description("Timed single chunk reads of the tier, and as many raw reads, while the tier writes a burst.")]
+        [DefaultValue(100)]
+        public int ReadsUnderWrites { get; init; } = 100;
+
         public override ValidationResult Validate() => SettingsRules.Check(
             (string.IsNullOrWhiteSpace(Dir), "--dir is required: a directory on the SSD to benchmark in."),
             (Chunks is < 2 or > 100_000, "--chunks must be in [2, 100000]."),
             (Reps is < 1 or > 100, "--reps must be in [1, 100]."),
             (QueueDepth is < 1 or > 256, "--qd must be in [1, 256]."),
-            (RandomReads < 1, "--random-reads must be at least 1."));
+            (RandomReads < 1, "--random-reads must be at least 1."),
+            (ReadsUnderWrites < 1, "--reads-under-writes must be at least 1."));
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -91,6 +96,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         var put = new List<double>();
         var get = new List<double>();
         var lat = new List<double>();
+        var underWrites = new List<double>();
+        var rawUnderWrites = new List<double>();
         string ioMode;
         try
         {
@@ -171,6 +178,9 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
                     throw new InvalidOperationException($"Random read of a stored chunk returned {s}.");
                 }
             }
+
+            // Last: it removes half of the stored chunks to make room for its write burst.
+            await ReadsUnderWritesAsync(tier, raw, layout, keys, stride, source, distinct, dest, settings.ReadsUnderWrites, underWrites, rawUnderWrites).ConfigureAwait(false);
         }
         finally
         {
@@ -205,13 +215,95 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             ["read_p50_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.50), 1),
             ["read_p99_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 1),
             ["random_reads"] = lat.Count,
+            ["read_p50_under_writes_us"] = JsonOutput.Round(Stats.Percentile(underWrites, 0.50), 1),
+            ["read_p99_under_writes_us"] = JsonOutput.Round(Stats.Percentile(underWrites, 0.99), 1),
+            ["raw_read_p50_under_writes_us"] = JsonOutput.Round(Stats.Percentile(rawUnderWrites, 0.50), 1),
+            ["raw_read_p99_under_writes_us"] = JsonOutput.Round(Stats.Percentile(rawUnderWrites, 0.99), 1),
+            ["reads_under_writes"] = underWrites.Count,
         });
         return report.Table("measure", "TierKV SSD tier", "raw (same run)", "ratio")
             .Row("store (put)", $"{report["put_gbs"]} GB/s", $"{report["raw_write_gbs"]} GB/s", report["put_vs_raw"])
             .Row("retrieve (get)", $"{report["get_gbs"]} GB/s", $"{report["raw_read_gbs"]} GB/s", report["get_vs_raw"])
             .Row("random chunk read", $"p50 {report["read_p50_us"]} us, p99 {report["read_p99_us"]} us", "", "")
+            .Row("chunk read under writes", $"p50 {report["read_p50_under_writes_us"]} us, p99 {report["read_p99_under_writes_us"]} us", $"p50 {report["raw_read_p50_under_writes_us"]} us, p99 {report["raw_read_p99_under_writes_us"]} us", "")
             .Row("I/O mode", Markup.Escape(ioMode), "", "")
             .Write(settings.Json);
+    }
+
+    /// <summary>
+    /// Chunk reads while the tier writes: a background loop keeps a write burst going through the tier (fresh chunks,
+    /// 2 x qd in flight, removed again after each burst so the tier never evicts what is read), and single reads
+    /// alternate between the tier (a stored chunk) and the raw file (the same block index), the order flipping each
+    /// pair, so both meet the same write load at the same moments.
+    /// </summary>
+    private static async Task ReadsUnderWritesAsync(NvmeTier tier, BlockFile raw, KvLayout layout, ChunkKey[] keys, long stride, NativeBuffers source, int distinct, NativeBuffers dest, int pairs, List<double> tierLat, List<double> rawLat)
+    {
+        int cb = layout.ChunkBytes;
+        int n = keys.Length;
+        int half = n / 2;
+
+        // Room for a burst: the older half goes, the reads use the newer half.
+        for (int i = 0; i < half; i++)
+        {
+            await tier.RemoveAsync(keys[i]).ConfigureAwait(false);
+        }
+
+        using var stop = new CancellationTokenSource();
+        int window = Math.Max(2, tier.Options.EffectiveStagingBuffers);
+        var writer = Task.Run(async () =>
+        {
+            for (int burst = 0; !stop.IsCancellationRequested; burst++)
+            {
+                var fresh = PrefixHasher.ComputeKeys(layout, TenantSalt.None, BenchTokens.Distinct(half * layout.TokensPerChunk, offset: 1000 + burst));
+                await PutPass(tier, layout, fresh, 0, half, source, distinct, window).ConfigureAwait(false);
+                foreach (var k in fresh)
+                {
+                    await tier.RemoveAsync(k).ConfigureAwait(false);
+                }
+            }
+        });
+
+        try
+        {
+            // Let the burst fill the device's queue before the first sample (a 32 MiB write takes tens of milliseconds).
+            await Task.Delay(50).ConfigureAwait(false);
+
+            var order = new Random(11);
+            var tierDest = dest.Memory(0, cb);
+            nint rawDest = dest.Pointer(1);
+            for (int i = 0; i < pairs && !writer.IsCompleted; i++)
+            {
+                int block = half + order.Next(n - half);
+                for (int side = 0; side < 2; side++)
+                {
+                    if ((side == 0) == (i % 2 == 0))
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        var s = await tier.ReadAsync(layout, keys[block], tierDest).ConfigureAwait(false);
+                        tierLat.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                        if (s != TierReadStatus.Hit)
+                        {
+                            throw new InvalidOperationException($"A chunk read under writes returned {s}.");
+                        }
+                    }
+                    else
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        long r = raw.ReadAt(rawDest, stride, block * stride);
+                        rawLat.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                        if (r != stride)
+                        {
+                            throw new IOException($"A raw read under writes failed in '{raw.Path}'.");
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            await writer.ConfigureAwait(false);
+        }
     }
 
     /// <summary>Sequential blocks of the raw file, <paramref name="qd"/> threads each with its own buffer; returns seconds.</summary>
@@ -331,8 +423,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             _managers = new NativeMemoryManager[count];
             for (int i = 0; i < count; i++)
             {
-                _pointers[i] = (nint)NativeMemory.AlignedAlloc((nuint)bytes, BlockFile.Alignment);
-                new Span<byte>((void*)_pointers[i], (int)bytes).Clear();
+                // The same memory for the raw baseline and the tier's callers: huge pages where the kernel allows.
+                _pointers[i] = DirectIoMemory.Allocate(bytes);
                 _managers[i] = new NativeMemoryManager(_pointers[i], (int)bytes);
             }
         }
@@ -347,7 +439,7 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         {
             foreach (var p in _pointers)
             {
-                NativeMemory.AlignedFree((void*)p);
+                DirectIoMemory.Free(p);
             }
         }
     }

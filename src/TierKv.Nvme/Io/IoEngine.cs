@@ -3,32 +3,36 @@ using System.Collections.Concurrent;
 namespace TierKv.Nvme.Io;
 
 /// <summary>
-/// Keeps many positioned reads and writes in flight: a fixed set of dedicated threads blocking in
-/// <c>pread</c>/<c>pwrite</c>, at most the queue depth of them in a syscall at once. Dedicated threads rather than the thread pool, because blocking
-/// syscalls would starve the pool on a small machine. (io_uring would save the threads; on this workload of
-/// multi-megabyte I/Os the syscall cost is negligible, so it is not used: see docs/ssd-tier.md.)
+/// Keeps many positioned reads and writes in flight: dedicated threads blocking in <c>pread</c>/<c>pwrite</c>, at most
+/// the queue depth of writes in a syscall at once. Dedicated threads rather than the thread pool, because blocking
+/// syscalls would starve the pool on a small machine. Reads have their own queue and threads: a read never waits behind
+/// a burst of queued writes (docs/ssd-tier.md, "Reads under a write burst"). (io_uring was measured against these
+/// threads on multi-megabyte I/Os and was no faster: see docs/ssd-tier.md.)
 /// </summary>
 internal sealed class IoEngine : IDisposable
 {
     private readonly BlockingCollection<IoRequest> _queue = new(new ConcurrentQueue<IoRequest>());
+    private readonly BlockingCollection<IoRequest> _reads = new(new ConcurrentQueue<IoRequest>());
     private readonly ConcurrentBag<IoRequest> _pool = [];
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim _device;
 
     /// <summary>
-    /// <paramref name="queueDepth"/> syscalls in flight at most, run by twice as many threads: while some threads
-    /// checksum (before a write, after a read), the others keep the device's queue full.
+    /// <paramref name="queueDepth"/> writes in flight at most, run by twice as many threads (while some copy and
+    /// checksum, the others keep the device's queue full), and <paramref name="queueDepth"/> reads, each on its own
+    /// thread (a read checksums after its syscall, while the other reads are in theirs).
     /// </summary>
     public IoEngine(int queueDepth, string name, IMediumFaults? faults = null)
     {
         Faults = faults;
-        int threads = 2 * queueDepth;
+        int writers = 2 * queueDepth;
         _device = new SemaphoreSlim(queueDepth, queueDepth);
-        _threads = new Thread[threads];
-        for (int i = 0; i < threads; i++)
+        _threads = new Thread[writers + queueDepth];
+        for (int i = 0; i < _threads.Length; i++)
         {
-            _threads[i] = new Thread(Run) { IsBackground = true, Name = $"{name}-io-{i}" };
-            _threads[i].Start();
+            var queue = i < writers ? _queue : _reads;
+            _threads[i] = new Thread(Run) { IsBackground = true, Name = i < writers ? $"{name}-io-w{i}" : $"{name}-io-r{i - writers}" };
+            _threads[i].Start(queue);
         }
     }
 
@@ -37,7 +41,7 @@ internal sealed class IoEngine : IDisposable
     /// <summary>Injected faults (tests, the probe); null in production.</summary>
     public IMediumFaults? Faults { get; }
 
-    /// <summary>Waits for one of the queue-depth slots of the device (called on an I/O thread, right before the syscall).</summary>
+    /// <summary>Waits for one of the queue-depth write slots of the device (called on an I/O thread, right before a write's syscall).</summary>
     public void EnterDevice() => _device.Wait();
 
     /// <summary>Gives the slot back right after the syscall.</summary>
@@ -48,7 +52,7 @@ internal sealed class IoEngine : IDisposable
     public void Return(IoRequest request) => _pool.Add(request);
 
     /// <summary>Queues a request; await <see cref="IoRequest.AsValueTask"/> for the result (bytes, or a negative errno).</summary>
-    public void Submit(IoRequest request) => _queue.Add(request);
+    public void Submit(IoRequest request) => (request.IsWrite ? _queue : _reads).Add(request);
 
     /// <summary>Queues a request and returns its result (bytes, or a negative errno) as a value task.</summary>
     public ValueTask<long> RunAsync(IoRequest request)
@@ -82,18 +86,20 @@ internal sealed class IoEngine : IDisposable
     public void Dispose()
     {
         _queue.CompleteAdding();
+        _reads.CompleteAdding();
         foreach (var t in _threads)
         {
             t.Join();
         }
 
         _queue.Dispose();
+        _reads.Dispose();
         _device.Dispose();
     }
 
-    private void Run()
+    private static void Run(object? queue)
     {
-        foreach (var r in _queue.GetConsumingEnumerable())
+        foreach (var r in ((BlockingCollection<IoRequest>)queue!).GetConsumingEnumerable())
         {
             r.Execute();
         }

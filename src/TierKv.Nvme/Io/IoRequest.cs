@@ -62,7 +62,12 @@ internal sealed class IoRequest : IValueTaskSource<long>
         var file = File!;
         Prepare?.Invoke(this);
         long r;
-        _engine.EnterDevice();
+        bool write = IsWrite;
+        if (write)
+        {
+            _engine.EnterDevice();
+        }
+
         try
         {
             if (_engine.Faults is { } faults)
@@ -80,8 +85,12 @@ internal sealed class IoRequest : IValueTaskSource<long>
         }
         finally
         {
-            _engine.LeaveDevice();
+            if (write)
+            {
+                _engine.LeaveDevice();
+            }
         }
+
         if (IsWrite && r >= 0 && r < TotalLength)
         {
             // A short write leaves part of the slot old: the chunk is not on disk.

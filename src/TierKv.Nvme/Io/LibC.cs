@@ -19,6 +19,9 @@ internal static unsafe partial class LibC
     public const int ENoSpc = 28;
     public const int EOpNotSupp = 95;
 
+    /// <summary><c>MADV_HUGEPAGE</c>: back the range with transparent huge pages where possible.</summary>
+    public const int MAdvHugePage = 14;
+
     /// <summary><c>O_DIRECT</c> differs by architecture (x86-64 0x4000; arm64 0x10000).</summary>
     public static int ODirect => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
 
@@ -48,6 +51,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     public static partial int FDataSync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    public static partial int MAdvise(void* address, nuint length, int advice);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);
