@@ -47,8 +47,9 @@ internal static class ServerReports
         sb.Append("keyspace_misses:").Append(Interlocked.Read(ref s.GetMisses)).Append("\r\n");
         sb.Append("evicted_keys:").Append(tenant.DramCounters.Evictions).Append("\r\n");
         sb.Append("\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        sb.Append("\r\n# Cluster\r\ncluster_enabled:1\r\n");
         sb.Append("\r\n# Keyspace\r\n");
-        sb.Append("db0:keys=").Append(chunks).Append(",expires=0,avg_ttl=0\r\n");
+        sb.Append("db0:keys=").Append(chunks).Append(",expires=").Append(tenant.Values.ExpiringKeys).Append(",avg_ttl=0\r\n");
         return sb.ToString();
     }
 

@@ -89,7 +89,23 @@ internal sealed class TenantDirectory : IDisposable
 
     private static Tenant Create(ServerOptions options, TierKvMetrics metrics, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
     {
-        int record = options.RecordBytes;
+        long smallDram = options.SmallAreaBytes(dramBytes);
+        long smallSsd = smallDram == 0 ? 0 : Math.Max(ssdBytes / 32, options.SmallRecordBytes * 16L);
+        var chunks = CreateClass(options, metrics, options.RecordBytes, dramBytes - smallDram, ssdBytes, name, tierSuffix);
+        try
+        {
+            var small = smallDram == 0 ? null : CreateClass(options, metrics, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix);
+            return new Tenant(index, name, token, salt, chunks, small);
+        }
+        catch
+        {
+            chunks.Dispose();
+            throw;
+        }
+    }
+
+    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix)
+    {
         var dram = new HostMemoryTier(
             new HostMemoryTierOptions
             {
@@ -107,7 +123,7 @@ internal sealed class TenantDirectory : IDisposable
                 tiers.Add(new NvmeTier(
                     new NvmeTierOptions
                     {
-                        Directory = Path.Combine(options.DataDir, name),
+                        Directory = Path.Combine(options.DataDir, folder),
                         CapacityBytes = Math.Max(ssdBytes, record),
                         SlotBytes = record,
                         Name = "ssd" + tierSuffix,
@@ -121,8 +137,7 @@ internal sealed class TenantDirectory : IDisposable
                 WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
                 PromoteOnHit = false,
             };
-            var store = new TieredStore(tiers, metrics, storeOptions);
-            return new Tenant(index, name, token, salt, store, dram, ValueRecord.Layout(record), record);
+            return new ValueClass(new TieredStore(tiers, metrics, storeOptions), dram, record);
         }
         catch
         {
