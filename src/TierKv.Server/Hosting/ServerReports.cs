@@ -110,6 +110,16 @@ internal static class ServerReports
             pairs.Add((p + "read_p99_us", c.ReadLatency.PercentileMicroseconds(0.99)));
         }
 
+        if (tenant.Values.SmallDram is { } small)
+        {
+            // The small-value area (values of up to a small record), apart from the tiers of chunk-sized records.
+            pairs.Add(("small_values.chunks", small.ChunkCount));
+            pairs.Add(("small_values.used_bytes", small.UsedBytes));
+            pairs.Add(("small_values.capacity_bytes", small.CapacityBytes));
+        }
+
+        pairs.Add(("expiring_keys", (long)tenant.Values.ExpiringKeys));
+        pairs.Add(("expired_keys", tenant.Values.ExpiredKeys));
         pairs.Insert(1, ("tiers", string.Join(',', names)));
         output.MapHeader(pairs.Count);
         foreach (var (name, value) in pairs)

@@ -216,6 +216,29 @@ internal sealed partial class TenantStore
         return removed && live;
     }
 
+    /// <summary>
+    /// Leading keys held (KV.LOOKUP): the chunk store's lookup (no I/O), continued through the small-value class for
+    /// keys whose values are small.
+    /// </summary>
+    public int LookupChunks(KvLayout layout, ReadOnlySpan<ChunkKey> keys)
+    {
+        int held = _chunks.Store.Lookup(layout, keys) / layout.TokensPerChunk;
+        if (_small is null)
+        {
+            return held;
+        }
+
+        while (held < keys.Length && (_small.Contains(keys[held]) || _chunks.Contains(keys[held])))
+        {
+            held++;
+        }
+
+        return held;
+    }
+
+    /// <summary>The small-value class's DRAM tier, when there is one (for KV.STATS).</summary>
+    public HostMemoryTier? SmallDram => _small?.Dram;
+
     /// <summary>Distinct keys held (a value in DRAM and on the SSD counts once).</summary>
     public long Count() => _chunks.Count() + (_small?.Count() ?? 0);
 
