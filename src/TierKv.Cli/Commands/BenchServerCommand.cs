@@ -22,14 +22,18 @@ internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Se
         public int Concurrency { get; init; } = 8;
 
         [CommandOption("--value-bytes")]
-        [Description("Bytes per value (a chunk), e.g. 4m.")]
-        [DefaultValue("4m")]
-        public string ValueBytes { get; init; } = "4m";
+        [Description("Bytes per value (a chunk), e.g. 4m. Default: 4m; with --workload lmcache 32m, LMCache's 256-token chunk of Llama-3-8B.")]
+        public string? ValueBytesOption { get; init; }
 
         [CommandOption("--ops")]
-        [Description("SETs then GETs per client per repetition.")]
-        [DefaultValue(16)]
-        public int Ops { get; init; } = 16;
+        [Description("SETs then GETs per client per repetition (chunks per client with --workload lmcache). Default: 16; with --workload lmcache 4.")]
+        public int? OpsOption { get; init; }
+
+        /// <summary>The value size in effect (the workload's default unless given).</summary>
+        public string ValueBytes => ValueBytesOption ?? (Workload == "lmcache" ? "32m" : "4m");
+
+        /// <summary>Operations per client in effect.</summary>
+        public int Ops => OpsOption ?? (Workload == "lmcache" ? 4 : 16);
 
         [CommandOption("--reps")]
         [Description("Repetitions; medians are reported.")]
