@@ -97,19 +97,12 @@ internal sealed partial class TenantStore
         }
 
         var peek = new byte[Math.Min(PeekBytes, cls.RecordBytes)];
-        long now = NowMs;
         foreach (var key in ssd.ResidentKeys())
         {
             if (TryPeekSsd(cls, key, peek) && ValueRecord.TryReadHeader(peek, cls.RecordBytes, out var info) && info.ExpiresAtMs != 0)
             {
-                if (info.ExpiredAt(now))
-                {
-                    Expire(key);
-                }
-                else
-                {
-                    _expiry[key] = info.ExpiresAtMs;
-                }
+                // Expired ones too: the map is what makes EXISTS and SCAN treat them as absent without reading them.
+                _expiry[key] = info.ExpiresAtMs;
             }
         }
     }

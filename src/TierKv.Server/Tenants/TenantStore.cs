@@ -45,10 +45,13 @@ internal sealed partial class TenantStore
     /// <summary>Keys with a time to live.</summary>
     public int ExpiringKeys => _expiry.Count;
 
-    /// <summary>Expired values removed when they were next touched.</summary>
+    /// <summary>Reads that found a value expired (the record stays until replaced, deleted or evicted).</summary>
     public long ExpiredKeys => Interlocked.Read(ref _expired);
 
     private long _expired;
+
+    /// <summary>Size of the expiry map at which the next sweep of evicted keys runs.</summary>
+    private int _sweepAt = 1024;
 
     public static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
@@ -67,7 +70,7 @@ internal sealed partial class TenantStore
             lease.Dispose();
             if (expired)
             {
-                Expire(key);
+                CountExpired();
             }
 
             return false;
@@ -111,7 +114,7 @@ internal sealed partial class TenantStore
 
                 if (info.ExpiredAt(NowMs))
                 {
-                    Expire(key);
+                    CountExpired();
                     break;
                 }
 
@@ -158,6 +161,7 @@ internal sealed partial class TenantStore
             if (expiresAtMs != 0)
             {
                 _expiry[key] = expiresAtMs;
+                SweepExpiries();
             }
             else if (!_expiry.IsEmpty)
             {
@@ -184,7 +188,7 @@ internal sealed partial class TenantStore
 
         if (!_expiry.IsEmpty && _expiry.TryGetValue(key, out long at) && at <= NowMs)
         {
-            Expire(key);
+            CountExpired();
             return false;
         }
 
@@ -242,27 +246,37 @@ internal sealed partial class TenantStore
     /// <summary>Distinct keys held (a value in DRAM and on the SSD counts once).</summary>
     public long Count() => _chunks.Count() + (_small?.Count() ?? 0);
 
-    /// <summary>Removes an expired value from every tier in the background (a read found it expired).</summary>
-    private void Expire(ChunkKey key)
-    {
-        _expiry.TryRemove(key, out _);
-        Interlocked.Increment(ref _expired);
-        _ = RemoveExpiredAsync(key);
-    }
+    /// <summary>
+    /// Counts a value found expired. Its record stays until a SET replaces it, a DEL removes it or eviction reclaims it:
+    /// removing it here could race with a SET of the same key that lands first and delete the new value. Every read
+    /// path treats it as absent (the expiry map, and the record's own header after a restart).
+    /// </summary>
+    private void CountExpired() => Interlocked.Increment(ref _expired);
 
-    private async Task RemoveExpiredAsync(ChunkKey key)
+    /// <summary>Drops expiry entries of keys that no tier holds any more (evicted), once the map outgrows the keys held.</summary>
+    private void SweepExpiries()
     {
+        // Amortized: a sweep runs when the map has doubled since the last one left it.
+        if (_expiry.Count < Volatile.Read(ref _sweepAt) || !Monitor.TryEnter(_expiry))
+        {
+            return;
+        }
+
         try
         {
-            await _chunks.Store.RemoveAsync(key).ConfigureAwait(false);
-            if (_small is not null)
+            foreach (var entry in _expiry)
             {
-                await _small.Store.RemoveAsync(key).ConfigureAwait(false);
+                if (!_chunks.Contains(entry.Key) && (_small is null || !_small.Contains(entry.Key)))
+                {
+                    _expiry.TryRemove(entry);
+                }
             }
+
+            Volatile.Write(ref _sweepAt, Math.Max(1024, 2 * _expiry.Count));
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        finally
         {
-            // The store is closing or the disk failed: the value stays expired (reads check the record), counted above.
+            Monitor.Exit(_expiry);
         }
     }
 }

@@ -69,6 +69,12 @@ public sealed class RedisCommandTests
         Assert.Equal(new object?[] { null, "y" }, A(c.Execute("MGET", "old", "live")));
         Assert.Equal(-2L, c.Execute("TTL", "old"));
         Assert.Null(c.Execute("SET", "old", "z", "XX"));
+
+        // A value set again after its expiry was seen is the new value, in every tier (nothing removes it behind the SET).
+        Assert.Equal("OK", S(c.Execute("SET", "old", "new")));
+        Assert.Equal("new", S(c.Execute("GET", "old")));
+        Assert.Equal(-1L, c.Execute("TTL", "old"));
+        Assert.Equal(2L, c.Execute("EXISTS", "old", "live"));
     }
 
     [Fact]
