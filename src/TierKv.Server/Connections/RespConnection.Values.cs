@@ -17,6 +17,9 @@ internal sealed partial class RespConnection
 
     private ChunkKey[] Keys => _keys ??= new ChunkKey[_limits.MaxArrayLength];
 
+    /// <summary>Which of MGET's names could be keys (an empty or over-long name is simply absent).</summary>
+    private bool[]? _mapped;
+
     private ValueTask<bool> Get(ReadOnlySpan<byte> name)
     {
         var tenant = _tenant!;
@@ -75,11 +78,13 @@ internal sealed partial class RespConnection
 
         var tenant = _tenant!;
         var keys = Keys;
+        var mapped = _mapped ??= new bool[_limits.MaxArrayLength];
         int n = argc - 1;
         for (int i = 0; i < n; i++)
         {
             // A name that cannot be a key (empty, too long) is simply absent, as in Redis.
-            keys[i] = KeyNames.TryMap(Arg(src, _args[i + 1]), out var k) ? tenant.Scope(k) : default;
+            mapped[i] = KeyNames.TryMap(Arg(src, _args[i + 1]), out var k);
+            keys[i] = mapped[i] ? tenant.Scope(k) : default;
         }
 
         _out.ArrayHeader(n);
@@ -97,7 +102,7 @@ internal sealed partial class RespConnection
             }
 
             var key = _keys![i];
-            if (key == default)
+            if (!_mapped![i])
             {
                 _out.Null();
                 continue;
