@@ -93,6 +93,9 @@ public sealed class SmallValueTests : IDisposable
             }
 
             c.Execute("SET", "lmc@no-ttl", "x");
+            string past = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000).ToString(CultureInfo.InvariantCulture);
+            c.Execute("SET", "lmc@expired-small", "m", "PXAT", past);
+            c.Execute("SET", "lmc@expired-big", new string('e', 300_000), "PXAT", past);
         }
 
         // Graceful shutdown wrote DRAM down to the SSD; the restarted server reads names and expiries from the records.
@@ -116,6 +119,12 @@ public sealed class SmallValueTests : IDisposable
         }
 
         Assert.Equal(-1L, c2.Execute("TTL", "lmc@no-ttl"));
+
+        // Values that expired before the restart are gone from the SSD tier's answers too.
+        Assert.Null(c2.Execute("GET", "lmc@expired-small"));
+        Assert.Null(c2.Execute("GET", "lmc@expired-big"));
+        Assert.Equal(0L, c2.Execute("EXISTS", "lmc@expired-small", "lmc@expired-big"));
+        Assert.Equal(-2L, c2.Execute("TTL", "lmc@expired-big"));
         Assert.Equal("meta", c2.Execute("GET", "lmc@a@1@0@01metadata"));
     }
 }
