@@ -53,6 +53,9 @@ internal sealed partial class TenantStore
     /// <summary>Size of the expiry map at which the next sweep of evicted keys runs.</summary>
     private int _sweepAt = 1024;
 
+    /// <summary>One sweep at a time.</summary>
+    private readonly Lock _sweepLock = new();
+
     public static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     /// <summary>Pins the DRAM copy of <paramref name="key"/> and locates its value; false when DRAM lacks it (or it expired).</summary>
@@ -64,7 +67,7 @@ internal sealed partial class TenantStore
             return false;
         }
 
-        if (!ValueRecord.TryRead(lease.Span, out info) || info.ExpiredAt(NowMs))
+        if (!ValueRecord.TryRead(lease.Span, out info) || (info.ExpiresAtMs != 0 && info.ExpiredAt(NowMs)))
         {
             bool expired = info.ExpiresAtMs != 0;
             lease.Dispose();
@@ -257,7 +260,7 @@ internal sealed partial class TenantStore
     private void SweepExpiries()
     {
         // Amortized: a sweep runs when the map has doubled since the last one left it.
-        if (_expiry.Count < Volatile.Read(ref _sweepAt) || !Monitor.TryEnter(_expiry))
+        if (_expiry.Count < Volatile.Read(ref _sweepAt) || !_sweepLock.TryEnter())
         {
             return;
         }
@@ -276,7 +279,7 @@ internal sealed partial class TenantStore
         }
         finally
         {
-            Monitor.Exit(_expiry);
+            _sweepLock.Exit();
         }
     }
 }
