@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3)
 /usr/bin/python3 -c 'import xxhash' 2>/dev/null || need+=(python3-xxhash)
+/usr/bin/python3 -c 'import redis' 2>/dev/null || need+=(python3-redis)   # the LMCache compatibility suite (redis-py, as LMCache uses)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then

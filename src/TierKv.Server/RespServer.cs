@@ -57,6 +57,9 @@ public sealed class RespServer : IAsyncDisposable
     /// <summary>Where the listener is bound (after <see cref="Start"/>).</summary>
     public IPEndPoint EndPoint { get; private set; } = new(IPAddress.Loopback, 0);
 
+    /// <summary>This server's node id in CLUSTER replies: 40 hex digits, new for each process (as a Redis node's is per cluster join).</summary>
+    internal string NodeId { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
+
     /// <summary>Clients connected now.</summary>
     public int ConnectedClients => _connections.Count;
 

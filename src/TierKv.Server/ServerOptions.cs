@@ -56,6 +56,16 @@ public sealed record ServerOptions
     /// <summary>Largest value (DRAM slot size); 0: one chunk of <see cref="Model"/> plus its 64-byte header.</summary>
     public int SlotBytes { get; init; }
 
+    /// <summary>
+    /// DRAM of the small-value area (per tenant, taken from <see cref="DramBytes"/>): values whose record fits
+    /// <see cref="SmallRecordBytes"/> (LMCache's 28-byte metadata keys, say) live there instead of taking a chunk-sized
+    /// slot. -1: a 32nd of the DRAM tier; 0: no small-value area.
+    /// </summary>
+    public long SmallValueBytes { get; init; } = -1;
+
+    /// <summary>Record size of the small-value area (a multiple of 4096): header, name and value must fit.</summary>
+    public int SmallRecordBytes { get; init; } = 4096;
+
     /// <summary>Eviction policy of the DRAM and SSD tiers (a name of <see cref="TierKv.Eviction.EvictionPolicies"/>; TierKV's default policy unless set).</summary>
     public string EvictionPolicy { get; init; } = TierKv.Eviction.EvictionPolicies.Default;
 
@@ -111,6 +121,13 @@ public sealed record ServerOptions
 
     /// <summary>Bytes of one stored record (value plus prefix, 4 KiB-aligned): the slot size of every tier.</summary>
     internal int RecordBytes => ValueRecord.RecordBytes(EffectiveSlotBytes);
+
+    /// <summary>The small-value area of a DRAM tier of <paramref name="dramBytes"/>: 0 when off or when it would leave no room for one chunk.</summary>
+    internal long SmallAreaBytes(long dramBytes)
+    {
+        long small = SmallValueBytes >= 0 ? SmallValueBytes : dramBytes / 32 / 4096 * 4096;
+        return small < SmallRecordBytes * 16L || SmallRecordBytes >= RecordBytes || dramBytes - small < RecordBytes ? 0 : small;
+    }
 
     internal FrameLimits Limits => new(MaxArrayLength, MaxBulkBytes, MaxLineBytes, LargeArgBytes, MaxCommandBytes);
 
@@ -211,6 +228,16 @@ public sealed record ServerOptions
             {
                 throw new ArgumentException($"Server:Tenants: the quota of tenant '{t.Name}' ({q} bytes) is smaller than one slot ({EffectiveSlotBytes} bytes).");
             }
+        }
+
+        if (SmallRecordBytes < 4096 || SmallRecordBytes % 4096 != 0)
+        {
+            throw new ArgumentException($"Server:SmallRecordBytes must be a positive multiple of 4096; got {SmallRecordBytes}.");
+        }
+
+        if (SmallValueBytes >= 0 && SmallValueBytes > DramBytes / 2)
+        {
+            throw new ArgumentException($"Server:SmallValueBytes {SmallValueBytes} must be at most half of Server:DramBytes ({DramBytes}); -1 picks a 32nd.");
         }
 
         Tls.Validate();

@@ -35,8 +35,9 @@ public class ShutdownTests
             Assert.True(KeyNames.TryMap("inflight"u8, out var key));
             var record = new byte[s.Server.Tenants.RecordBytes];
             Assert.True(tenant.Dram.TryRead(key, record));
-            Assert.Equal(value.Length, ValueRecord.ReadLength(record));
-            Assert.Equal(value, record.AsSpan(ValueRecord.PrefixBytes, value.Length).ToArray());
+            Assert.True(ValueRecord.TryRead(record, out var info));
+            Assert.Equal(value.Length, info.ValueLength);
+            Assert.Equal(value, record.AsSpan(info.ValueOffset, value.Length).ToArray());
         }
         finally
         {

@@ -14,7 +14,7 @@ public class TopTests
     [Fact]
     public async Task An_interval_reports_exactly_the_traffic_between_its_samples()
     {
-        await using var s = TestServer.Start();
+        await using var s = TestServer.Start(new ServerOptions { SmallValueBytes = 0 }); // every value in the dram tier counted here
         await using var c = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port).WaitAsync(Limit);
         await c.SetAsync(Encoding.ASCII.GetBytes("before"), new byte[100]).AsTask().WaitAsync(Limit);
         var before = await StatsSample.TakeAsync(c).AsTask().WaitAsync(Limit);
@@ -77,7 +77,7 @@ public class TopTests
     [Fact]
     public async Task An_interval_without_lookups_has_no_hit_ratio()
     {
-        await using var s = TestServer.Start();
+        await using var s = TestServer.Start(new ServerOptions { SmallValueBytes = 0 }); // every value in the dram tier counted here
         using var c = s.Client();
         var a = StatsSample.Take(c);
         var json = new StatsInterval(a, a).ToJson();
@@ -92,7 +92,7 @@ public class TopTests
         string? cli = CliProcess.Find();
         Skip.If(cli is null && Environment.GetEnvironmentVariable("CI") is null, "the tierkv CLI is not built (dotnet build src/TierKv.Cli); CI builds the solution");
         Assert.NotNull(cli);
-        await using var s = TestServer.Start();
+        await using var s = TestServer.Start(new ServerOptions { SmallValueBytes = 0 }); // every value in the dram tier counted here
         string[] top = ["top", "--port", s.Port.ToString(CultureInfo.InvariantCulture), "--once", "--json", "--interval", "0.2"];
 
         var first = await RunTopAsync(cli, top);

@@ -47,12 +47,12 @@ internal sealed class ValueStoreHarness : IDisposable
     public async Task SetAsync(int k, int value)
     {
         var key = Key(k);
-        var s = Store.Begin(key, overwrite: true, out var r);
+        var s = Store.Begin(key, Store.RecordBytes, overwrite: true, out var r);
         for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 20_000; attempt++)
         {
             // Every slot of the tiny DRAM tier is being read or written by the other threads.
             await Task.Delay(1);
-            s = Store.Begin(key, overwrite: true, out r);
+            s = Store.Begin(key, Store.RecordBytes, overwrite: true, out r);
         }
 
         if (s != TierWriteStatus.Stored)
@@ -60,31 +60,31 @@ internal sealed class ValueStoreHarness : IDisposable
             throw new InvalidOperationException($"SET {k}: {s}");
         }
 
-        Fill(r.Span, value);
-        await Store.CommitAsync(r, null, overwrite: true);
+        Fill(r.Reservation.Span, value);
+        await Store.CommitAsync(r, null, overwrite: true, expiresAtMs: 0);
     }
 
     public async Task<int?> GetAsync(int k)
     {
         var key = Key(k);
-        if (Store.TryGetInDram(key, out var lease, out int len))
+        if (Store.TryGetInDram(key, out var lease, out var info))
         {
             using (lease)
             {
-                return Decode(lease.Span, len);
+                return Decode(lease.Span, info.ValueLength);
             }
         }
 
         var buf = new byte[Store.RecordBytes];
-        len = await Store.ReadBelowAsync(key, buf);
-        return len < 0 ? null : Decode(buf, len);
+        info = await Store.ReadBelowAsync(key, buf);
+        return info.ValueLength < 0 ? null : Decode(buf, info.ValueLength);
     }
 
     private static void Fill(Span<byte> span, int value)
     {
         ValueRecord.WritePrefix(span, ValueBytes);
-        span.Slice(ValueRecord.PrefixBytes, ValueBytes).Fill((byte)value);
-        BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.PrefixBytes..], value);
+        span.Slice(ValueRecord.LegacyPrefixBytes, ValueBytes).Fill((byte)value);
+        BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.LegacyPrefixBytes..], value);
     }
 
     public void Dispose() => _tenants.Dispose();
@@ -96,8 +96,8 @@ internal sealed class ValueStoreHarness : IDisposable
             throw new InvalidOperationException($"a value of {len} bytes");
         }
 
-        int v = BinaryPrimitives.ReadInt32LittleEndian(record[ValueRecord.PrefixBytes..]);
-        var rest = record.Slice(ValueRecord.PrefixBytes + 4, ValueBytes - 4);
+        int v = BinaryPrimitives.ReadInt32LittleEndian(record[ValueRecord.LegacyPrefixBytes..]);
+        var rest = record.Slice(ValueRecord.LegacyPrefixBytes + 4, ValueBytes - 4);
         if (rest.ContainsAnyExcept((byte)v))
         {
             throw new InvalidOperationException($"value {v} is torn");

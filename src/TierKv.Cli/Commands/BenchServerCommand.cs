@@ -12,7 +12,7 @@ namespace TierKv.Cli.Commands;
 /// threads and the same chunk-sized values, alternating which server goes first in each repetition, and reports the
 /// medians; then the round-trip latency of <c>KV.LOOKUP</c> on the daemon. Both servers are stopped afterwards.
 /// </summary>
-internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
+internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Settings>
 {
     public sealed class Settings : JsonSettings
     {
@@ -22,14 +22,18 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
         public int Concurrency { get; init; } = 8;
 
         [CommandOption("--value-bytes")]
-        [Description("Bytes per value (a chunk), e.g. 4m.")]
-        [DefaultValue("4m")]
-        public string ValueBytes { get; init; } = "4m";
+        [Description("Bytes per value (a chunk), e.g. 4m. Default: 4m; with --workload lmcache 32m, LMCache's 256-token chunk of Llama-3-8B.")]
+        public string? ValueBytesOption { get; init; }
 
         [CommandOption("--ops")]
-        [Description("SETs then GETs per client per repetition.")]
-        [DefaultValue(16)]
-        public int Ops { get; init; } = 16;
+        [Description("SETs then GETs per client per repetition (chunks per client with --workload lmcache). Default: 16; with --workload lmcache 4.")]
+        public int? OpsOption { get; init; }
+
+        /// <summary>The value size in effect (the workload's default unless given).</summary>
+        public string ValueBytes => ValueBytesOption ?? (Workload == "lmcache" ? "32m" : "4m");
+
+        /// <summary>Operations per client in effect.</summary>
+        public int Ops => OpsOption ?? (Workload == "lmcache" ? 4 : 16);
 
         [CommandOption("--reps")]
         [Description("Repetitions; medians are reported.")]
@@ -46,6 +50,11 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
         [DefaultValue(5000)]
         public int Lookups { get; init; } = 5000;
 
+        [CommandOption("--workload")]
+        [Description("plain: SET then GET of each value; lmcache: LMCache's v1 pattern (SET <key>kv_bytes + SET <key>metadata pipelined, then EXISTS of the batch's metadata keys, then GET metadata + GET kv_bytes per chunk).")]
+        [DefaultValue("plain")]
+        public string Workload { get; init; } = "plain";
+
         [CommandOption("--redis-server")]
         [Description("The redis-server executable.")]
         [DefaultValue("redis-server")]
@@ -56,7 +65,8 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
             var failure = SettingsRules.FirstFailure(
                 (Concurrency is < 1 or > 256, "--concurrency must be in [1, 256]."),
                 (Ops is < 1 or > 100000 || Reps is < 1 or > 100, "--ops must be in [1, 100000] and --reps in [1, 100]."),
-                (LookupKeys is < 1 or > 4096 || Lookups < 100, "--lookup-keys must be in [1, 4096] and --lookups at least 100."));
+                (LookupKeys is < 1 or > 4096 || Lookups < 100, "--lookup-keys must be in [1, 4096] and --lookups at least 100."),
+                (Workload is not ("plain" or "lmcache"), "--workload must be plain or lmcache."));
             var size = failure ?? ByteSizes.Validate(ValueBytes, "--value-bytes", inMemory: true, max: int.MaxValue);
             return !size.Successful ? size
                 : ByteSizes.FitsMemory(DramBytes((int)ByteSizes.Parse(ValueBytes, "--value-bytes")), $"--value-bytes {ValueBytes} for each of --concurrency {Concurrency} x --ops {Ops} values");
@@ -75,6 +85,11 @@ internal sealed class BenchServerCommand : Command<BenchServerCommand.Settings>
         int redisPort = FreePort();
         long dram = settings.DramBytes(valueBytes);
         log?.MarkupLine($"[grey]bench server: {c} clients, values of {valueBytes} bytes, {settings.Ops} SET+GET per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
+
+        if (settings.Workload == "lmcache")
+        {
+            return ExecuteLmcache(settings, valueBytes, tierPort, redisPort, dram, log);
+        }
 
         using var tier = StartTierKv(tierPort, dram, valueBytes);
         using var redis = StartRedis(settings.RedisServer, redisPort);

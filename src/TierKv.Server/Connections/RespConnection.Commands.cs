@@ -61,16 +61,7 @@ internal sealed partial class RespConnection
             case CommandKind.Client:
                 return Client(src, argc);
             case CommandKind.Command:
-                if (argc >= 2 && Ascii.EqualsIgnoreCase(Arg(src, _args[1]), "COUNT"u8))
-                {
-                    _out.Integer((int)CommandKind.KvStats);
-                }
-                else
-                {
-                    _out.ArrayHeader(0);
-                }
-
-                return True;
+                return Command(src, argc);
             case CommandKind.Select:
                 if (argc == 2 && Arg(src, _args[1]).SequenceEqual("0"u8))
                 {
@@ -88,7 +79,12 @@ internal sealed partial class RespConnection
 
                 return Fail(Replies.ConfigUnsupported);
             case CommandKind.Cluster:
-                return Fail(Replies.ClusterDisabled);
+                return Cluster(src, argc);
+            case CommandKind.ReadOnly:
+            case CommandKind.ReadWrite:
+            case CommandKind.Asking:
+                _out.Ok();
+                return True;
             case CommandKind.Info:
                 _out.Verbatim(ServerReports.Info(_server, tenant!));
                 return True;
@@ -117,8 +113,17 @@ internal sealed partial class RespConnection
                 return Delete(src, argc);
             case CommandKind.KvLookup:
                 return Lookup(src, argc);
+            case CommandKind.MGet:
+                return MGet(src, argc);
+            case CommandKind.Scan:
+                return Scan(src, argc);
+            case CommandKind.Keys:
+                return KeysCommand(src, argc);
+            case CommandKind.Ttl:
+            case CommandKind.Pttl:
+                return Ttl(kind, src, argc);
             default:
-                return Fail(Replies.UnknownCommand(Arg(src, _args[0])));
+                return Fail(Replies.UnknownCommand(src, _args.AsSpan(0, argc)));
         }
     }
 

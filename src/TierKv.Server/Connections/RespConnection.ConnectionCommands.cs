@@ -35,7 +35,9 @@ internal sealed partial class RespConnection
             var opt = Arg(src, _args[i]);
             if (Ascii.EqualsIgnoreCase(opt, "AUTH"u8) && i + 2 < argc)
             {
-                var t = _server.Tenants.AuthRequired ? _server.Tenants.Authenticate(Arg(src, _args[i + 1]), Arg(src, _args[i + 2])) : null;
+                // Without tenants, the default user takes any password, as Redis's "nopass" default user does.
+                var t = _server.Tenants.AuthRequired ? _server.Tenants.Authenticate(Arg(src, _args[i + 1]), Arg(src, _args[i + 2]))
+                    : Arg(src, _args[i + 1]).SequenceEqual("default"u8) ? _server.Tenants.Default : null;
                 if (t is null)
                 {
                     _server.Instruments.AuthFailure();
@@ -89,6 +91,13 @@ internal sealed partial class RespConnection
 
         if (!_server.Tenants.AuthRequired)
         {
+            // Redis's default user without a password ("nopass") accepts AUTH default <anything>; AUTH <password> alone is an error.
+            if (argc == 3 && user.SequenceEqual("default"u8))
+            {
+                _out.Ok();
+                return True;
+            }
+
             return Fail(Replies.AuthNotConfigured);
         }
 

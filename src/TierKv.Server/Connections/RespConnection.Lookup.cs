@@ -35,8 +35,7 @@ internal sealed partial class RespConnection
                 keys[i] = tenant.Scope(k);
             }
 
-            int tokens = tenant.Store.Lookup(layout, keys.AsSpan(0, n));
-            int chunks = tokens / layout.TokensPerChunk;
+            int chunks = tenant.Values.LookupChunks(layout, keys.AsSpan(0, n));
             _out.Integer(chunks);
             RecordLookup(tenant, (long)n * layout.TokensPerChunk, t0);
             _server.Trace?.Record(tenant.Index, n * layout.TokensPerChunk, keys.AsSpan(0, n));
@@ -60,7 +59,7 @@ internal sealed partial class RespConnection
                 keys[i] = tenant.Scope(keys[i]);
             }
 
-            int hit = tenant.Store.Lookup(layout, keys.AsSpan(0, n));
+            int hit = tenant.Values.LookupChunks(layout, keys.AsSpan(0, n)) * layout.TokensPerChunk;
             _out.Integer(hit);
             RecordLookup(tenant, tokenIds.Length, t0);
             _server.Trace?.Record(tenant.Index, tokenIds.Length, keys.AsSpan(0, n));

@@ -178,7 +178,7 @@ internal sealed partial class RespConnection
 
                     ReadOnlyMemory<byte> src = buffer.First;
                     var limits = _tenant is null && _server.Tenants.AuthRequired ? _preAuthLimits : _limits;
-                    var st = RespParser.TryParse(src.Span, limits, _args, out int argc, out int consumed, out long tail, out string? error);
+                    var st = RespParser.TryParse(src.Span, limits, _args, out int argc, out int consumed, out long tail, out int tailIndex, out string? error);
                     if (st == ParseStatus.Incomplete && !buffer.IsSingleSegment)
                     {
                         // The command spans pipe segments: parse a linear copy of (at most) its bounded part.
@@ -195,7 +195,7 @@ internal sealed partial class RespConnection
 
                         buffer.Slice(0, n).CopyTo(linear);
                         src = linear.AsMemory(0, n);
-                        st = RespParser.TryParse(src.Span, limits, _args, out argc, out consumed, out tail, out error);
+                        st = RespParser.TryParse(src.Span, limits, _args, out argc, out consumed, out tail, out tailIndex, out error);
                     }
 
                     if (st == ParseStatus.Incomplete)
@@ -233,7 +233,7 @@ internal sealed partial class RespConnection
                             await FlushAsync().ConfigureAwait(false);
                         }
 
-                        var pending = PrepareTail(src, argc, consumed, tail);
+                        var pending = PrepareTail(src, argc, consumed, tail, tailIndex);
                         _reader.AdvanceTo(buffer.GetPosition(consumed));
                         advanced = true;
                         close = !await ExecuteTailAsync(pending, argc, consumed, tail).ConfigureAwait(false);

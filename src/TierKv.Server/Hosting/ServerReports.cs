@@ -56,8 +56,9 @@ internal static class ServerReports
         }
 
         sb.Append("\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        sb.Append("\r\n# Cluster\r\ncluster_enabled:1\r\n");
         sb.Append("\r\n# Keyspace\r\n");
-        sb.Append("db0:keys=").Append(chunks).Append(",expires=0,avg_ttl=0\r\n");
+        sb.Append("db0:keys=").Append(chunks).Append(",expires=").Append(tenant.Values.ExpiringKeys).Append(",avg_ttl=0\r\n");
         return sb.ToString();
     }
 
@@ -125,6 +126,16 @@ internal static class ServerReports
             }
         }
 
+        if (tenant.Values.SmallDram is { } small)
+        {
+            // The small-value area (values of up to a small record), apart from the tiers of chunk-sized records.
+            pairs.Add(("small_values.chunks", small.ChunkCount));
+            pairs.Add(("small_values.used_bytes", small.UsedBytes));
+            pairs.Add(("small_values.capacity_bytes", small.CapacityBytes));
+        }
+
+        pairs.Add(("expiring_keys", (long)tenant.Values.ExpiringKeys));
+        pairs.Add(("expired_keys", tenant.Values.ExpiredKeys));
         pairs.Insert(1, ("tiers", string.Join(',', names)));
         output.MapHeader(pairs.Count);
         foreach (var (name, value) in pairs)

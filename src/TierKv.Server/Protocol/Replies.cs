@@ -15,7 +15,9 @@ internal static class Replies
     public const string ConfigUnsupported = "ERR CONFIG is not supported by TierKV; configure the server with its file, environment or command line";
     public const string ClusterDisabled = "ERR This instance has cluster support disabled";
     public const string BadClientName = "ERR Client names cannot contain spaces, newlines or special characters, and are at most 128 bytes.";
-    public const string SetArity = "ERR wrong number of arguments for 'set' command (TierKV takes SET key value, without options)";
+    public const string Syntax = "ERR syntax error";
+    public const string NotInteger = "ERR value is not an integer or out of range";
+    public const string InvalidCursor = "ERR invalid cursor";
     public const string KvPutArity = "ERR wrong number of arguments for 'kv.put' command: KV.PUT key [PARENT parent] value";
     public const string KvPutSyntax = "ERR syntax error: KV.PUT key [PARENT parent] value";
     public const string AllSlotsBusy = "ERR no space: every DRAM slot of this tenant is being read; retry later";
@@ -28,11 +30,34 @@ internal static class Replies
 
     public static string UnknownCommand(ReadOnlySpan<byte> name) => $"ERR unknown command '{CommandNames.Printable(name)}'";
 
+    /// <summary>Redis 7's wording: the name, then the first arguments (quoted, about 128 bytes of them).</summary>
+    public static string UnknownCommand(ReadOnlySpan<byte> src, ReadOnlySpan<ArgRange> args)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 1; i < args.Length && sb.Length < 128; i++)
+        {
+            var a = src.Slice(args[i].Offset, Math.Min(args[i].Length, 128 - sb.Length));
+            sb.Append('\'').Append(CommandNames.Printable(a)).Append("' ");
+        }
+
+        return $"ERR unknown command '{CommandNames.Printable(src.Slice(args[0].Offset, args[0].Length))}', with args beginning with: {sb}";
+    }
+
+    public static string InvalidExpire(string command) => $"ERR invalid expire time in '{command}' command";
+
+    public static string LargeArgument(int index, int max) => $"ERR argument {index + 1} is larger than {max} bytes; only a value (SET's or KV.PUT's) may be";
+
+    public static string ClusterUnsupported(string sub) => $"ERR CLUSTER {sub} is not supported by TierKV (keys are stored as hashes of their names)";
+
+    public static string UnknownClusterSubcommand(ReadOnlySpan<byte> sub) => $"ERR unknown subcommand '{CommandNames.Printable(sub)}'. Try CLUSTER HELP.";
+
+    public static string UnknownCommandSubcommand(ReadOnlySpan<byte> sub) => $"ERR unknown subcommand '{CommandNames.Printable(sub)}'. Try COMMAND HELP.";
+
     public static string WrongArgs(string command) => $"ERR wrong number of arguments for '{command}' command";
 
     public static string HelloSyntax(ReadOnlySpan<byte> option) => $"ERR Syntax error in HELLO option '{CommandNames.Printable(option)}'";
 
-    public static string UnknownSubcommand(ReadOnlySpan<byte> sub) => $"ERR unknown subcommand '{CommandNames.Printable(sub)}'. Try CLIENT SETNAME, GETNAME, ID.";
+    public static string UnknownSubcommand(ReadOnlySpan<byte> sub) => $"ERR unknown subcommand '{CommandNames.Printable(sub)}'. Try CLIENT HELP.";
 
     public static string LookupBadKey(int index) => $"ERR key {index} of KV.LOOKUP is not a valid key name";
 

@@ -17,8 +17,17 @@ internal static class RespParser
     /// <paramref name="args"/>[0..<paramref name="argc"/>) locate its arguments. On <see cref="ParseStatus.LargeTail"/>,
     /// the last argument (of <paramref name="tailLength"/> bytes, then CRLF) starts right after the consumed bytes.
     /// </summary>
-    public static ParseStatus TryParse(ReadOnlySpan<byte> input, in FrameLimits limits, Span<ArgRange> args, out int argc, out int consumed, out long tailLength, out string? error)
+    public static ParseStatus TryParse(ReadOnlySpan<byte> input, in FrameLimits limits, Span<ArgRange> args, out int argc, out int consumed, out long tailLength, out string? error) =>
+        TryParse(input, limits, args, out argc, out consumed, out tailLength, out _, out error, innerLarge: false);
+
+    /// <summary>
+    /// As above, but a large argument need not be the last (<c>SET key value EX 60</c>): on
+    /// <see cref="ParseStatus.LargeTail"/>, <paramref name="tailIndex"/> says which argument is streamed; the
+    /// <c>argc - tailIndex - 1</c> arguments after it follow its CRLF and are read with <see cref="TryParseBulks"/>.
+    /// </summary>
+    public static ParseStatus TryParse(ReadOnlySpan<byte> input, in FrameLimits limits, Span<ArgRange> args, out int argc, out int consumed, out long tailLength, out int tailIndex, out string? error, bool innerLarge = true)
     {
+        tailIndex = -1;
         argc = 0;
         consumed = 0;
         tailLength = 0;
@@ -29,12 +38,67 @@ internal static class RespParser
         }
 
         return input[0] == (byte)'*'
-            ? ParseArray(input, limits, args, out argc, out consumed, out tailLength, out error)
+            ? ParseArray(input, limits, args, out argc, out consumed, out tailLength, out tailIndex, out error, innerLarge)
             : ParseInline(input, limits, args, out argc, out consumed, out error);
     }
 
-    private static ParseStatus ParseArray(ReadOnlySpan<byte> input, in FrameLimits limits, Span<ArgRange> args, out int argc, out int consumed, out long tailLength, out string? error)
+    /// <summary>
+    /// Parses <paramref name="count"/> bulk strings (the arguments after a streamed one) into
+    /// <paramref name="args"/>[0..count), each at most <see cref="FrameLimits.LargeArgBytes"/>.
+    /// </summary>
+    public static ParseStatus TryParseBulks(ReadOnlySpan<byte> input, int count, in FrameLimits limits, Span<ArgRange> args, out int consumed, out string? error)
     {
+        consumed = 0;
+        error = null;
+        int pos = 0;
+        for (int i = 0; i < count; i++)
+        {
+            if (pos >= input.Length)
+            {
+                return ParseStatus.Incomplete;
+            }
+
+            if (input[pos] != (byte)'$')
+            {
+                error = $"ERR Protocol error: expected '$', got '{Printable(input[pos])}'";
+                return ParseStatus.Error;
+            }
+
+            var s = ReadHeader(input, pos, out long len, out int next, out _);
+            if (s == ParseStatus.Incomplete)
+            {
+                return s;
+            }
+
+            if (s == ParseStatus.Error || len < 0 || len > limits.LargeArgBytes)
+            {
+                error = len > limits.LargeArgBytes ? $"ERR argument of {len} bytes after a value; at most one argument may exceed {limits.LargeArgBytes}" : "ERR Protocol error: invalid bulk length";
+                return ParseStatus.Error;
+            }
+
+            long end = next + len + 2;
+            if (end > input.Length)
+            {
+                return ParseStatus.Incomplete;
+            }
+
+            if (input[(int)(next + len)] != (byte)'\r' || input[(int)(next + len + 1)] != (byte)'\n')
+            {
+                error = "ERR Protocol error: bulk string not terminated by CRLF";
+                return ParseStatus.Error;
+            }
+
+            args[i] = new ArgRange(next, (int)len);
+            pos = (int)end;
+        }
+
+        consumed = pos;
+        return ParseStatus.Complete;
+    }
+
+    private static ParseStatus ParseArray(ReadOnlySpan<byte> input, in FrameLimits limits, Span<ArgRange> args, out int argc, out int consumed, out long tailLength, out int tailIndex, out string? error, bool innerLarge)
+    {
+        tailIndex = -1;
         argc = 0;
         consumed = 0;
         tailLength = 0;
@@ -86,13 +150,14 @@ internal static class RespParser
             pos = next;
             if (len > limits.LargeArgBytes)
             {
-                if (i != n - 1)
+                if (i != n - 1 && !innerLarge)
                 {
                     error = $"ERR argument {i + 1} has {len} bytes; only a command's last argument (the value) may exceed {limits.LargeArgBytes}";
                     return ParseStatus.Error;
                 }
 
                 args[i] = new ArgRange(-1, 0);
+                tailIndex = i;
                 argc = (int)n;
                 consumed = pos;
                 tailLength = len;

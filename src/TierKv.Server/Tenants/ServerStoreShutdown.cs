@@ -14,6 +14,11 @@ internal static class ServerStoreShutdown
             {
                 await t.Store.PersistAsync().ConfigureAwait(false);
             }
+
+            if (t.Small is { HasLowerTiers: true } small)
+            {
+                await small.Store.PersistAsync().ConfigureAwait(false);
+            }
         }
     }
 }

@@ -16,25 +16,33 @@ internal sealed class Tenant : IDisposable
 {
     private readonly byte[] _tokenHash;
 
-    public Tenant(int index, string name, string? token, TenantSalt salt, TieredStore store, HostMemoryTier dram, KvLayout valueLayout, int recordBytes)
+    public Tenant(int index, string name, string? token, TenantSalt salt, ValueClass chunks, ValueClass? small)
     {
         Index = index;
         Name = name;
         Salt = salt;
         SaltRoot = KeyNames.SaltRoot(salt);
         Salted = salt.Bytes.Length > 0;
-        Store = store;
-        Dram = dram;
+        Chunks = chunks;
+        Small = small;
+        Store = chunks.Store;
+        Dram = chunks.Dram;
         _tokenHash = token is null ? [] : SHA256.HashData(Encoding.UTF8.GetBytes(token));
         Tag = new KeyValuePair<string, object?>("tenant", name);
-        DramCounters = store.Metrics.ForTier(dram.Name);
-        Values = new TenantStore(this, valueLayout, recordBytes);
+        DramCounters = chunks.DramCounters;
+        Values = new TenantStore(chunks, small);
     }
 
     /// <summary>The storage API the command handlers use.</summary>
     public TenantStore Values { get; }
 
     public TierCounters DramCounters { get; }
+
+    /// <summary>Chunk-sized records (the tenant's main store).</summary>
+    public ValueClass Chunks { get; }
+
+    /// <summary>Small-value records, when configured.</summary>
+    public ValueClass? Small { get; }
 
     /// <summary>Position in the configuration (the tenant number in access traces).</summary>
     public int Index { get; }
@@ -71,5 +79,9 @@ internal sealed class Tenant : IDisposable
     /// <summary>The stored key of a client key.</summary>
     public ChunkKey Scope(in ChunkKey clientKey) => KeyNames.Scope(clientKey, SaltRoot, Salted);
 
-    public void Dispose() => Store.Dispose();
+    public void Dispose()
+    {
+        Chunks.Dispose();
+        Small?.Dispose();
+    }
 }

@@ -90,7 +90,23 @@ internal sealed class TenantDirectory : IDisposable
 
     private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
     {
-        int record = options.RecordBytes;
+        long smallDram = options.SmallAreaBytes(dramBytes);
+        long smallSsd = smallDram == 0 ? 0 : Math.Max(ssdBytes / 32, options.SmallRecordBytes * 16L);
+        var chunks = CreateClass(options, metrics, log, options.RecordBytes, dramBytes - smallDram, ssdBytes, name, tierSuffix);
+        try
+        {
+            var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix);
+            return new Tenant(index, name, token, salt, chunks, small);
+        }
+        catch
+        {
+            chunks.Dispose();
+            throw;
+        }
+    }
+
+    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix)
+    {
         var dram = new HostMemoryTier(
             new HostMemoryTierOptions
             {
@@ -109,7 +125,7 @@ internal sealed class TenantDirectory : IDisposable
                 tiers.Add(new NvmeTier(
                     new NvmeTierOptions
                     {
-                        Directory = Path.Combine(options.DataDir, name),
+                        Directory = Path.Combine(options.DataDir, folder),
                         CapacityBytes = Math.Max(ssdBytes, record),
                         SlotBytes = record,
                         Name = "ssd" + tierSuffix,
@@ -120,7 +136,10 @@ internal sealed class TenantDirectory : IDisposable
 
             if (options.HasRemote)
             {
-                tiers.Add(RedisTier.Connect(options.Remote with { Name = "remote" + tierSuffix }, metrics, log));
+                // Each size class has its own key space in the cluster: a key's value moves between classes when its
+                // size does, and a record of one class read as the other's would be a damaged value.
+                string prefix = record == options.RecordBytes ? options.Remote.KeyPrefix : options.Remote.KeyPrefix + "-small";
+                tiers.Add(RedisTier.Connect(options.Remote with { Name = "remote" + tierSuffix, KeyPrefix = prefix }, metrics, log));
             }
 
             var storeOptions = new TieredStoreOptions
@@ -128,8 +147,7 @@ internal sealed class TenantDirectory : IDisposable
                 WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
                 PromoteOnHit = false,
             };
-            var store = new TieredStore(tiers, metrics, storeOptions);
-            return new Tenant(index, name, token, salt, store, dram, ValueRecord.Layout(record), record);
+            return new ValueClass(new TieredStore(tiers, metrics, storeOptions), dram, record);
         }
         catch
         {

@@ -1,0 +1,162 @@
+using System.Buffers.Binary;
+using System.Text;
+using TierKv.Server.Client;
+
+namespace TierKv.Cli.Commands;
+
+/// <summary>
+/// <c>tierkv bench server --workload lmcache</c>: LMCache's v1 remote-backend pattern (lmcache/v1/storage_backend/
+/// connector/redis_connector.py) against tierkv serve and redis-server in the same run, with the same client code.
+/// A store is SET <c>key+"kv_bytes"</c> (the chunk) then SET <c>key+"metadata"</c> (28 bytes), pipelined; a retrieve
+/// is the batch's existence check (EXISTS of each metadata key, pipelined), then per chunk GET metadata and GET
+/// kv_bytes, pipelined. GB/s count the chunk bytes.
+/// </summary>
+internal sealed partial class BenchServerCommand
+{
+    private const int MetadataBytes = 28;
+
+    private static int ExecuteLmcache(Settings settings, int valueBytes, int tierPort, int redisPort, long dram, Spectre.Console.IAnsiConsole? log)
+    {
+        int c = settings.Concurrency;
+        log?.MarkupLine($"[grey]bench server --workload lmcache: {c} clients, chunks of {valueBytes} bytes + {MetadataBytes}-byte metadata, {settings.Ops} chunks per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
+        using var tier = StartTierKv(tierPort, dram, valueBytes);
+        using var redis = StartRedis(settings.RedisServer, redisPort);
+        try
+        {
+            WaitForPing(tierPort, tier, "tierkv serve");
+            WaitForPing(redisPort, redis, "redis-server");
+            string redisVersion = RedisVersion(redisPort);
+            var value = GC.AllocateUninitializedArray<byte>(valueBytes, pinned: true);
+            new Random(7).NextBytes(value);
+            var tierSet = new List<double>();
+            var tierGet = new List<double>();
+            var redisSet = new List<double>();
+            var redisGet = new List<double>();
+            for (int r = 0; r < settings.Reps; r++)
+            {
+                bool tierFirst = r % 2 == 0;
+                foreach (bool isTier in tierFirst ? new[] { true, false } : [false, true])
+                {
+                    var (set, get) = MeasureLmcache(isTier ? tierPort : redisPort, c, settings.Ops, value, r);
+                    (isTier ? tierSet : redisSet).Add(set);
+                    (isTier ? tierGet : redisGet).Add(get);
+                    log?.MarkupLine($"[grey]  rep {r + 1} {(isTier ? "tierkv" : "redis ")}: SET {set:0.00} GB/s, GET {get:0.00} GB/s[/]");
+                }
+            }
+
+            var report = new CommandReport(new JsonObject
+            {
+                ["bench"] = "server",
+                ["workload"] = "lmcache",
+                ["concurrency"] = c,
+                ["value_bytes"] = valueBytes,
+                ["metadata_bytes"] = MetadataBytes,
+                ["chunks_per_client"] = settings.Ops,
+                ["reps"] = settings.Reps,
+                ["redis_version"] = redisVersion,
+                ["lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
+                ["redis_lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
+                ["lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
+                ["redis_lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
+                ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
+                ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
+            });
+            return report.Table("LMCache pattern", "tierkv serve", $"redis-server {redisVersion}", "ratio")
+                .Row("GET (EXISTS batch, GET metadata + kv_bytes)", $"{report["lmcache_get_gbs"]} GB/s", $"{report["redis_lmcache_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
+                .Row("SET (kv_bytes + metadata, pipelined)", $"{report["lmcache_set_gbs"]} GB/s", $"{report["redis_lmcache_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
+                .Write(settings.Json);
+        }
+        finally
+        {
+            Stop(tier);
+            Stop(redis);
+        }
+    }
+
+    /// <summary>One repetition on one server: every client stores its chunks, then retrieves them; GB/s of each phase. Keys are deleted afterwards.</summary>
+    private static (double Set, double Get) MeasureLmcache(int port, int clients, int chunks, byte[] value, int rep)
+    {
+        var conns = new LmcacheBenchClient[clients];
+        var kvNames = new byte[clients][][];
+        var metaNames = new byte[clients][][];
+        for (int i = 0; i < clients; i++)
+        {
+            conns[i] = new LmcacheBenchClient(port);
+            kvNames[i] = new byte[chunks][];
+            metaNames[i] = new byte[chunks][];
+            for (int k = 0; k < chunks; k++)
+            {
+                // CacheEngineKey.to_string(): fmt@model@world_size@worker_id@chunk_hash, then LMCache's suffixes.
+                ulong hash = (ulong)((rep * 1_000_003L) + (i * 10_007L) + k) * 0x9E3779B97F4A7C15UL;
+                string key = $"vllm@meta-llama/Llama-3.1-8B-Instruct@1@0@{hash:x16}";
+                kvNames[i][k] = Encoding.ASCII.GetBytes(key + "kv_bytes");
+                metaNames[i][k] = Encoding.ASCII.GetBytes(key + "metadata");
+            }
+        }
+
+        try
+        {
+            var metadata = new byte[MetadataBytes];
+            BinaryPrimitives.WriteInt32LittleEndian(metadata, value.Length);
+            double set = Phase(clients, i =>
+            {
+                for (int k = 0; k < chunks; k++)
+                {
+                    conns[i].PutChunk(kvNames[i][k], value, metaNames[i][k], metadata);
+                }
+            });
+            var dests = new byte[clients][];
+            for (int i = 0; i < clients; i++)
+            {
+                dests[i] = GC.AllocateUninitializedArray<byte>(value.Length, pinned: true);
+            }
+
+            double get = Phase(clients, i =>
+            {
+                var meta = new byte[MetadataBytes];
+                int held = conns[i].LeadingExisting(metaNames[i]);
+                if (held != chunks)
+                {
+                    throw new InvalidOperationException($"EXISTS found {held} of {chunks} metadata keys on port {port}.");
+                }
+
+                for (int k = 0; k < chunks; k++)
+                {
+                    int n = conns[i].GetChunk(metaNames[i][k], kvNames[i][k], meta, dests[i]);
+                    if (n != value.Length)
+                    {
+                        throw new InvalidOperationException($"GET {Encoding.ASCII.GetString(kvNames[i][k])} on port {port} returned {n} bytes, not {value.Length}.");
+                    }
+                }
+            });
+            foreach (var d in dests)
+            {
+                if (!d.AsSpan().SequenceEqual(value))
+                {
+                    throw new InvalidOperationException($"A chunk read back from port {port} differs from the one written.");
+                }
+            }
+
+            using (var admin = TierKvClient.Connect("127.0.0.1", port))
+            {
+                for (int i = 0; i < clients; i++)
+                {
+                    var args = new List<string> { "DEL" };
+                    args.AddRange(kvNames[i].Select(Encoding.ASCII.GetString));
+                    args.AddRange(metaNames[i].Select(Encoding.ASCII.GetString));
+                    admin.Execute([.. args]);
+                }
+            }
+
+            double bytes = (double)clients * chunks * value.Length;
+            return (bytes / set / 1e9, bytes / get / 1e9);
+        }
+        finally
+        {
+            foreach (var conn in conns)
+            {
+                conn.Dispose();
+            }
+        }
+    }
+}

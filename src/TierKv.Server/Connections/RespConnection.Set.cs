@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using TierKv.Keys;
+using TierKv.Server.Protocol;
+using TierKv.Server.Tenants;
+using TierKv.Tiers;
+
+namespace TierKv.Server.Connections;
+
+/// <summary>
+/// Writes: SET (with its options) and KV.PUT. A value that arrived with the command is copied into a DRAM record; a
+/// large one is received from the socket straight into the record (see <see cref="ExecuteTailAsync"/>).
+/// </summary>
+internal sealed partial class RespConnection
+{
+    /// <summary>The name of the key a streamed SET writes (the command's buffered part is gone by then).</summary>
+    private readonly byte[] _name = new byte[KeyNames.MaxNameBytes];
+
+    /// <summary>SET or KV.PUT whose value arrived with the command (small values).</summary>
+    private ValueTask<bool> PutBuffered(CommandKind kind, ReadOnlySpan<byte> src, int argc)
+    {
+        if (!ParsePut(kind, src, argc, out var key, out var parent, out string? error))
+        {
+            return Fail(error!);
+        }
+
+        var options = default(SetOptions);
+        if (kind == CommandKind.Set && argc > 3)
+        {
+            error = SetOptions.Parse(src, _args.AsSpan(3, argc - 3), TenantStore.NowMs, out options);
+            if (error is not null)
+            {
+                return Fail(error);
+            }
+        }
+
+        var tenant = _tenant!;
+        var value = Arg(src, _args[kind == CommandKind.Set ? 2 : argc - 1]);
+        var name = Arg(src, _args[1]);
+        int max = _server.Options.EffectiveSlotBytes;
+        if (value.IsEmpty || value.Length > max)
+        {
+            tenant.Stats.RecordPutRejection();
+            return Fail(Replies.ValueSize(max, value.Length));
+        }
+
+        long t0 = Stopwatch.GetTimestamp();
+        if (!ConditionHolds(tenant, key, options, out long expires))
+        {
+            _out.Null();
+            return True;
+        }
+
+        bool overwrite = kind == CommandKind.Set;
+        var status = tenant.Values.Begin(key, ValueRecord.Needed(name.Length, value.Length), overwrite, out var write);
+        if (status != TierWriteStatus.Stored)
+        {
+            return Stored(tenant, kind, status, value.Length, t0);
+        }
+
+        var span = write.Reservation.Span;
+        int offset = ValueRecord.WriteHeader(span, name, value.Length, expires);
+        value.CopyTo(span[offset..]);
+        var commit = tenant.Values.CommitAsync(write, parent, overwrite, expires);
+        return commit.IsCompletedSuccessfully ? Stored(tenant, kind, commit.Result, value.Length, t0) : CommittedAsync(commit, kind, value.Length, t0);
+    }
+
+    /// <summary>NX / XX against the key's presence, and the expiry the value gets (KEEPTTL keeps the current one).</summary>
+    private static bool ConditionHolds(Tenant tenant, in ChunkKey key, in SetOptions options, out long expires)
+    {
+        expires = options.ExpiresAtMs;
+        if (!options.Nx && !options.Xx && !options.KeepTtl)
+        {
+            return true;
+        }
+
+        long current = tenant.Values.ExpiryOf(key);
+        if ((options.Nx && current >= 0) || (options.Xx && current < 0))
+        {
+            return false;
+        }
+
+        if (options.KeepTtl)
+        {
+            expires = Math.Max(0, current);
+        }
+
+        return true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> CommittedAsync(ValueTask<TierWriteStatus> commit, CommandKind kind, int length, long t0)
+    {
+        var status = await commit.ConfigureAwait(false);
+        return await Stored(_tenant!, kind, status, length, t0).ConfigureAwait(false);
+    }
+
+    private ValueTask<bool> Stored(Tenant tenant, CommandKind kind, TierWriteStatus status, int length, long t0)
+    {
+        switch (status)
+        {
+            case TierWriteStatus.Stored:
+                long ns = (long)Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
+                tenant.Stats.RecordPut(length, ns);
+                tenant.Store.Metrics.RecordWrite(tenant.DramCounters, length, ns / 1e9);
+                if (kind == CommandKind.Set)
+                {
+                    _out.Ok();
+                }
+                else
+                {
+                    _out.Integer(1);
+                }
+
+                return True;
+            case TierWriteStatus.AlreadyPresent:
+                // KV.PUT keeps the first copy (equal keys mean equal content); a SET that lost to a concurrent newer SET
+                // is acknowledged as ordered before it.
+                if (kind == CommandKind.Set)
+                {
+                    _out.Ok();
+                }
+                else
+                {
+                    _out.Integer(0);
+                }
+
+                return True;
+            default:
+                tenant.Stats.RecordPutRejection();
+                return Fail(Replies.AllSlotsBusy);
+        }
+    }
+
+    /// <summary>Parses the key of <c>SET key value [options]</c>, <c>KV.PUT key value</c> or <c>KV.PUT key PARENT parent value</c>.</summary>
+    private bool ParsePut(CommandKind kind, ReadOnlySpan<byte> src, int argc, out ChunkKey key, out ChunkKey? parent, out string? error)
+    {
+        key = default;
+        parent = null;
+        error = null;
+        bool ok = kind == CommandKind.Set ? argc >= 3 : argc is 3 or 5;
+        if (!ok)
+        {
+            error = kind == CommandKind.Set ? Replies.WrongArgs("set") : Replies.KvPutArity;
+            return false;
+        }
+
+        var tenant = _tenant!;
+        if (!KeyNames.TryMap(Arg(src, _args[1]), out var k))
+        {
+            error = Replies.BadKeyName;
+            return false;
+        }
+
+        key = tenant.Scope(k);
+        if (kind == CommandKind.KvPut && argc == 5)
+        {
+            if (!Ascii.EqualsIgnoreCase(Arg(src, _args[2]), "PARENT"u8) || !KeyNames.TryMap(Arg(src, _args[3]), out var p))
+            {
+                error = Replies.KvPutSyntax;
+                return false;
+            }
+
+            parent = tenant.Scope(p);
+        }
+
+        return true;
+    }
+}
