@@ -63,8 +63,8 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
 
         [CommandOption("--estimator-reps")]
         [Description("Replays with the estimator on and off (interleaved) to measure its cost; 0 = do not measure.")]
-        [DefaultValue(5)]
-        public int EstimatorReps { get; init; } = 5;
+        [DefaultValue(7)]
+        public int EstimatorReps { get; init; } = 7;
 
         [CommandOption("--record-trace")]
         [Description("Write the lookups as a TierKV access trace to this file.")]
@@ -211,6 +211,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
             o["estimator_reps"] = cost.Reps;
             o["estimator_on_seconds_median"] = Math.Round(cost.OnSeconds, 3);
             o["estimator_off_seconds_median"] = Math.Round(cost.OffSeconds, 3);
+            o["estimator_median_time_ratio"] = Math.Round(cost.MedianTimeRatio, 4);
             o["estimator_cpu_throughput_ratio"] = Math.Round(cost.CpuThroughputRatio, 4);
             o["estimator_on_cpu_seconds_median"] = Math.Round(cost.OnCpuSeconds, 3);
             o["estimator_off_cpu_seconds_median"] = Math.Round(cost.OffCpuSeconds, 3);

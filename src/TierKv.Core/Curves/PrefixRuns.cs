@@ -10,29 +10,36 @@ namespace TierKv.Curves;
 internal sealed class PrefixRuns
 {
     private const int Bits = 12;
-    private readonly ChunkKey[] _keys = new ChunkKey[1 << Bits];
-    private readonly byte[] _levels = new byte[1 << Bits];
-    private readonly bool[] _used = new bool[1 << Bits];
+
+    // One array of entries, so an access touches one cache line of it, not three.
+    private readonly Entry[] _entries = new Entry[1 << Bits];
 
     /// <summary>Bytes held.</summary>
-    public static long MemoryBytes => (1L << Bits) * 18;
+    public static long MemoryBytes => (1L << Bits) * 24;
 
     /// <summary>The level of <paramref name="parent"/>'s run, or <paramref name="broken"/> when it is not known.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int LevelOf(in ChunkKey parent, int broken)
     {
-        int i = Slot(parent);
-        return _used[i] && _keys[i] == parent ? _levels[i] : broken;
+        ref var e = ref _entries[Slot(parent)];
+        return e.Used && e.Key == parent ? e.Level : broken;
     }
 
     /// <summary>Records the level of <paramref name="key"/>'s run.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Set(in ChunkKey key, int level)
     {
-        int i = Slot(key);
-        _keys[i] = key;
-        _levels[i] = (byte)level;
-        _used[i] = true;
+        ref var e = ref _entries[Slot(key)];
+        e.Key = key;
+        e.Level = (byte)level;
+        e.Used = true;
+    }
+
+    private struct Entry
+    {
+        public ChunkKey Key;
+        public byte Level;
+        public bool Used;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
