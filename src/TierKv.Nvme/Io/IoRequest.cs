@@ -57,38 +57,40 @@ internal sealed class IoRequest : IValueTaskSource<long>
 
     public ValueTask<long> AsValueTask() => new(this, _core.Version);
 
+    /// <summary>
+    /// Runs on an engine thread: prepares (copy, checksum), then a read goes straight to its syscall, and a write to the
+    /// device when a write slot is free, else it is left for the thread that next finishes a write (see
+    /// <see cref="IoEngine.IssueWrite"/>).
+    /// </summary>
     public void Execute()
     {
-        var file = File!;
         Prepare?.Invoke(this);
-        long r;
-        bool write = IsWrite;
-        if (write)
+        if (IsWrite)
         {
-            _engine.EnterDevice();
+            _engine.IssueWrite(this);
         }
+        else
+        {
+            Finish(Transfer());
+        }
+    }
 
-        try
+    /// <summary>The syscall (or the injected fault); a negative errno on failure.</summary>
+    public long Transfer()
+    {
+        var file = File!;
+        long r;
+        if (_engine.Faults is { } faults)
         {
-            if (_engine.Faults is { } faults)
-            {
-                r = ExecuteWithFault(file, faults.Next(IsWrite, Offset, TotalLength));
-            }
-            else if (SegmentCount == 1)
-            {
-                r = IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset);
-            }
-            else
-            {
-                r = ExecuteSegments(file);
-            }
+            r = ExecuteWithFault(file, faults.Next(IsWrite, Offset, TotalLength));
         }
-        finally
+        else if (SegmentCount == 1)
         {
-            if (write)
-            {
-                _engine.LeaveDevice();
-            }
+            r = IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset);
+        }
+        else
+        {
+            r = ExecuteSegments(file);
         }
 
         if (IsWrite && r >= 0 && r < TotalLength)
@@ -97,6 +99,13 @@ internal sealed class IoRequest : IValueTaskSource<long>
             r = -LibC.EIo;
         }
 
+        return r;
+    }
+
+    /// <summary>Verification, sync, then the result to its awaiter or callback; the request must not be touched afterwards.</summary>
+    public void Finish(long r)
+    {
+        var file = File!;
         if (AfterIo is { } after)
         {
             r = after(this, r);
