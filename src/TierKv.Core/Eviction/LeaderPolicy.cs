@@ -334,11 +334,6 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             FinishSwitchMeasurement();
         }
 
-        if (_accesses < _warmup)
-        {
-            return;
-        }
-
         // Fast retreat: a leader whose order stopped working (the popular set changed wholesale, say) falls behind the
         // baseline within a turnover or so; the usual horizon would keep it for several. Back to the baseline, free.
         bool retreat = _leader != 0 && _options.FastHalfLifeTurnovers > 0 &&
@@ -347,8 +342,9 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         {
             best = 0;
         }
-        else if (best == _leader)
+        else if (best == _leader || _accesses < _warmup)
         {
+            // During the warm-up only the fast retreat to the baseline moves the tier.
             return;
         }
 

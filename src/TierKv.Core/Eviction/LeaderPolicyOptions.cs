@@ -24,8 +24,9 @@ public sealed record LeaderPolicyOptions
     public int InitialLeader { get; init; }
 
     /// <summary>
-    /// Turnovers of the cache (accesses per slot) before the tier may leave its initial leader: an expert that learns
-    /// (<c>lc</c>) trails the simple ones until it has seen enough, and a move away and back costs more than it wins.
+    /// Turnovers of the cache (accesses per slot) before the tier may follow another expert on the usual horizon (the
+    /// fast retreat to the baseline is always on): an expert that learns (<c>lc</c>) trails the simple ones until it has
+    /// seen enough, and a move away and back costs more than it wins.
     /// </summary>
     public double WarmupTurnovers { get; init; }
 
