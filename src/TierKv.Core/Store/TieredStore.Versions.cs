@@ -31,7 +31,16 @@ public sealed partial class TieredStore
     /// Commits, deletes and eviction hand-overs of one key are serialized (a stripe of per-key locks), so a copy on its
     /// way to the tier below can never land after a delete that already removed the value.
     /// </remarks>
-    public async ValueTask<TierWriteStatus> CommitValueAsync(KvLayout layout, ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite, CancellationToken cancellationToken = default)
+    public ValueTask<TierWriteStatus> CommitValueAsync(KvLayout layout, ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite, CancellationToken cancellationToken = default) =>
+        CommitValueAsync(layout, reservation, parent, overwrite, condition: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="CommitValueAsync(KvLayout, ChunkWriteReservation, ChunkKey?, bool, CancellationToken)"/> that first
+    /// asks <paramref name="condition"/> about the key while the key's lock is held (the server's <c>SET NX</c> and
+    /// <c>XX</c>): when it says no, the reservation is given back and <see cref="TierWriteStatus.ConditionNotMet"/>
+    /// returned. Commits and deletes of the key cannot slip between the question and the publish.
+    /// </summary>
+    public async ValueTask<TierWriteStatus> CommitValueAsync(KvLayout layout, ChunkWriteReservation reservation, ChunkKey? parent, bool overwrite, Func<ChunkKey, bool>? condition, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var dram = _dram ?? throw new InvalidOperationException("The store has no DRAM tier to commit into.");
@@ -39,6 +48,12 @@ public sealed partial class TieredStore
         await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (condition is not null && !condition(reservation.Key))
+            {
+                dram.AbortWrite(reservation);
+                return TierWriteStatus.ConditionNotMet;
+            }
+
             long version = overwrite ? NextVersion() : 0;
             var status = dram.CommitWrite(layout, reservation, parent, version);
             if (status != TierWriteStatus.Stored)

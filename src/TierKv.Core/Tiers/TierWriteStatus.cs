@@ -17,4 +17,7 @@ public enum TierWriteStatus
 
     /// <summary>The medium failed (I/O error, timeout); counted, nothing is visible.</summary>
     Failed,
+
+    /// <summary>The caller's condition (the server's <c>SET NX</c>/<c>XX</c>) did not hold at commit; nothing was written.</summary>
+    ConditionNotMet,
 }

@@ -62,11 +62,14 @@ internal sealed partial class RespConnection
         var span = write.Reservation.Span;
         int offset = ValueRecord.WriteHeader(span, name, value.Length, expires);
         value.CopyTo(span[offset..]);
-        var commit = tenant.Values.CommitAsync(write, parent, overwrite, expires);
+        var commit = tenant.Values.CommitAsync(write, parent, overwrite, expires, options.Condition);
         return commit.IsCompletedSuccessfully ? Stored(tenant, kind, commit.Result, value.Length, t0) : CommittedAsync(commit, kind, value.Length, t0);
     }
 
-    /// <summary>NX / XX against the key's presence, and the expiry the value gets (KEEPTTL keeps the current one).</summary>
+    /// <summary>
+    /// NX / XX against the key's presence now, and the expiry the value gets (KEEPTTL keeps the current one). A quick
+    /// answer before a record is reserved; the commit asks again under the key's lock, which is what makes them atomic.
+    /// </summary>
     private static bool ConditionHolds(Tenant tenant, in ChunkKey key, in SetOptions options, out long expires)
     {
         expires = options.ExpiresAtMs;
@@ -126,6 +129,10 @@ internal sealed partial class RespConnection
                     _out.Integer(0);
                 }
 
+                return True;
+            case TierWriteStatus.ConditionNotMet:
+                // SET NX found the key (or XX did not) when the value was about to be published.
+                _out.Null();
                 return True;
             default:
                 tenant.Stats.RecordPutRejection();

@@ -160,7 +160,7 @@ internal sealed partial class RespConnection
 
             ValueRecord.WriteHeader(write.Reservation.Span, _name.AsSpan(0, cmd.NameLength), (int)tail, expires);
             keep = true;
-            status = await tenant.Values.CommitAsync(write, cmd.Parent, overwrite, expires).ConfigureAwait(false);
+            status = await tenant.Values.CommitAsync(write, cmd.Parent, overwrite, expires, options.Condition).ConfigureAwait(false);
         }
         finally
         {

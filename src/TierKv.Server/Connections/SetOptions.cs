@@ -1,12 +1,16 @@
 using System.Buffers.Text;
 using System.Text;
 using TierKv.Server.Protocol;
+using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Connections;
 
 /// <summary>The options of <c>SET key value [NX | XX] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]</c>, parsed as Redis does.</summary>
 internal readonly record struct SetOptions(long ExpiresAtMs, bool Nx, bool Xx, bool KeepTtl)
 {
+    /// <summary>The condition a commit checks under the key's lock.</summary>
+    public SetCondition Condition => Nx ? SetCondition.IfAbsent : Xx ? SetCondition.IfPresent : SetCondition.Always;
+
     /// <summary>Parses the arguments after the value; null on success, else the error Redis gives.</summary>
     public static string? Parse(ReadOnlySpan<byte> src, ReadOnlySpan<ArgRange> options, long nowMs, out SetOptions result)
     {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using TierKv.Keys;
 using TierKv.Server.Protocol;
-using TierKv.Store;
 using TierKv.Tiers;
 
 namespace TierKv.Server.Tenants;
@@ -49,6 +48,10 @@ internal sealed partial class TenantStore
     public long ExpiredKeys => Interlocked.Read(ref _expired);
 
     private long _expired;
+
+    /// <summary>The NX and XX tests, made once (a commit asks them under the key's lock).</summary>
+    private Func<ChunkKey, bool>? _absent;
+    private Func<ChunkKey, bool>? _present;
 
     /// <summary>Size of the expiry map at which the next sweep of evicted keys runs.</summary>
     private int _sweepAt = 1024;
@@ -162,14 +165,23 @@ internal sealed partial class TenantStore
     public void Abort(in ValueWrite write) => write.Class?.Dram.AbortWrite(write.Reservation);
 
     /// <summary>
-    /// Publishes a filled record (<see cref="TieredStore.CommitValueAsync"/>): overwrites are versioned, write-through
+    /// Publishes a filled record (<c>TieredStore.CommitValueAsync</c>): overwrites are versioned, write-through
     /// copies queued before the reply. A copy of the key in the other size class is removed after the commit.
+    /// <paramref name="condition"/> (SET NX/XX) is checked under the key's lock in the record's size class, so it is
+    /// atomic against concurrent writes of values of that class; a concurrent write of the key in the other class
+    /// (a value of a very different size) is checked only before the record was reserved.
     /// </summary>
-    public async ValueTask<TierWriteStatus> CommitAsync(ValueWrite write, ChunkKey? parent, bool overwrite, long expiresAtMs)
+    public async ValueTask<TierWriteStatus> CommitAsync(ValueWrite write, ChunkKey? parent, bool overwrite, long expiresAtMs, SetCondition condition = SetCondition.Always)
     {
         var cls = write.Class!;
         var key = write.Reservation.Key;
-        var status = await cls.Store.CommitValueAsync(cls.Layout, write.Reservation, parent, overwrite).ConfigureAwait(false);
+        var test = condition switch
+        {
+            SetCondition.IfAbsent => _absent ??= k => !Exists(k),
+            SetCondition.IfPresent => _present ??= k => Exists(k),
+            _ => null,
+        };
+        var status = await cls.Store.CommitValueAsync(cls.Layout, write.Reservation, parent, overwrite, test).ConfigureAwait(false);
         if (status == TierWriteStatus.Stored)
         {
             if (expiresAtMs != 0)

@@ -35,6 +35,40 @@ public sealed class RedisCommandTests
     }
 
     [Fact]
+    public async Task Concurrent_SET_NX_of_one_key_lets_exactly_one_writer_win()
+    {
+        await using var s = TestServer.Start();
+        const int writers = 6;
+        var clients = Enumerable.Range(0, writers).Select(_ => s.Client()).ToArray();
+        try
+        {
+            for (int round = 0; round < 40; round++)
+            {
+                string key = $"nx:{round}";
+                using var start = new Barrier(writers);
+
+                // Values of both size classes race, so the check under the key's lock meets writes of either.
+                var answers = await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(() =>
+                {
+                    start.SignalAndWait();
+                    return clients[w].Execute("SET", key, new string((char)('a' + w), w % 2 == 0 ? 100 : 2000), "NX") as string;
+                })));
+                int winner = Array.FindIndex(answers, a => a == "OK");
+                Assert.Equal(1, answers.Count(a => a == "OK"));
+                Assert.Equal(writers - 1, answers.Count(a => a is null));
+                Assert.Equal(new string((char)('a' + winner), winner % 2 == 0 ? 100 : 2000), S(clients[0].Execute("GET", key)));
+            }
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                c.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Set_NX_and_XX_follow_presence_and_answer_null_when_not_applied()
     {
         await using var s = TestServer.Start();
