@@ -28,21 +28,7 @@ internal sealed partial class BenchServerCommand
             string redisVersion = RedisVersion(redisPort);
             var value = GC.AllocateUninitializedArray<byte>(valueBytes, pinned: true);
             new Random(7).NextBytes(value);
-            var tierSet = new List<double>();
-            var tierGet = new List<double>();
-            var redisSet = new List<double>();
-            var redisGet = new List<double>();
-            for (int r = 0; r < settings.Reps; r++)
-            {
-                bool tierFirst = r % 2 == 0;
-                foreach (bool isTier in tierFirst ? new[] { true, false } : [false, true])
-                {
-                    var (set, get) = MeasureLmcache(isTier ? tierPort : redisPort, c, settings.Ops, value, r);
-                    (isTier ? tierSet : redisSet).Add(set);
-                    (isTier ? tierGet : redisGet).Add(get);
-                    log?.MarkupLine($"[grey]  rep {r + 1} {(isTier ? "tierkv" : "redis ")}: SET {set:0.00} GB/s, GET {get:0.00} GB/s[/]");
-                }
-            }
+            var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => MeasureLmcache(port, c, settings.Ops, value, r), log);
 
             var report = new CommandReport(new JsonObject
             {

@@ -101,22 +101,7 @@ internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Se
 
             var value = GC.AllocateUninitializedArray<byte>(valueBytes, pinned: true);
             new Random(7).NextBytes(value);
-            var tierSet = new List<double>();
-            var tierGet = new List<double>();
-            var redisSet = new List<double>();
-            var redisGet = new List<double>();
-            for (int r = 0; r < settings.Reps; r++)
-            {
-                bool tierFirst = r % 2 == 0;
-                foreach (bool isTier in tierFirst ? new[] { true, false } : [false, true])
-                {
-                    int port = isTier ? tierPort : redisPort;
-                    var (set, get) = Measure(port, c, settings.Ops, value, r);
-                    (isTier ? tierSet : redisSet).Add(set);
-                    (isTier ? tierGet : redisGet).Add(get);
-                    log?.MarkupLine($"[grey]  rep {r + 1} {(isTier ? "tierkv" : "redis ")}: SET {set:0.00} GB/s, GET {get:0.00} GB/s[/]");
-                }
-            }
+            var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => Measure(port, c, settings.Ops, value, r), log);
 
             // Lookups in --reps batches: the p50/p99 reported are the medians of the batches' (as for throughput), so one
             // burst of load from elsewhere on the machine does not decide the figure; the p99 over all samples is
@@ -162,6 +147,31 @@ internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Se
             Stop(tier);
             Stop(redis);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="reps"/> repetitions of <paramref name="measure"/> (port, repetition) on both servers, alternating
+    /// which goes first so neither always meets the machine warmer; the GB/s of each phase per server.
+    /// </summary>
+    private static (List<double> TierSet, List<double> TierGet, List<double> RedisSet, List<double> RedisGet) Alternate(
+        int reps, int tierPort, int redisPort, Func<int, int, (double Set, double Get)> measure, Spectre.Console.IAnsiConsole? log)
+    {
+        var tierSet = new List<double>();
+        var tierGet = new List<double>();
+        var redisSet = new List<double>();
+        var redisGet = new List<double>();
+        for (int r = 0; r < reps; r++)
+        {
+            foreach (bool isTier in r % 2 == 0 ? new[] { true, false } : [false, true])
+            {
+                var (set, get) = measure(isTier ? tierPort : redisPort, r);
+                (isTier ? tierSet : redisSet).Add(set);
+                (isTier ? tierGet : redisGet).Add(get);
+                log?.MarkupLine($"[grey]  rep {r + 1} {(isTier ? "tierkv" : "redis ")}: SET {set:0.00} GB/s, GET {get:0.00} GB/s[/]");
+            }
+        }
+
+        return (tierSet, tierGet, redisSet, redisGet);
     }
 
     /// <summary>SET then GET of <paramref name="ops"/> values per client on <paramref name="clients"/> threads; GB/s of each phase. Keys are deleted afterwards.</summary>
