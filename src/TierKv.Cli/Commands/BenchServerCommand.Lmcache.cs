@@ -15,48 +15,34 @@ internal sealed partial class BenchServerCommand
 {
     private const int MetadataBytes = 28;
 
-    private static int ExecuteLmcache(Settings settings, int valueBytes, int tierPort, int redisPort, long dram, Spectre.Console.IAnsiConsole? log)
+    /// <summary>LMCache's pattern: chunk stores and retrieves against redis-server, GB/s of the chunk bytes.</summary>
+    private static int ReportLmcache(Settings settings, int tierPort, int redisPort, string redisVersion, byte[] value, Spectre.Console.IAnsiConsole? log)
     {
         int c = settings.Concurrency;
-        log?.MarkupLine($"[grey]bench server --workload lmcache: {c} clients, chunks of {valueBytes} bytes + {MetadataBytes}-byte metadata, {settings.Ops} chunks per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
-        using var tier = StartTierKv(tierPort, dram, valueBytes);
-        using var redis = StartRedis(settings.RedisServer, redisPort);
-        try
-        {
-            WaitForPing(tierPort, tier, "tierkv serve");
-            WaitForPing(redisPort, redis, "redis-server");
-            string redisVersion = RedisVersion(redisPort);
-            var value = GC.AllocateUninitializedArray<byte>(valueBytes, pinned: true);
-            new Random(7).NextBytes(value);
-            var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => MeasureLmcache(port, c, settings.Ops, value, r), log);
+        int valueBytes = value.Length;
+        var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => MeasureLmcache(port, c, settings.Ops, value, r), log);
 
-            var report = new CommandReport(new JsonObject
-            {
-                ["bench"] = "server",
-                ["workload"] = "lmcache",
-                ["concurrency"] = c,
-                ["value_bytes"] = valueBytes,
-                ["metadata_bytes"] = MetadataBytes,
-                ["chunks_per_client"] = settings.Ops,
-                ["reps"] = settings.Reps,
-                ["redis_version"] = redisVersion,
-                ["lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
-                ["redis_lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
-                ["lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
-                ["redis_lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
-                ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
-                ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
-            });
-            return report.Table("LMCache pattern", "tierkv serve", $"redis-server {redisVersion}", "ratio")
-                .Row("GET (EXISTS batch, GET metadata + kv_bytes)", $"{report["lmcache_get_gbs"]} GB/s", $"{report["redis_lmcache_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
-                .Row("SET (kv_bytes + metadata, pipelined)", $"{report["lmcache_set_gbs"]} GB/s", $"{report["redis_lmcache_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
-                .Write(settings.Json);
-        }
-        finally
+        var report = new CommandReport(new JsonObject
         {
-            Stop(tier);
-            Stop(redis);
-        }
+            ["bench"] = "server",
+            ["workload"] = "lmcache",
+            ["concurrency"] = c,
+            ["value_bytes"] = valueBytes,
+            ["metadata_bytes"] = MetadataBytes,
+            ["chunks_per_client"] = settings.Ops,
+            ["reps"] = settings.Reps,
+            ["redis_version"] = redisVersion,
+            ["lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
+            ["redis_lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
+            ["lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
+            ["redis_lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
+            ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
+            ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
+        });
+        return report.Table("LMCache pattern", "tierkv serve", $"redis-server {redisVersion}", "ratio")
+            .Row("GET (EXISTS batch, GET metadata + kv_bytes)", $"{report["lmcache_get_gbs"]} GB/s", $"{report["redis_lmcache_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
+            .Row("SET (kv_bytes + metadata, pipelined)", $"{report["lmcache_set_gbs"]} GB/s", $"{report["redis_lmcache_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
+            .Write(settings.Json);
     }
 
     /// <summary>One repetition on one server: every client stores its chunks, then retrieves them; GB/s of each phase. Keys are deleted afterwards.</summary>

@@ -80,16 +80,14 @@ internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Se
     {
         int valueBytes = (int)ByteSizes.Parse(settings.ValueBytes, "--value-bytes");
         int c = settings.Concurrency;
+        bool lmcache = settings.Workload == "lmcache";
         var log = settings.ProgressConsole();
         int tierPort = FreePort();
         int redisPort = FreePort();
         long dram = settings.DramBytes(valueBytes);
-        log?.MarkupLine($"[grey]bench server: {c} clients, values of {valueBytes} bytes, {settings.Ops} SET+GET per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
-
-        if (settings.Workload == "lmcache")
-        {
-            return ExecuteLmcache(settings, valueBytes, tierPort, redisPort, dram, log);
-        }
+        log?.MarkupLine(lmcache
+            ? $"[grey]bench server --workload lmcache: {c} clients, chunks of {valueBytes} bytes + {MetadataBytes}-byte metadata, {settings.Ops} chunks per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]"
+            : $"[grey]bench server: {c} clients, values of {valueBytes} bytes, {settings.Ops} SET+GET per client, {settings.Reps} repetitions; tierkv on :{tierPort}, redis-server on :{redisPort}[/]");
 
         using var tier = StartTierKv(tierPort, dram, valueBytes);
         using var redis = StartRedis(settings.RedisServer, redisPort);
@@ -98,55 +96,64 @@ internal sealed partial class BenchServerCommand : Command<BenchServerCommand.Se
             WaitForPing(tierPort, tier, "tierkv serve");
             WaitForPing(redisPort, redis, "redis-server");
             string redisVersion = RedisVersion(redisPort);
-
             var value = GC.AllocateUninitializedArray<byte>(valueBytes, pinned: true);
             new Random(7).NextBytes(value);
-            var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => Measure(port, c, settings.Ops, value, r), log);
-
-            // Lookups in --reps batches: the p50/p99 reported are the medians of the batches' (as for throughput), so one
-            // burst of load from elsewhere on the machine does not decide the figure; the p99 over all samples is
-            // reported too.
-            var lat = MeasureLookups(tierPort, settings.LookupKeys, settings.Lookups);
-            var (p50s, p99s) = Batches(lat, settings.Reps);
-
-            // The machine's own round-trip floor in the same run: PING against redis-server with the same client.
-            var ping = MeasurePings(redisPort, settings.Lookups);
-            var (ping50s, ping99s) = Batches(ping, settings.Reps);
-
-            var report = new CommandReport(new JsonObject
-            {
-                ["bench"] = "server",
-                ["concurrency"] = c,
-                ["value_bytes"] = valueBytes,
-                ["ops_per_client"] = settings.Ops,
-                ["reps"] = settings.Reps,
-                ["redis_version"] = redisVersion,
-                ["tierkv_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
-                ["redis_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
-                ["tierkv_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
-                ["redis_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
-                ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
-                ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
-                ["lookup_keys"] = settings.LookupKeys,
-                ["lookups"] = settings.Lookups,
-                ["lookup_p50_us"] = JsonOutput.Round(Stats.Median(p50s), 1),
-                ["lookup_p99_us"] = JsonOutput.Round(Stats.Median(p99s), 1),
-                ["lookup_p99_all_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 1),
-                ["lookup_max_us"] = JsonOutput.Round(Stats.Percentile(lat, 1.0), 1),
-                ["redis_ping_p50_us"] = JsonOutput.Round(Stats.Median(ping50s), 1),
-                ["redis_ping_p99_us"] = JsonOutput.Round(Stats.Median(ping99s), 1),
-            });
-            return report.Table("measure", "tierkv serve", $"redis-server {redisVersion}", "ratio")
-                .Row("GET", $"{report["tierkv_get_gbs"]} GB/s", $"{report["redis_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
-                .Row("SET", $"{report["tierkv_set_gbs"]} GB/s", $"{report["redis_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
-                .Row($"KV.LOOKUP of {settings.LookupKeys} keys", $"p50 {report["lookup_p50_us"]} us, p99 {report["lookup_p99_us"]} us", $"PING p50 {report["redis_ping_p50_us"]} us, p99 {report["redis_ping_p99_us"]} us", "target p99 <= 100 us")
-                .Write(settings.Json);
+            return lmcache
+                ? ReportLmcache(settings, tierPort, redisPort, redisVersion, value, log)
+                : ReportPlain(settings, tierPort, redisPort, redisVersion, value, log);
         }
         finally
         {
             Stop(tier);
             Stop(redis);
         }
+    }
+
+    /// <summary>The plain workload: SET and GET throughput against redis-server, and KV.LOOKUP latency.</summary>
+    private static int ReportPlain(Settings settings, int tierPort, int redisPort, string redisVersion, byte[] value, Spectre.Console.IAnsiConsole? log)
+    {
+        int c = settings.Concurrency;
+        int valueBytes = value.Length;
+        var (tierSet, tierGet, redisSet, redisGet) = Alternate(settings.Reps, tierPort, redisPort, (port, r) => Measure(port, c, settings.Ops, value, r), log);
+
+        // Lookups in --reps batches: the p50/p99 reported are the medians of the batches' (as for throughput), so one
+        // burst of load from elsewhere on the machine does not decide the figure; the p99 over all samples is
+        // reported too.
+        var lat = MeasureLookups(tierPort, settings.LookupKeys, settings.Lookups);
+        var (p50s, p99s) = Batches(lat, settings.Reps);
+
+        // The machine's own round-trip floor in the same run: PING against redis-server with the same client.
+        var ping = MeasurePings(redisPort, settings.Lookups);
+        var (ping50s, ping99s) = Batches(ping, settings.Reps);
+
+        var report = new CommandReport(new JsonObject
+        {
+            ["bench"] = "server",
+            ["concurrency"] = c,
+            ["value_bytes"] = valueBytes,
+            ["ops_per_client"] = settings.Ops,
+            ["reps"] = settings.Reps,
+            ["redis_version"] = redisVersion,
+            ["tierkv_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
+            ["redis_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
+            ["tierkv_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
+            ["redis_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
+            ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
+            ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
+            ["lookup_keys"] = settings.LookupKeys,
+            ["lookups"] = settings.Lookups,
+            ["lookup_p50_us"] = JsonOutput.Round(Stats.Median(p50s), 1),
+            ["lookup_p99_us"] = JsonOutput.Round(Stats.Median(p99s), 1),
+            ["lookup_p99_all_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.99), 1),
+            ["lookup_max_us"] = JsonOutput.Round(Stats.Percentile(lat, 1.0), 1),
+            ["redis_ping_p50_us"] = JsonOutput.Round(Stats.Median(ping50s), 1),
+            ["redis_ping_p99_us"] = JsonOutput.Round(Stats.Median(ping99s), 1),
+        });
+        return report.Table("measure", "tierkv serve", $"redis-server {redisVersion}", "ratio")
+            .Row("GET", $"{report["tierkv_get_gbs"]} GB/s", $"{report["redis_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
+            .Row("SET", $"{report["tierkv_set_gbs"]} GB/s", $"{report["redis_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
+            .Row($"KV.LOOKUP of {settings.LookupKeys} keys", $"p50 {report["lookup_p50_us"]} us, p99 {report["lookup_p99_us"]} us", $"PING p50 {report["redis_ping_p50_us"]} us, p99 {report["redis_ping_p99_us"]} us", "target p99 <= 100 us")
+            .Write(settings.Json);
     }
 
     /// <summary>
