@@ -35,12 +35,12 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         var (model, store, conn) = Open(ctx, ssd: false);
         using (store)
         {
-            var history = await FirstTurnAsync(ctx, conn, 700);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 700);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 60, seed: 2)];
-            var (restore, cached) = Cached(ctx, conn, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
             Assert.Equal(512, restore.RestoredTokens);
             Assert.Equal(512, restore.ServedTokens["dram"]);
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -52,11 +52,11 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         using (store)
         {
             Assert.True(conn.VTransposed);
-            var history = await FirstTurnAsync(ctx, conn, 700);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 700);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 60, seed: 7)];
-            var (restore, cached) = Cached(ctx, conn, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
             Assert.Equal(512, restore.RestoredTokens);
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -78,11 +78,11 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         using (store)
         {
             Assert.Equal(q8, conn.Layout);
-            var history = await FirstTurnAsync(ctx, conn, 700);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 700);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 60, seed: 2)];
-            var (restore, cached) = Cached(ctx, conn, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
             Assert.Equal(512, restore.RestoredTokens);
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -110,13 +110,13 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         using (store)
         {
             await TierCalibration.MeasureAsync(store.Tiers[1], conn.Layout!, conn.Planner);
-            var history = await FirstTurnAsync(ctx, conn, 1100);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);
             await store.PersistAsync();
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 40, seed: 3)];
-            var (restore, cached) = Cached(ctx, conn, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
             Assert.Equal(1024, restore.RestoredTokens);
             Assert.True(restore.ServedTokens.GetValueOrDefault("ssd") > 0, "some chunks came from the SSD tier");
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -127,11 +127,11 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         var (model, store, conn) = Open(ctx, ssd: false);
         using (store)
         {
-            var history = await FirstTurnAsync(ctx, conn, 800);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 800);
             int[] prompt = [.. history.AsSpan(0, 300), .. TinyModelFixture.Tokens(ctx, 500, seed: 4)];
-            var (restore, cached) = Cached(ctx, conn, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
             Assert.Equal(256, restore.RestoredTokens);
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -146,10 +146,10 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         {
             await TierCalibration.MeasureAsync(store2.Tiers[1], conn2.Layout!, conn2.Planner);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 30, seed: 5)];
-            var (restore, cached) = Cached(ctx, conn2, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn2, prompt);
             Assert.Equal(512, restore.RestoredTokens);
             Assert.Equal(512, restore.ServedTokens["ssd"]);
-            Assert.Equal(Reference(ctx, prompt, restore.RestoredTokens), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
     }
 
@@ -169,10 +169,10 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
             FlipByte(path, offset + ChunkHeader.Size + 100);
             await TierCalibration.MeasureAsync(store2.Tiers[1], layout, conn2.Planner);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 30, seed: 6)];
-            var (restore, cached) = Cached(ctx, conn2, prompt);
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn2, prompt);
             Assert.Equal(0, restore.RestoredTokens);
             Assert.Equal(1, conn2.FailedRestores);
-            Assert.Equal(Reference(ctx, prompt, 0), cached);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, 0), cached);
         }
     }
 
@@ -287,56 +287,16 @@ public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixtur
         return (model, store, conn);
     }
 
-    /// <summary>Decodes a first prompt, generates a few tokens, stores the chunks; returns the sequence's tokens.</summary>
     /// <summary>A first turn stored through a store with an SSD tier, persisted and closed (what a restart finds).</summary>
     private async Task<int[]> PersistedFirstTurnAsync(LLamaContext ctx, int promptTokens)
     {
         var (_, store, conn) = Open(ctx, ssd: true);
         using (store)
         {
-            var history = await FirstTurnAsync(ctx, conn, promptTokens);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, promptTokens);
             await store.PersistAsync();
             return history;
         }
-    }
-
-    private static async Task<int[]> FirstTurnAsync(LLamaContext ctx, LlamaKvConnector conn, int promptTokens)
-    {
-        var prompt = TinyModelFixture.Tokens(ctx, promptTokens, seed: 1);
-        var dec = new LlamaDecoder(ctx.NativeHandle, 512);
-        var logits = new float[ctx.Vocab.Count];
-        dec.Truncate(Seq);
-        dec.Decode(Seq, prompt, 0, logits);
-        var reply = new List<int>();
-        dec.Generate(Seq, logits, prompt.Length, 4, reply);
-        int[] history = [.. prompt, .. reply.Take(3)];
-        Assert.True(await conn.SaveAsync(Seq, history) > 0);
-        await conn.Store.DrainAsync();
-        return history;
-    }
-
-    private static (LlamaRestore Restore, float[] Logits) Cached(LLamaContext ctx, LlamaKvConnector conn, int[] prompt)
-    {
-        var logits = new float[ctx.Vocab.Count];
-        var restore = conn.Restore(Seq, prompt);
-        new LlamaDecoder(ctx.NativeHandle, 512).Decode(Seq, prompt.AsSpan(restore.RestoredTokens), restore.RestoredTokens, logits);
-        return (restore, logits);
-    }
-
-    /// <summary>llama.cpp alone: the prompt decoded from scratch, cut back to the prefix, and the suffix decoded again.</summary>
-    private static float[] Reference(LLamaContext ctx, int[] prompt, int prefix)
-    {
-        var dec = new LlamaDecoder(ctx.NativeHandle, 512);
-        var logits = new float[ctx.Vocab.Count];
-        dec.Truncate(Seq);
-        dec.Decode(Seq, prompt, 0, logits);
-        if (prefix > 0)
-        {
-            dec.Truncate(Seq, prefix);
-            dec.Decode(Seq, prompt.AsSpan(prefix), prefix, logits);
-        }
-
-        return logits;
     }
 
     private static void FlipByte(string path, long offset)

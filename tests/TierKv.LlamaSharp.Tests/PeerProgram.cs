@@ -47,36 +47,20 @@ public static class PeerProgram
 
         conn.Planner.ObservePrefill(1000, 0, 1000);
         conn.Planner.LearnPrefillSpeed = false;
-        var dec = new LlamaDecoder(ctx.NativeHandle, 512);
-        var logits = new float[ctx.Vocab.Count];
         if (args[1] == "save")
         {
-            var prompt = TinyModelFixture.Tokens(ctx, 600, seed: 1);
-            dec.Truncate(Seq);
-            dec.Decode(Seq, prompt, 0, logits);
-            var reply = new List<int>();
-            dec.Generate(Seq, logits, prompt.Length, 4, reply);
-            int[] history = [.. prompt, .. reply.Take(3)];
-            int stored = await conn.SaveAsync(Seq, history);
-            await store.DrainAsync();
+            int[] history = await LlamaTurns.FirstTurnAsync(ctx, conn, 600);
             await store.PersistAsync();
             await File.WriteAllTextAsync(args[4], string.Join(',', history));
-            Console.WriteLine($"saved {stored}");
+            Console.WriteLine($"saved {history.Length}");
             return 0;
         }
 
         // The planner loads from a tier once it knows its speed, as a long-running engine would have measured it.
         await TierCalibration.MeasureAsync(store.Tiers[1], layout, conn.Planner);
         int[] follow = [.. File.ReadAllText(args[4]).Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)), .. TinyModelFixture.Tokens(ctx, 30, seed: 5)];
-        var restore = conn.Restore(Seq, follow);
-        dec.Decode(Seq, follow.AsSpan(restore.RestoredTokens), restore.RestoredTokens, logits);
-
-        // llama.cpp alone: the whole prompt decoded, cut back to the same prefix, the suffix decoded the same way.
-        var reference = new float[logits.Length];
-        dec.Truncate(Seq);
-        dec.Decode(Seq, follow, 0, reference);
-        dec.Truncate(Seq, restore.RestoredTokens);
-        dec.Decode(Seq, follow.AsSpan(restore.RestoredTokens), restore.RestoredTokens, reference);
+        var (restore, logits) = LlamaTurns.Cached(ctx, conn, follow);
+        var reference = LlamaTurns.Reference(ctx, follow, restore.RestoredTokens);
         string tier = string.Join('+', restore.ServedTokens.Keys.Order(StringComparer.Ordinal));
         Console.WriteLine($"restored {restore.RestoredTokens} {tier} {logits.AsSpan().SequenceEqual(reference)}");
         await Console.Error.WriteLineAsync($"hit {restore.HitTokens}, plan: {restore.Reason}");
