@@ -17,11 +17,8 @@ public sealed class RemoteTierServerTests
     [MemberData(nameof(Clusters))]
     public async Task A_value_set_on_one_node_is_read_by_another_through_the_cluster(string cluster)
     {
-        var options = Options(TestClusters.Require(cluster));
-        await using var a = TestServer.Start(options);
-        await using var b = TestServer.Start(options);
-        using var ca = a.Client();
-        using var cb = b.Client();
+        await using var nodes = TwoNodes.Start(cluster);
+        var (ca, cb) = (nodes.A, nodes.B);
         var value = Bytes(300_000, seed: 1);
         ca.Set("doc:1"u8, value);
 
@@ -35,17 +32,16 @@ public sealed class RemoteTierServerTests
     [MemberData(nameof(Clusters))]
     public async Task An_overwrite_replaces_the_clusters_copy_and_a_delete_removes_it(string cluster)
     {
-        var options = Options(TestClusters.Require(cluster));
-        await using var a = TestServer.Start(options);
-        await using var b = TestServer.Start(options);
-        using var ca = a.Client();
-        using var cb = b.Client();
-        for (int v = 0; v < 3; v++)
+        await using var nodes = TwoNodes.Start(cluster);
+        var (ca, cb) = (nodes.A, nodes.B);
+
+        // Sizes alternate between the small-value class and the chunk class, whose copies live under separate keys.
+        for (int v = 0; v < 4; v++)
         {
-            ca.Set("conf"u8, Bytes(5_000, seed: 10 + v));
+            ca.Set("conf"u8, Bytes(v % 2 == 0 ? 5_000 : 1_000, seed: 10 + v));
+            Assert.Equal(Bytes(v % 2 == 0 ? 5_000 : 1_000, seed: 10 + v), Get(cb, "conf"));
         }
 
-        Assert.Equal(Bytes(5_000, seed: 12), Get(cb, "conf"));
         Assert.Equal(1, Del(ca, "conf"));
         Assert.Null(Get(cb, "conf"));
         Assert.Equal(0, Exists(cb, "conf"));
@@ -99,6 +95,35 @@ public sealed class RemoteTierServerTests
     {
         var e = Assert.Throws<ArgumentException>(() => Options(["no-port-here"]).Validate());
         Assert.Contains("Server:Remote:Endpoints", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Two daemons that share only <paramref name="cluster"/> (under a key prefix of their own), a client on each.</summary>
+    private sealed class TwoNodes : IAsyncDisposable
+    {
+        private readonly TestServer _a;
+        private readonly TestServer _b;
+
+        private TwoNodes(ServerOptions options)
+        {
+            _a = TestServer.Start(options);
+            _b = TestServer.Start(options);
+            A = _a.Client();
+            B = _b.Client();
+        }
+
+        public TierKvClient A { get; }
+
+        public TierKvClient B { get; }
+
+        public static TwoNodes Start(string cluster) => new(Options(TestClusters.Require(cluster)));
+
+        public async ValueTask DisposeAsync()
+        {
+            A.Dispose();
+            B.Dispose();
+            await _a.DisposeAsync();
+            await _b.DisposeAsync();
+        }
     }
 
     private static byte[]? Get(TierKvClient c, string name)
