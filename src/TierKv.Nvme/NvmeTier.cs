@@ -1,3 +1,4 @@
+using TierKv.Curves;
 using TierKv.Tiers.Slots;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
@@ -125,6 +126,14 @@ public sealed partial class NvmeTier : IWriteBehindTier
         {
             _files = OpenFiles();
             Recover();
+            if (options.Curves is { } curves)
+            {
+                _table.Curves = new MissRatioCurveEstimator(curves, _slots, _table.PolicyName);
+                if (_counters is not null)
+                {
+                    _counters.Curves = _table.Curves;
+                }
+            }
         }
         catch
         {
@@ -145,6 +154,9 @@ public sealed partial class NvmeTier : IWriteBehindTier
 
     /// <inheritdoc />
     public long UsedBytes => _table.UsedBytes;
+
+    /// <summary>The live miss-ratio curve estimator (<see cref="NvmeTierOptions.Curves"/>), or null.</summary>
+    public MissRatioCurveEstimator? Curves => _table.Curves;
 
     /// <inheritdoc />
     public long ChunkCount => _table.ChunkCount;

@@ -117,7 +117,7 @@ internal static class ServerReports
             pairs.Add((p + "io_errors", Interlocked.Read(ref c.IoErrors)));
             pairs.Add((p + "read_p50_us", c.ReadLatency.PercentileMicroseconds(0.5)));
             pairs.Add((p + "read_p99_us", c.ReadLatency.PercentileMicroseconds(0.99)));
-            if (tier is Tiers.HostMemoryTier { Curves: { } curves })
+            if (c.Curves is { } curves)
             {
                 foreach (var (name, value) in Curves.CurveStats.Pairs(p, curves))
                 {

@@ -130,6 +130,7 @@ internal sealed class TenantDirectory : IDisposable
                         SlotBytes = record,
                         Name = "ssd" + tierSuffix,
                         EvictionPolicy = options.EvictionPolicy,
+                        Curves = options.Curves.ToEstimatorOptions(),
                     },
                     metrics));
             }
