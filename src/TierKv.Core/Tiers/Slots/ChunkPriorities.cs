@@ -261,30 +261,34 @@ public sealed class ChunkPriorities
 
     /// <summary>
     /// Restores what a tier recorded (at its recovery): the priority of a chunk it holds, and its pin when
-    /// <paramref name="pinnedUntilMs"/> is still ahead; an expired pin is dropped, the priority kept.
+    /// <paramref name="pinnedUntilMs"/> is still ahead; an expired pin is dropped, the priority kept. Returns whether
+    /// a pin was restored.
     /// </summary>
-    public void Restore(in ChunkKey key, byte priority, long pinnedUntilMs)
+    public bool Restore(in ChunkKey key, byte priority, long pinnedUntilMs)
     {
         int length = HeldLength(key);
         if (length < 0)
         {
-            return;
+            return false;
         }
 
+        bool pinned = pinnedUntilMs > NowMs;
         lock (_lock)
         {
             ref var e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, key, out _);
             e.Priority = Math.Max(e.Priority, priority);
-            if (pinnedUntilMs > NowMs)
+            if (pinned)
             {
                 e.PinnedUntilMs = pinnedUntilMs;
                 e.Length = length;
             }
 
+            Volatile.Write(ref _count, _entries.Count);
             RemoveIfPlainLocked(key, e);
         }
 
         Refresh(key);
+        return pinned;
     }
 
     /// <summary>A table starts consulting this registry (<see cref="SlotTable.AttachPriorities"/>).</summary>
