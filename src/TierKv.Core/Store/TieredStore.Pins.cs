@@ -30,6 +30,10 @@ public sealed partial class TieredStore
         }
     }
 
+    /// <summary>Gives the leading chunks of <paramref name="keys"/> inside <paramref name="prefix"/> its priority (see <see cref="PrefixPriority"/>).</summary>
+    public void SetPriority(KvLayout layout, ReadOnlySpan<ChunkKey> keys, PrefixPriority prefix) =>
+        SetPriority(keys[..prefix.Chunks(layout, keys.Length)], prefix.Priority);
+
     private void Prioritize(in ChunkKey key, byte priority)
     {
         if (priority != ChunkPriorities.Normal)
