@@ -37,6 +37,14 @@ public sealed class PinTests : IDisposable
         Assert.Equal(1L, c.Execute("KV.UNPIN", "tools", "missing"));
         Assert.Equal(0L, c.Execute("KV.UNPIN", "tools"));
         Assert.Equal("1", c.Stats()["pinned_chunks"]);
+
+        // A pin belongs to the key: an overwrite keeps it, a delete ends it (a new value under the name is not pinned).
+        c.Execute("SET", "system-prompt", Value(3));
+        Assert.Equal("1", c.Stats()["pinned_chunks"]);
+        Assert.Equal(1L, c.Execute("DEL", "system-prompt"));
+        c.Execute("SET", "system-prompt", Value(4));
+        Assert.Equal("0", c.Stats()["pinned_chunks"]);
+        Assert.Equal(0L, c.Execute("KV.UNPIN", "system-prompt"));
     }
 
     [Theory]

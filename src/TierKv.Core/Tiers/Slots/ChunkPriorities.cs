@@ -237,6 +237,33 @@ public sealed class ChunkPriorities
         return unpinned;
     }
 
+    /// <summary>Forgets <paramref name="key"/>'s priority and pin (its chunk was deleted).</summary>
+    public void Forget(in ChunkKey key)
+    {
+        if (Volatile.Read(ref _count) == 0)
+        {
+            return;
+        }
+
+        bool wasPinned;
+        lock (_lock)
+        {
+            if (!_entries.Remove(key, out var e))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _count, _entries.Count);
+            wasPinned = e.PinnedUntilMs > NowMs;
+        }
+
+        Refresh(key);
+        if (wasPinned)
+        {
+            PinsChanged?.Invoke();
+        }
+    }
+
     /// <summary>Whether <paramref name="key"/> is pinned now.</summary>
     public bool IsPinned(in ChunkKey key) => TryGet(key, out _, out long until) && until > NowMs;
 
