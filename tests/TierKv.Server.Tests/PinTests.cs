@@ -47,6 +47,21 @@ public sealed class PinTests : IDisposable
         Assert.Equal(0L, c.Execute("KV.UNPIN", "system-prompt"));
     }
 
+    [Fact]
+    public async Task Both_clients_pin_and_unpin_chunk_keys()
+    {
+        await using var s = TestServer.Start();
+        using var c = s.Client();
+        var held = new Keys.ChunkKey(new UInt128(1, 2));
+        var missing = new Keys.ChunkKey(new UInt128(3, 4));
+        Assert.True(c.Put(held, new byte[1000]));
+        Assert.Equal(1, c.Pin([held, missing], TimeSpan.FromMinutes(1)));
+        await using var a = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port);
+        Assert.Equal(1, await a.PinAsync(new[] { held }));
+        Assert.Equal(1, await a.UnpinAsync(new[] { held, missing }));
+        Assert.Equal(0, c.Unpin([held]));
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-5")]
