@@ -17,7 +17,7 @@ namespace TierKv.Nvme;
 /// slots (warm restart); damaged or torn slots are dropped and counted. A chunk is visible only after its write
 /// completed; a chunk being read is pinned and never overwritten. I/O trouble is a status, never an exception.
 /// </summary>
-public sealed partial class NvmeTier : IWriteBehindTier
+public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
 {
     private const string MetaFile = "tierkv-ssd.meta";
     private const string LockFile = "tierkv-ssd.lock";
@@ -340,6 +340,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
             return;
         }
 
+        DetachPriorities();
         for (int i = 0; i < _options.EffectiveStagingBuffers; i++)
         {
             _permits.Wait();

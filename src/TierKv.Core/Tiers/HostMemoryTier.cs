@@ -9,7 +9,7 @@ namespace TierKv.Tiers;
 /// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
 /// chunk on the synchronous paths.
 /// </summary>
-public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
+public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAware
 {
     private readonly HostMemoryTierOptions _options;
     private readonly SlotTable _table;
@@ -51,6 +51,12 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware
             AttachMetrics(metrics);
         }
     }
+
+    /// <inheritdoc />
+    public void AttachPriorities(ChunkPriorities priorities) => _table.AttachPriorities(priorities);
+
+    /// <summary>The priorities and pins this tier obeys (null until a store attaches them).</summary>
+    public ChunkPriorities? Priorities => _table.Priorities;
 
     /// <inheritdoc />
     public void AttachMetrics(TierKvMetrics metrics)

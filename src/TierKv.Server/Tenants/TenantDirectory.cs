@@ -5,6 +5,7 @@ using TierKv.Remote;
 using TierKv.Server.Protocol;
 using TierKv.Store;
 using TierKv.Tiers;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Server.Tenants;
 
@@ -24,7 +25,7 @@ internal sealed class TenantDirectory : IDisposable
         if (options.Tenants.Count == 0)
         {
             AuthRequired = false;
-            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, tierSuffix: "")];
+            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, options.MaxPinnedBytes, tierSuffix: "")];
         }
         else
         {
@@ -33,7 +34,7 @@ internal sealed class TenantDirectory : IDisposable
             for (int i = 0; i < _tenants.Length; i++)
             {
                 var t = options.Tenants[i];
-                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, "." + t.Name);
+                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, t.MaxPinnedBytes ?? options.MaxPinnedBytes, "." + t.Name);
             }
         }
     }
@@ -88,15 +89,18 @@ internal sealed class TenantDirectory : IDisposable
         ReadBuffers.Dispose();
     }
 
-    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, string tierSuffix)
+    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, long? maxPinnedBytes, string tierSuffix)
     {
         long smallDram = options.SmallAreaBytes(dramBytes);
         long smallSsd = smallDram == 0 ? 0 : Math.Max(ssdBytes / 32, options.SmallRecordBytes * 16L);
-        var chunks = CreateClass(options, metrics, log, options.RecordBytes, dramBytes - smallDram, ssdBytes, name, tierSuffix);
+
+        // One registry for both value classes: a key's pin and priority follow it, and pins share one limit.
+        var priorities = new ChunkPriorities();
+        var chunks = CreateClass(options, metrics, log, options.RecordBytes, dramBytes - smallDram, ssdBytes, name, tierSuffix, priorities);
         try
         {
-            var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix);
-            return new Tenant(index, name, token, salt, chunks, small);
+            var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix, priorities);
+            return new Tenant(index, name, token, salt, chunks, small, maxPinnedBytes ?? (dramBytes / 2));
         }
         catch
         {
@@ -105,7 +109,7 @@ internal sealed class TenantDirectory : IDisposable
         }
     }
 
-    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix)
+    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix, ChunkPriorities priorities)
     {
         var dram = new HostMemoryTier(
             new HostMemoryTierOptions
@@ -148,7 +152,7 @@ internal sealed class TenantDirectory : IDisposable
                 WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
                 PromoteOnHit = false,
             };
-            return new ValueClass(new TieredStore(tiers, metrics, storeOptions), dram, record);
+            return new ValueClass(new TieredStore(tiers, metrics, storeOptions, priorities: priorities), dram, record);
         }
         catch
         {
