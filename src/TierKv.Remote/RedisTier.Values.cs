@@ -12,17 +12,8 @@ public sealed partial class RedisTier
     /// <inheritdoc />
     public async ValueTask<TierReadStatus> ReadAsync(KvLayout layout, ChunkKey key, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(layout);
-        if (destination.Length != layout.ChunkBytes)
+        if (ValueNodeFor(layout, key, destination.Length, nameof(destination), "read", out var redisKey) is not { } node)
         {
-            throw new ArgumentException($"The destination has {destination.Length} bytes; a chunk of this layout has {layout.ChunkBytes}.", nameof(destination));
-        }
-
-        RedisKey redisKey = _scheme.KeyFor(key);
-        var node = NodeFor(redisKey);
-        if (!node.BulkConnected(BulkIndex(key)))
-        {
-            RecordUnavailable("read");
             return TierReadStatus.Failed;
         }
 
@@ -73,17 +64,8 @@ public sealed partial class RedisTier
     /// </summary>
     private async ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ReadOnlyMemory<byte> payload, When when, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(layout);
-        if (payload.Length != layout.ChunkBytes)
+        if (ValueNodeFor(layout, key, payload.Length, nameof(payload), "write", out var redisKey) is not { } node)
         {
-            throw new ArgumentException($"The payload has {payload.Length} bytes; a chunk of this layout has {layout.ChunkBytes}.", nameof(payload));
-        }
-
-        RedisKey redisKey = _scheme.KeyFor(key);
-        var node = NodeFor(redisKey);
-        if (!node.BulkConnected(BulkIndex(key)))
-        {
-            RecordUnavailable("write");
             return TierWriteStatus.Failed;
         }
 
@@ -141,6 +123,30 @@ public sealed partial class RedisTier
             abandon: null,
             cancellationToken).ConfigureAwait(false);
         return ok && removed;
+    }
+
+    /// <summary>
+    /// The node that owns <paramref name="key"/>, for a value of <paramref name="length"/> bytes (one chunk of
+    /// <paramref name="layout"/>, else an <see cref="ArgumentException"/> naming <paramref name="buffer"/>); null, with
+    /// the <paramref name="operation"/> counted as a failure, when the node's value connection is down.
+    /// </summary>
+    private RemoteNode? ValueNodeFor(KvLayout layout, ChunkKey key, int length, string buffer, string operation, out RedisKey redisKey)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (length != layout.ChunkBytes)
+        {
+            throw new ArgumentException($"The {buffer} has {length} bytes; a chunk of this layout has {layout.ChunkBytes}.", buffer);
+        }
+
+        redisKey = _scheme.KeyFor(key);
+        var node = NodeFor(redisKey);
+        if (!node.BulkConnected(BulkIndex(key)))
+        {
+            RecordUnavailable(operation);
+            return null;
+        }
+
+        return node;
     }
 
     private static ChunkDamage VerifyInto(KvLayout layout, ChunkKey key, ReadOnlySpan<byte> encoded, Span<byte> destination)
