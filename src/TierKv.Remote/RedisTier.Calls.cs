@@ -20,7 +20,7 @@ public sealed partial class RedisTier
     /// </summary>
     private async ValueTask<(bool Ok, TResult Result)> CallAsync<TState, TResult>(
         RemoteNode node, string operation, TimeSpan attemptTimeout, bool retry, TState state,
-        Func<TState, CancellationToken, Task<TResult>> send, Action<Task<TResult>>? abandon, CancellationToken cancellationToken)
+        Func<TState, Task<TResult>> send, Action<Task<TResult>>? abandon, CancellationToken cancellationToken)
     {
         var outcome = await RunAsync(node, attemptTimeout, retry, state, send, abandon, cancellationToken).ConfigureAwait(false);
         if (outcome.Exception is { } error)
@@ -40,7 +40,7 @@ public sealed partial class RedisTier
     /// </summary>
     private static async ValueTask<Outcome<TResult>> RunAsync<TState, TResult>(
         RemoteNode node, TimeSpan attemptTimeout, bool retry, TState state,
-        Func<TState, CancellationToken, Task<TResult>> send, Action<Task<TResult>>? abandon, CancellationToken cancellationToken)
+        Func<TState, Task<TResult>> send, Action<Task<TResult>>? abandon, CancellationToken cancellationToken)
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(RemoteNode.AttemptTimeout, attemptTimeout);
@@ -57,7 +57,7 @@ public sealed partial class RedisTier
                     Task<TResult>? pending = null;
                     try
                     {
-                        pending = s.Send(s.State, ctx.CancellationToken);
+                        pending = s.Send(s.State);
                         return Outcome.FromResult(await pending.WaitAsync(ctx.CancellationToken).ConfigureAwait(false));
                     }
                     catch (Exception ex)

@@ -87,8 +87,8 @@ public sealed partial class RedisTier
             node,
             _options.LookupTimeout,
             retry: true,
-            (Db: _lookupDb, Keys: keys, Indices: indices, Present: present),
-            static async (s, cancellationToken) =>
+            (Db: _lookupDb, Keys: keys, Indices: indices),
+            static s =>
             {
                 var batch = s.Db.CreateBatch();
                 var answers = new Task<bool>[s.Indices.Length];
@@ -98,28 +98,20 @@ public sealed partial class RedisTier
                 }
 
                 batch.Execute();
-                var all = Task.WhenAll(answers);
-                try
-                {
-                    await all.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    Observe(all);
-                    throw;
-                }
-
-                // Filled only here, inside the attempt: once it gave up, nothing writes into the caller's buffer.
-                var p = s.Present.Span;
-                for (int k = 0; k < answers.Length; k++)
-                {
-                    p[s.Indices[k]] = answers[k].Result;
-                }
-
-                return true;
+                return Task.WhenAll(answers);
             },
-            abandon: null,
+            Observe,
             budget).ConfigureAwait(false);
+        if (outcome.Result is { } answers)
+        {
+            // Filled only once the attempt succeeded: an abandoned batch never writes into the caller's buffer.
+            var p = present.Span;
+            for (int k = 0; k < answers.Length; k++)
+            {
+                p[indices[k]] = answers[k];
+            }
+        }
+
         if (outcome.Exception is { } error && !caller.IsCancellationRequested)
         {
             if (error is OperationCanceledException && budget.IsCancellationRequested)

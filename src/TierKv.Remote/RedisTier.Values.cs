@@ -23,7 +23,7 @@ public sealed partial class RedisTier
             _options.ValueTimeout,
             retry: true,
             (Db: BulkFor(key), Key: redisKey),
-            static (s, _) => s.Db.StringGetLeaseAsync(s.Key),
+            static s => s.Db.StringGetLeaseAsync(s.Key),
             DisposeWhenDone,
             cancellationToken).ConfigureAwait(false);
         if (!ok)
@@ -75,7 +75,7 @@ public sealed partial class RedisTier
             _options.ValueTimeout,
             retry: false,
             (Db: BulkFor(key), RedisKey: redisKey, Layout: layout, Key: key, Payload: payload, _options.Expiry, When: when),
-            static (s, _) =>
+            static s =>
             {
                 // Header in front of the caller's payload, sent as two pieces: the payload is hashed once and never
                 // copied. Should a timeout abandon the write and the caller reuse its buffer while the client still
@@ -119,7 +119,7 @@ public sealed partial class RedisTier
             _options.LookupTimeout,
             retry: true,
             (Db: _lookupDb, Key: redisKey),
-            static (s, _) => s.Db.KeyDeleteAsync(s.Key),
+            static s => s.Db.KeyDeleteAsync(s.Key),
             abandon: null,
             cancellationToken).ConfigureAwait(false);
         return ok && removed;
