@@ -206,13 +206,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
     {
-        var k = keys.Span;
-        var p = present.Span;
-        for (int i = 0; i < k.Length; i++)
-        {
-            p[i] = _table.Contains(k[i]);
-        }
-
+        _table.ContainsEach(keys.Span, present.Span);
         return ValueTask.CompletedTask;
     }
 

@@ -375,13 +375,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
     {
-        var k = keys.Span;
-        var p = present.Span;
-        for (int i = 0; i < k.Length; i++)
-        {
-            p[i] = _table.Contains(k[i]);
-        }
-
+        _table.ContainsEach(keys.Span, present.Span);
         return ValueTask.CompletedTask;
     }
 

@@ -93,6 +93,15 @@ public sealed partial class SlotTable : IEvictionCandidates
     /// <summary>Whether <paramref name="key"/> is published; lock-free.</summary>
     public bool Contains(in ChunkKey key) => _index.Contains(key);
 
+    /// <summary>Whether each of <paramref name="keys"/> is published, into <paramref name="present"/>; lock-free.</summary>
+    public void ContainsEach(ReadOnlySpan<ChunkKey> keys, Span<bool> present)
+    {
+        for (int i = 0; i < keys.Length; i++)
+        {
+            present[i] = _index.Contains(keys[i]);
+        }
+    }
+
     /// <summary>The slot holding <paramref name="key"/>; under the lock.</summary>
     public bool TryGetLocked(in ChunkKey key, out int slot) => _index.TryGet(key, out slot);
 
