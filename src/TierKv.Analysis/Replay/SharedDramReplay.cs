@@ -33,7 +33,7 @@ public sealed class SharedDramReplay
         options.Validate(traces.Count);
         _traces = [.. traces];
         _options = options;
-        _order = Interleave(_traces);
+        _order = Interleave(_traces, options.AlignSpans);
         _layout = new KvLayout("tierkv-shared-replay", 1, 1, 64, KvElementType.BFloat16, options.ChunkBytes / 256);
     }
 
@@ -133,23 +133,35 @@ public sealed class SharedDramReplay
         }
     }
 
-    /// <summary>All tenants' requests by time since their own trace's first request; ties go to the lower tenant, then in file order.</summary>
-    private static (int, int)[] Interleave(RequestTrace[] traces)
+    /// <summary>
+    /// All tenants' requests by time since their own trace's first request (scaled to the longest span when
+    /// <paramref name="align"/>); ties go to the lower tenant, then in file order.
+    /// </summary>
+    private static (int, int)[] Interleave(RequestTrace[] traces, bool align)
     {
-        var all = new List<(long Time, int Tenant, int Request)>();
+        long longest = 1;
+        foreach (var t in traces)
+        {
+            longest = Math.Max(longest, Span(t));
+        }
+
+        var all = new List<(double Time, int Tenant, int Request)>();
         for (int t = 0; t < traces.Length; t++)
         {
             var ts = traces[t].TimestampsMs;
             long t0 = ts.Length == 0 ? 0 : ts[0];
+            double scale = align && Span(traces[t]) > 0 ? (double)longest / Span(traces[t]) : 1;
             for (int r = 0; r < ts.Length; r++)
             {
-                all.Add((ts[r] - t0, t, r));
+                all.Add(((ts[r] - t0) * scale, t, r));
             }
         }
 
         all.Sort();
         return [.. all.Select(a => (a.Tenant, a.Request))];
     }
+
+    private static long Span(RequestTrace t) => t.RequestCount == 0 ? 0 : t.TimestampsMs[^1] - t.TimestampsMs[0];
 
     /// <summary>One tenant's DRAM tier and the state of its requests.</summary>
     private sealed class TenantPlayer : IDisposable

@@ -27,6 +27,9 @@ public sealed record SharedReplayOptions
     /// <summary>Synthetic payload bytes per block: a positive multiple of 256.</summary>
     public int ChunkBytes { get; init; } = 4096;
 
+    /// <summary>Stretch or shrink each trace's clock so that all span as long as the longest: tenants overlap from start to end.</summary>
+    public bool AlignSpans { get; init; }
+
     /// <summary>Requests (all tenants together) between two rebalancing steps: progress, not wall time, so runs repeat exactly.</summary>
     public int RebalanceEvery { get; init; } = 256;
 
@@ -34,7 +37,7 @@ public sealed record SharedReplayOptions
     public RebalanceOptions Rebalance { get; init; } = new();
 
     /// <summary>The tenants' live curves in the rebalanced run.</summary>
-    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceMultiples };
+    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceMultiples, Policies = null };
 
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate(int tenants)

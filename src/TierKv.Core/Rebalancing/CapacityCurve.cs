@@ -31,7 +31,10 @@ public sealed class CapacityCurve
     }
 
     /// <summary>The curve of <paramref name="policy"/> in a live estimate; LRU's when the estimate has no such policy.</summary>
-    public static CapacityCurve FromEstimate(IReadOnlyList<CurvePoint> points, string policy)
+    public static CapacityCurve FromEstimate(IReadOnlyList<CurvePoint> points, string policy) => new(PointsOf(points, policy));
+
+    /// <summary>The (size, hit ratio) points of <paramref name="policy"/> in a live estimate (LRU's when it has no such policy), by size.</summary>
+    public static List<(double Slots, double HitRatio)> PointsOf(IReadOnlyList<CurvePoint> points, string policy)
     {
         ArgumentNullException.ThrowIfNull(points);
         bool has = false;
@@ -41,7 +44,7 @@ public sealed class CapacityCurve
         }
 
         string chosen = has ? policy : "lru";
-        var mine = new List<(double, double)>();
+        var mine = new List<(double Slots, double HitRatio)>();
         foreach (var p in points)
         {
             if (p.Policy == chosen)
@@ -50,7 +53,8 @@ public sealed class CapacityCurve
             }
         }
 
-        return new CapacityCurve(mine);
+        mine.Sort();
+        return mine;
     }
 
     /// <summary>The largest size the curve was estimated at.</summary>

@@ -11,6 +11,7 @@ public sealed class DramRebalancer
 {
     private readonly RebalancedTier[] _tiers;
     private readonly TenantCapacity[] _state;
+    private readonly DecayedCurve[] _curves;
     private readonly CapacityRebalancer _rebalancer;
     private long _moves;
     private long _movedSlots;
@@ -26,6 +27,7 @@ public sealed class DramRebalancer
 
         _tiers = [.. tiers];
         _state = new TenantCapacity[_tiers.Length];
+        _curves = [.. _tiers.Select(_ => new DecayedCurve())];
         _rebalancer = new CapacityRebalancer(options);
         foreach (var t in _tiers)
         {
@@ -51,6 +53,7 @@ public sealed class DramRebalancer
     /// <summary>One rebalancing step; the move made, or null.</summary>
     public RebalanceMove? Step()
     {
+        double seen = 0, shared = 0;
         for (int i = 0; i < _tiers.Length; i++)
         {
             var t = _tiers[i];
@@ -58,10 +61,13 @@ public sealed class DramRebalancer
             // A trim that leased chunks held up last time finishes first.
             TrimmedChunks += t.Tier.TrimToLimit();
             var curves = t.Tier.Curves!;
-            _state[i] = new TenantCapacity(t.MinSlots, t.MaxSlots, t.Tier.SlotLimit, curves.ObservedAccesses, CapacityCurve.FromEstimate(curves.Snapshot(), t.Tier.PolicyName));
+            var (curve, weight) = _curves[i].Update(curves.Snapshot(), t.Tier.PolicyName, curves.ObservedAccesses, _rebalancer.Options.CurveDecay);
+            _state[i] = new TenantCapacity(t.MinSlots, t.MaxSlots, t.Tier.SlotLimit, weight, curve);
+            seen += curves.ObservedAccesses;
+            shared += t.Tier.SlotLimit;
         }
 
-        if (_rebalancer.Next(_state) is not { } move)
+        if (seen < _rebalancer.Options.WarmupMultiple * shared || _rebalancer.Next(_state) is not { } move)
         {
             return null;
         }

@@ -15,6 +15,18 @@ public sealed record RebalanceOptions
     /// <summary>Accesses (all tenants together) the curves must have seen before anything moves.</summary>
     public long MinAccesses { get; init; } = 1024;
 
+    /// <summary>
+    /// Accesses (all tenants together) the curves must have seen before anything moves, as a multiple of the capacity
+    /// shared: a reuse at distance d shows in a curve only after d accesses, so young curves undervalue large sizes.
+    /// </summary>
+    public double WarmupMultiple { get; init; } = 2;
+
+    /// <summary>
+    /// How much of the curves' history each step keeps (<see cref="DecayedCurve"/>): 1 weighs all accesses since start
+    /// alike, lower values follow a changing workload faster at the price of noisier curves.
+    /// </summary>
+    public double CurveDecay { get; init; } = 0.9;
+
     /// <summary>Granularity of the search for the best split: the capacity to share is cut into at most this many units.</summary>
     public int PlanUnits { get; init; } = 256;
 
@@ -34,6 +46,16 @@ public sealed record RebalanceOptions
         if (MinAccesses < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MinAccesses), MinAccesses, "Rebalance:MinAccesses must not be negative.");
+        }
+
+        if (!double.IsFinite(WarmupMultiple) || WarmupMultiple < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmupMultiple), WarmupMultiple, "Rebalance:WarmupMultiple must not be negative.");
+        }
+
+        if (!double.IsFinite(CurveDecay) || CurveDecay is < 0 or > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CurveDecay), CurveDecay, "Rebalance:CurveDecay must be in [0, 1].");
         }
 
         if (PlanUnits is < 2 or > 4096)
