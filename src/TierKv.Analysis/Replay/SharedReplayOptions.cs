@@ -6,12 +6,6 @@ namespace TierKv.Analysis.Replay;
 /// <summary>Settings of a <see cref="SharedDramReplay"/>: the DRAM the tenants share, their bounds, and when the rebalancer runs.</summary>
 public sealed record SharedReplayOptions
 {
-    /// <summary>
-    /// Sizes the tenants' live curves estimate when rebalancing, as multiples of a tenant's pool (its maximum): dense
-    /// between the bounds, where the rebalancer reads them.
-    /// </summary>
-    public static IReadOnlyList<double> RebalanceMultiples { get; } = [0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.5, 0.625, 0.75, 0.875, 1];
-
     /// <summary>DRAM blocks shared by all tenants.</summary>
     public int TotalBlocks { get; init; } = 20_000;
 
@@ -37,7 +31,7 @@ public sealed record SharedReplayOptions
     public RebalanceOptions Rebalance { get; init; } = new();
 
     /// <summary>The tenants' live curves in the rebalanced run.</summary>
-    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceMultiples, Policies = null };
+    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceOptions.CurveMultiples };
 
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate(int tenants)

@@ -3,6 +3,12 @@ namespace TierKv.Rebalancing;
 /// <summary>Settings of a <see cref="CapacityRebalancer"/> (docs/operations.md, "DRAM shared among tenants").</summary>
 public sealed record RebalanceOptions
 {
+    /// <summary>
+    /// Sizes a rebalanced tier's live curve should estimate, as multiples of its pool (its maximum): dense between the
+    /// bounds, where the rebalancer reads the curve.
+    /// </summary>
+    public static IReadOnlyList<double> CurveMultiples { get; } = [0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.5, 0.625, 0.75, 0.875, 1];
+
     /// <summary>Most slots one move takes from a tenant (the step: capacity moves gradually).</summary>
     public int StepSlots { get; init; } = 64;
 
