@@ -51,7 +51,7 @@ public sealed class CapacityRebalancer
             _target = Clamp(tenants, total);
         }
 
-        if (weight < Math.Max(1, Options.MinAccesses))
+        if (weight <= 0 || weight < Options.MinAccesses)
         {
             return null;
         }
