@@ -3,24 +3,19 @@ using TierKv.Cuda.Interop;
 namespace TierKv.Cuda;
 
 /// <summary>A CUDA event with timing: marks a point in a stream that other streams or the host can wait for.</summary>
-public sealed unsafe class CudaEvent : IDisposable
+public sealed unsafe class CudaEvent : CudaResource
 {
-    private readonly CudaDevice _device;
-    private nint _handle;
-
     /// <summary>Creates an event on <paramref name="device"/>.</summary>
     public CudaEvent(CudaDevice device)
+        : base(device)
     {
-        ArgumentNullException.ThrowIfNull(device);
-        _device = device;
-        device.Bind();
         nint e;
         CudaDriver.Check(CudaDriver.Api.cuEventCreate(&e, 0), "cuEventCreate");
-        _handle = e;
+        Own((ulong)e);
     }
 
     /// <summary>The driver handle (<c>CUevent</c>).</summary>
-    public nint Handle => _handle != 0 ? _handle : throw new ObjectDisposedException(nameof(CudaEvent));
+    public nint Handle => (nint)RawHandle;
 
     /// <summary>Records the event at the current end of <paramref name="stream"/>.</summary>
     public void Record(CudaStream stream)
@@ -32,14 +27,14 @@ public sealed unsafe class CudaEvent : IDisposable
     /// <summary>Blocks the calling thread until the work before the event finished.</summary>
     public void Synchronize()
     {
-        _device.Bind();
+        Device.Bind();
         CudaDriver.Check(CudaDriver.Api.cuEventSynchronize(Handle), "cuEventSynchronize");
     }
 
     /// <summary>True when the work before the event finished.</summary>
     public bool IsComplete()
     {
-        _device.Bind();
+        Device.Bind();
         int status = CudaDriver.Api.cuEventQuery(Handle);
         if (status == CudaDriver.NotReady)
         {
@@ -59,14 +54,5 @@ public sealed unsafe class CudaEvent : IDisposable
         return ms;
     }
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        nint h = Interlocked.Exchange(ref _handle, 0);
-        if (h != 0)
-        {
-            _device.Bind();
-            _ = CudaDriver.Api.cuEventDestroy_v2(h);
-        }
-    }
+    private protected override void Release(ulong handle) => _ = CudaDriver.Api.cuEventDestroy_v2((nint)handle);
 }

@@ -3,26 +3,21 @@ using TierKv.Cuda.Interop;
 namespace TierKv.Cuda;
 
 /// <summary>Device memory from <c>cuMemAlloc</c> (plain allocations, never managed memory).</summary>
-public sealed unsafe class DeviceBuffer : IDisposable
+public sealed unsafe class DeviceBuffer : CudaResource
 {
-    private readonly CudaDevice _device;
-    private ulong _pointer;
-
     /// <summary>Allocates <paramref name="bytes"/> on <paramref name="device"/>.</summary>
     public DeviceBuffer(CudaDevice device, long bytes)
+        : base(device)
     {
-        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        _device = device;
-        device.Bind();
         ulong p;
         CudaDriver.Check(CudaDriver.Api.cuMemAlloc_v2(&p, (nuint)bytes), $"cuMemAlloc_v2({bytes} bytes)");
-        _pointer = p;
+        Own(p);
         Bytes = bytes;
     }
 
     /// <summary>Device address.</summary>
-    public ulong Pointer => _pointer != 0 ? _pointer : throw new ObjectDisposedException(nameof(DeviceBuffer));
+    public ulong Pointer => RawHandle;
 
     /// <summary>Size in bytes.</summary>
     public long Bytes { get; }
@@ -31,7 +26,7 @@ public sealed unsafe class DeviceBuffer : IDisposable
     public void CopyFrom(ReadOnlySpan<byte> source, long offset = 0)
     {
         CheckRange(offset, source.Length);
-        _device.Bind();
+        Device.Bind();
         fixed (byte* s = source)
         {
             CudaDriver.Check(CudaDriver.Api.cuMemcpyHtoDAsync_v2(Pointer + (ulong)offset, s, (nuint)source.Length, 0), "cuMemcpyHtoDAsync_v2");
@@ -44,7 +39,7 @@ public sealed unsafe class DeviceBuffer : IDisposable
     public void CopyTo(Span<byte> destination, long offset = 0)
     {
         CheckRange(offset, destination.Length);
-        _device.Bind();
+        Device.Bind();
         fixed (byte* d = destination)
         {
             CudaDriver.Check(CudaDriver.Api.cuMemcpyDtoHAsync_v2(d, Pointer + (ulong)offset, (nuint)destination.Length, 0), "cuMemcpyDtoHAsync_v2");
@@ -56,21 +51,12 @@ public sealed unsafe class DeviceBuffer : IDisposable
     /// <summary>Fills the buffer with <paramref name="value"/> and waits.</summary>
     public void Fill(byte value)
     {
-        _device.Bind();
+        Device.Bind();
         CudaDriver.Check(CudaDriver.Api.cuMemsetD8Async(Pointer, value, (nuint)Bytes, 0), "cuMemsetD8Async");
         CudaDriver.Check(CudaDriver.Api.cuStreamSynchronize(0), "cuStreamSynchronize");
     }
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        ulong p = Interlocked.Exchange(ref _pointer, 0);
-        if (p != 0)
-        {
-            _device.Bind();
-            _ = CudaDriver.Api.cuMemFree_v2(p);
-        }
-    }
+    private protected override void Release(ulong handle) => _ = CudaDriver.Api.cuMemFree_v2(handle);
 
     private void CheckRange(long offset, int length)
     {

@@ -6,29 +6,24 @@ namespace TierKv.Cuda;
 /// Page-locked host memory from <c>cuMemHostAlloc</c>, portable and mapped: DMA copies run at the PCIe ceiling, and
 /// kernels may read or write it directly (under unified addressing its device address equals its host address).
 /// </summary>
-public sealed unsafe class PinnedHostBuffer : IDisposable
+public sealed unsafe class PinnedHostBuffer : CudaResource
 {
     /// <summary><c>CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP</c>.</summary>
     internal const uint PortableMapped = 0x01 | 0x02;
 
-    private readonly CudaDevice _device;
-    private nint _pointer;
-
     /// <summary>Allocates <paramref name="bytes"/> of pinned, mapped host memory.</summary>
     public PinnedHostBuffer(CudaDevice device, long bytes)
+        : base(device)
     {
-        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        _device = device;
-        device.Bind();
         void* p;
         CudaDriver.Check(CudaDriver.Api.cuMemHostAlloc(&p, (nuint)bytes, PortableMapped), $"cuMemHostAlloc({bytes} bytes)");
-        _pointer = (nint)p;
+        Own((ulong)p);
         Bytes = bytes;
     }
 
     /// <summary>Host address (also the device address under unified addressing).</summary>
-    public nint Pointer => _pointer != 0 ? _pointer : throw new ObjectDisposedException(nameof(PinnedHostBuffer));
+    public nint Pointer => (nint)RawHandle;
 
     /// <summary>Size in bytes.</summary>
     public long Bytes { get; }
@@ -44,14 +39,5 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
         return new Span<byte>((byte*)Pointer + offset, length);
     }
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        nint p = Interlocked.Exchange(ref _pointer, 0);
-        if (p != 0)
-        {
-            _device.Bind();
-            _ = CudaDriver.Api.cuMemFreeHost((void*)p);
-        }
-    }
+    private protected override void Release(ulong handle) => _ = CudaDriver.Api.cuMemFreeHost((void*)handle);
 }

@@ -64,6 +64,7 @@ public sealed partial class NvmeTier
         buf.PayloadLength = length;
         buf.Sequence = Interlocked.Increment(ref _sequence);
         buf.Version = 0;
+        buf.Priority = _table.Priorities?.PriorityOf(key) ?? 0;
         var req = _engine.Rent();
         req.File = FileOf(slot);
         req.Offset = OffsetOf(slot);
@@ -137,7 +138,7 @@ public sealed partial class NvmeTier
         }
 
         new ChunkHeader(buf.Layout!.Fingerprint, buf.Key, len, hash).WriteTo(new Span<byte>(p + HeaderOffset, ChunkHeader.Size));
-        SlotTrailer.Write(new Span<byte>(p + BlockFile.Alignment + len, SlotTrailer.Size), buf.Key, buf.Parent, buf.Sequence, buf.Version);
+        SlotTrailer.Write(new Span<byte>(p + BlockFile.Alignment + len, SlotTrailer.Size), buf.Key, buf.Parent, buf.Sequence, buf.Version, buf.Priority);
     }
 
     /// <summary>Copies with non-temporal 32-byte stores; <paramref name="dst"/> is 32-byte aligned (inside a page-aligned staging buffer).</summary>

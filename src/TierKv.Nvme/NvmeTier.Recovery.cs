@@ -240,6 +240,11 @@ public sealed partial class NvmeTier
             {
                 ref var r = ref found[s];
                 PublishLocked(s, r.Key, r.Fingerprint, r.Length, r.HasParent ? r.Parent : null, r.Version, SlotState.Ready);
+                if (r.Priority != 0)
+                {
+                    _table.SetPriorityLocked(s, r.Priority, 0);
+                }
+
                 recovered++;
                 maxSeq = Math.Max(maxSeq, r.Sequence);
             }
@@ -327,7 +332,7 @@ public sealed partial class NvmeTier
         }
 
         var trailer = new ReadOnlySpan<byte>((void*)(buffer + BlockFile.Alignment + len), SlotTrailer.Size);
-        SlotTrailer.TryRead(trailer, header.Key, out long seq, out var parent, out long version);
+        SlotTrailer.TryRead(trailer, header.Key, out long seq, out var parent, out long version, out byte priority);
         return new RecoveredSlot
         {
             Valid = true,
@@ -338,6 +343,7 @@ public sealed partial class NvmeTier
             Version = version,
             HasParent = parent.HasValue,
             Parent = parent ?? default,
+            Priority = priority,
         };
     }
 
@@ -352,5 +358,6 @@ public sealed partial class NvmeTier
         public long Version;
         public bool HasParent;
         public ChunkKey Parent;
+        public byte Priority;
     }
 }

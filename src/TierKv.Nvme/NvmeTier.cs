@@ -1,3 +1,4 @@
+using TierKv.Curves;
 using TierKv.Tiers.Slots;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
@@ -16,7 +17,7 @@ namespace TierKv.Nvme;
 /// slots (warm restart); damaged or torn slots are dropped and counted. A chunk is visible only after its write
 /// completed; a chunk being read is pinned and never overwritten. I/O trouble is a status, never an exception.
 /// </summary>
-public sealed partial class NvmeTier : IWriteBehindTier
+public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
 {
     private const string MetaFile = "tierkv-ssd.meta";
     private const string LockFile = "tierkv-ssd.lock";
@@ -125,6 +126,14 @@ public sealed partial class NvmeTier : IWriteBehindTier
         {
             _files = OpenFiles();
             Recover();
+            if (options.Curves is { } curves)
+            {
+                _table.Curves = new MissRatioCurveEstimator(curves, _slots, _table.PolicyName);
+                if (_counters is not null)
+                {
+                    _counters.Curves = _table.Curves;
+                }
+            }
         }
         catch
         {
@@ -145,6 +154,9 @@ public sealed partial class NvmeTier : IWriteBehindTier
 
     /// <inheritdoc />
     public long UsedBytes => _table.UsedBytes;
+
+    /// <summary>The live miss-ratio curve estimator (<see cref="NvmeTierOptions.Curves"/>), or null.</summary>
+    public MissRatioCurveEstimator? Curves => _table.Curves;
 
     /// <inheritdoc />
     public long ChunkCount => _table.ChunkCount;
@@ -194,13 +206,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
     {
-        var k = keys.Span;
-        var p = present.Span;
-        for (int i = 0; i < k.Length; i++)
-        {
-            p[i] = _table.Contains(k[i]);
-        }
-
+        _table.ContainsEach(keys.Span, present.Span);
         return ValueTask.CompletedTask;
     }
 
@@ -328,6 +334,7 @@ public sealed partial class NvmeTier : IWriteBehindTier
             return;
         }
 
+        DetachPriorities();
         for (int i = 0; i < _options.EffectiveStagingBuffers; i++)
         {
             _permits.Wait();

@@ -1,3 +1,4 @@
+using TierKv.Curves;
 using TierKv.Eviction;
 using TierKv.Nvme.Io;
 
@@ -44,6 +45,13 @@ public sealed record NvmeTierOptions
 
     /// <summary>Tier name in metrics.</summary>
     public string Name { get; init; } = "ssd";
+
+    /// <summary>
+    /// The tier's live miss-ratio curve (null: none): the hit ratio it would have at other sizes for the stream it sees
+    /// (reads that reach it and chunks written to it), as the DRAM tier's (docs/operations.md, "Live curves"). Chunks
+    /// found at recovery are not accesses: the curve starts with the first access after the tier opens.
+    /// </summary>
+    public MissRatioCurveOptions? Curves { get; init; }
 
     /// <summary>Use <c>O_DIRECT</c> where the file system allows it (falls back to buffered I/O, logged once).</summary>
     public bool UseDirectIo { get; init; } = true;

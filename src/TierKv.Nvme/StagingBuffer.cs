@@ -36,6 +36,9 @@ internal sealed class StagingBuffer
     /// <summary>The chunk's version (0: content-addressed), written into the slot trailer.</summary>
     public long Version { get; set; }
 
+    /// <summary>The chunk's priority when it was staged, written into the slot trailer.</summary>
+    public byte Priority { get; set; }
+
     /// <summary>Where the payload to checksum sits: inside this buffer, or the caller's page-aligned memory.</summary>
     public nint Payload { get; set; }
 

@@ -42,7 +42,7 @@ public sealed class RespServer : IAsyncDisposable
         _ownsMetrics = metrics is null;
         Metrics = metrics ?? new TierKvMetrics();
         Tenants = new TenantDirectory(options, Metrics, m => ServerLog.RemoteTier(Logger, m));
-        Instruments = new ServerInstruments(Metrics.Meter, () => _connections.Count);
+        Instruments = new ServerInstruments(Metrics.Meter, () => _connections.Count, Tenants.All);
         Rebalancer = options.Rebalance.Enabled ? new TenantRebalancer(Tenants, Logger) : null;
         Certificate = LoadCertificate(options.Tls);
         Trace = string.IsNullOrEmpty(options.RecordTrace) ? null : AccessTraceWriter.Create(options.RecordTrace, Tenants.Layout.TokensPerChunk);

@@ -103,6 +103,12 @@ public sealed record ServerOptions
     /// <summary>TLS; off when no certificate is given.</summary>
     public TlsOptions Tls { get; init; } = new();
 
+    /// <summary>
+    /// Payload bytes of a tenant's values that <c>KV.PIN</c> may keep pinned (each tenant's own setting overrides it);
+    /// null: half the tenant's DRAM.
+    /// </summary>
+    public long? MaxPinnedBytes { get; init; }
+
     /// <summary>Tenants and their tokens; when empty, authentication is off and one default tenant serves everyone.</summary>
     public IList<TenantOptions> Tenants { get; init; } = [];
 
@@ -238,6 +244,11 @@ public sealed record ServerOptions
             {
                 throw new ArgumentException($"Server:Tenants: tenant '{t.Name}' needs one slot ({EffectiveSlotBytes} bytes) <= MinQuotaBytes ({t.MinQuotaBytes}) <= QuotaBytes ({quota}) <= MaxQuotaBytes ({t.MaxQuotaBytes}).");
             }
+        }
+
+        if (MaxPinnedBytes is < 0)
+        {
+            throw new ArgumentException($"Server:MaxPinnedBytes must not be negative (0 forbids pins); got {MaxPinnedBytes}.");
         }
 
         if (SmallRecordBytes < 4096 || SmallRecordBytes % 4096 != 0)

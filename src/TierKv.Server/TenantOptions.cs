@@ -24,9 +24,17 @@ public sealed record TenantOptions
     /// <summary>SSD bytes the tenant may hold; defaults to <see cref="ServerOptions.SsdBytes"/>.</summary>
     public long? SsdQuotaBytes { get; init; }
 
+    /// <summary>Payload bytes of this tenant's values that <c>KV.PIN</c> may keep pinned; defaults to <see cref="ServerOptions.MaxPinnedBytes"/>, then half the tenant's DRAM.</summary>
+    public long? MaxPinnedBytes { get; init; }
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {
+        if (MaxPinnedBytes is < 0)
+        {
+            throw new ArgumentException($"Server:Tenants: MaxPinnedBytes of tenant '{Name}' must not be negative (0 forbids pins); got {MaxPinnedBytes}.");
+        }
+
         if (string.IsNullOrWhiteSpace(Name) || Name.Length > 64 || Name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
         {
             throw new ArgumentException($"Server:Tenants: tenant name '{Name}' must be 1 to 64 characters of letters, digits, '-', '_' or '.'.");

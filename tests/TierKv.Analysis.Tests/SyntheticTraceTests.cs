@@ -40,9 +40,9 @@ public class SyntheticTraceTests(ITestOutputHelper output)
     {
         var trace = Trace(kind, seed);
         int[] caps = SpreadCapacities(trace);
-        // The loop: hedge (lc leading) is 0.0034 below LRU at 9,173 blocks (40% of the distinct blocks, just above the
-        // loop's size), where only the fast retreat moves it to lru-prefix (a known limit: docs/analysis.md, hedge).
-        AssertNotBelowLru(trace, caps, tolerance: kind switch { "longdocs" or "phases" => 0.003, "loop" => 0.0035, _ => 0.0005 });
+        // The loop: hedge (lc leading) is 0.0008 below LRU at 9,173 blocks (40% of the distinct blocks, just above the
+        // loop's size), where the fast retreat moves it to lru-prefix and back while lc learns (docs/analysis.md, hedge).
+        AssertNotBelowLru(trace, caps, tolerance: kind switch { "longdocs" or "phases" => 0.003, "loop" => 0.001, _ => 0.0005 });
     }
 
     /// <summary>

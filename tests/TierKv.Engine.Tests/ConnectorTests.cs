@@ -131,6 +131,28 @@ public sealed class ConnectorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_system_prompt_saved_with_a_priority_keeps_it_and_the_rest_of_the_sequence_does_not()
+    {
+        using var store = new TieredStore([Dram()]);
+        var connector = new KvConnector(store, Layout) { PromptPriority = new PrefixPriority(300, 200) };
+        var engine = new CachedEngine(_model, connector, LoadingPlanner());
+        var prompt = TestModels.Tokens(600, 28);
+        var logits = new float[_config.VocabSize];
+        using (var seq = new KvSequence(_pool))
+        {
+            await engine.Prefill(seq, prompt, logits).Saves;
+            await connector.SaveSequenceAsync(seq, prompt);
+        }
+
+        // 300 tokens cover one whole chunk of 256; the second chunk holds the request's own tokens too.
+        var keys = PrefixHasher.ComputeKeys(Layout, TenantSalt.None, prompt);
+        Assert.Equal(2, keys.Length);
+        Assert.True(store.Tiers[0].Contains(keys[0]) && store.Tiers[0].Contains(keys[1]));
+        Assert.Equal(200, store.Priorities.PriorityOf(keys[0]));
+        Assert.Equal(0, store.Priorities.PriorityOf(keys[1]));
+    }
+
+    [Fact]
     public void Ssd_hit_gives_logits_bit_identical_to_recompute()
     {
         using var store = new TieredStore([Ssd()]);

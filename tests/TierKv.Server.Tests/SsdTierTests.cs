@@ -42,6 +42,11 @@ public sealed class SsdTierTests : IDisposable
             Assert.Equal(values[i].Length, c2.Get(Name(i), dest));
             Assert.Equal(values[i], dest[..values[i].Length]);
         }
+
+        // The SSD tier has its own live curve: the six reads it served are its accesses (recovery is not).
+        var stats = c2.Stats();
+        Assert.Equal("6", stats["tier.ssd.curve_accesses"]);
+        Assert.NotNull(TierCurve.From(new StatsSample(stats, 0), "ssd"));
     }
 
     [SkippableFact]

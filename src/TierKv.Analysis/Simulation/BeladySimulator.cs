@@ -42,13 +42,7 @@ public static class BeladySimulator
         for (int r = 0; r < trace.RequestCount; r++)
         {
             var blocks = trace.BlocksOf(r);
-            int h = 0;
-            while (h < blocks.Length && resident[blocks[h]])
-            {
-                h++;
-            }
-
-            hits += h;
+            hits += HeldPrefix(blocks, resident);
             foreach (int b in blocks)
             {
                 long n = nextUse[pos++];
@@ -94,13 +88,7 @@ public static class BeladySimulator
         for (int r = 0; r < trace.RequestCount; r++)
         {
             var blocks = trace.BlocksOf(r);
-            int h = 0;
-            while (h < blocks.Length && seen[blocks[h]])
-            {
-                h++;
-            }
-
-            hits += h;
+            hits += HeldPrefix(blocks, seen);
             foreach (int b in blocks)
             {
                 seen[b] = true;
@@ -108,6 +96,18 @@ public static class BeladySimulator
         }
 
         return new SimulationResult("infinite", int.MaxValue, hits, trace.BlockAccesses, 0);
+    }
+
+    /// <summary>How many leading blocks of a request are held: the prefix a hit covers.</summary>
+    private static int HeldPrefix(ReadOnlySpan<int> blocks, bool[] held)
+    {
+        int h = 0;
+        while (h < blocks.Length && held[blocks[h]])
+        {
+            h++;
+        }
+
+        return h;
     }
 
     private static void Compact(PriorityQueue<int, long> heap, bool[] resident, long[] currentNext)

@@ -16,7 +16,7 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
     public sealed class Settings : BenchSettings
     {
         [CommandOption("--endpoints <ENDPOINTS>")]
-        [Description("Redis/Valkey/Garnet endpoints, HOST:PORT[,HOST:PORT...] (a cluster's other nodes are discovered).")]
+        [Description("Redis/Valkey/Garnet endpoints, HOST:PORT[[,HOST:PORT...]] (a cluster's other nodes are discovered).")]
         public string Endpoints { get; init; } = string.Empty;
 
         [CommandOption("--chunks")]

@@ -24,7 +24,7 @@ internal sealed class ProbeCommand : Command<ProbeCommand.Settings>
         public string Dir { get; init; } = "/var/tmp";
 
         [CommandOption("--remote <ENDPOINTS>")]
-        [Description("Remote tier to measure too: Redis/Valkey/Garnet HOST:PORT[,HOST:PORT...] (its keys are removed afterwards).")]
+        [Description("Remote tier to measure too: Redis/Valkey/Garnet HOST:PORT[[,HOST:PORT...]] (its keys are removed afterwards).")]
         public string? Remote { get; init; }
 
         [CommandOption("--quick")]

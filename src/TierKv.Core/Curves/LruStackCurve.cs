@@ -278,9 +278,18 @@ internal sealed class LruStackCurve
     /// <summary>
     /// A 40-bit digest of a key in the high bits of a cell (the low 24 hold its time + 1, so 0 is an empty cell). Two
     /// tracked keys share a digest with odds of about 2^-40 per probe, which would merge them: an estimate may err so.
+    /// The halves are combined by a multiply-add and then mixed (SplitMix64's finalizer): a XOR of the low half with
+    /// the multiplied high half left keys whose halves are both made from one counter (test and trace keys) a fourth
+    /// of them sharing digests.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Tag(in ChunkKey key) => ((key.Low ^ (key.High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL) & ~TimeMask;
+    private static ulong Tag(in ChunkKey key)
+    {
+        ulong z = key.Low + (key.High * 0x9E3779B97F4A7C15UL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (z ^ (z >> 31)) & ~TimeMask;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Home(ulong tag) => (int)(tag >> 40) & _cellMask;

@@ -28,8 +28,8 @@ public sealed class HedgePolicy : EvictionPolicy
     /// <summary>
     /// Two experts, both prefix-aware: <c>lru-prefix</c> (the baseline) and <c>lc-prefix</c> (leads at start). No move
     /// before 8 turnovers (while <c>lc</c> is still learning: moves away and back then cost more than they won on the
-    /// conversation trace), scores over 8 turnovers, a 3% lead; the fast retreat to the baseline as in <c>leader</c>
-    /// (docs/analysis.md).
+    /// conversation trace), scores over 8 turnovers, a 3% lead; the fast retreat to the baseline as in <c>leader</c>,
+    /// and during the warm-up the fast return to <c>lc-prefix</c> once it leads again (docs/analysis.md).
     /// </summary>
     public static LeaderPolicyOptions DefaultOptions { get; } = new()
     {
@@ -42,6 +42,7 @@ public sealed class HedgePolicy : EvictionPolicy
         WarmupTurnovers = 8,
         HalfLifeTurnovers = 8,
         SwitchMargin = 0.03,
+        FastReturn = true,
     };
 
     /// <summary>The follower inside (its leader, switches and expert hits, for reports and tests).</summary>

@@ -338,13 +338,22 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         // baseline within a turnover or so; the usual horizon would keep it for several. Back to the baseline, free.
         bool retreat = _leader != 0 && _options.FastHalfLifeTurnovers > 0 &&
             _fastScore[0] > (_fastScore[_leader] * (1 + _options.SwitchMargin)) + (_options.SwitchConfidence * Math.Sqrt(_fastDisagree[_leader] + 1));
+        // And back during the warm-up: a learning expert that led from the start and dipped below the baseline on the
+        // fast horizon is followed again as soon as it leads there as clearly (the usual horizon waits for the warm-up).
+        int initial = _options.InitialLeader;
+        bool comeback = !retreat && _options.FastReturn && _leader == 0 && initial != 0 && _accesses < _warmup && _options.FastHalfLifeTurnovers > 0 &&
+            _fastScore[initial] > (_fastScore[0] * (1 + _options.SwitchMargin)) + (_options.SwitchConfidence * Math.Sqrt(_fastDisagree[initial] + 1));
         if (retreat)
         {
             best = 0;
         }
+        else if (comeback)
+        {
+            best = initial;
+        }
         else if (best == _leader || _accesses < _warmup)
         {
-            // During the warm-up only the fast retreat to the baseline moves the tier.
+            // During the warm-up only the fast retreat to the baseline (and the fast return from it) moves the tier.
             return;
         }
 
@@ -359,7 +368,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         // A lead that is only recent must also show over the long horizon: two experts that are equal in the long run
         // trade the lead back and forth, and following each swing loses on every one.
         double needed = (_score[_leader] * _options.SwitchMargin) + switchCost + noise;
-        if (retreat || (_score[best] > _score[_leader] + needed && _longScore[best] > _longScore[_leader]))
+        if (retreat || comeback || (_score[best] > _score[_leader] + needed && _longScore[best] > _longScore[_leader]))
         {
             if (_measuring)
             {

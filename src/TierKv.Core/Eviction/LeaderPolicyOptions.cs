@@ -42,6 +42,12 @@ public sealed record LeaderPolicyOptions
     /// <summary>Relative lead another expert needs over the leader before the tier follows it.</summary>
     public double SwitchMargin { get; init; } = 0.01;
 
+    /// <summary>
+    /// During the warm-up, follow the initial leader again as soon as it leads the baseline on the fast horizon after a
+    /// fast retreat (otherwise the tier stays with the baseline until the warm-up ends).
+    /// </summary>
+    public bool FastReturn { get; init; }
+
     /// <summary>Weight of the learned cost of a switch (the hits lost while the tier converges to the new leader); 0 ignores it.</summary>
     public double SwitchCostWeight { get; init; } = 1;
 

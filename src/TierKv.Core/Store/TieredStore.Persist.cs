@@ -71,8 +71,8 @@ public sealed partial class TieredStore
     }
 
     /// <summary>
-    /// Deletes a chunk from every tier (serialized with commits and eviction hand-overs of the same key); returns whether
-    /// any tier held it.
+    /// Deletes a chunk from every tier (serialized with commits and eviction hand-overs of the same key), with its
+    /// priority and pin; returns whether any tier held it.
     /// </summary>
     public async ValueTask<bool> RemoveAsync(ChunkKey key, CancellationToken cancellationToken = default)
     {
@@ -86,6 +86,7 @@ public sealed partial class TieredStore
                 any |= await t.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
             }
 
+            Priorities.Forget(key);
             return any;
         }
         finally

@@ -1,4 +1,5 @@
 using TierKv.Memory;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Store;
 
@@ -17,9 +18,10 @@ public sealed partial class TieredStore
     /// Stores chunks <c>[firstChunk, firstChunk + payload.Length / chunk size)</c> of the prefix named by
     /// <paramref name="keys"/> into the first tier that has room. Returns the number of chunks now held (stored or
     /// already present). Throws, storing nothing, when the payload is not a whole number of chunks or names chunks
-    /// beyond <paramref name="keys"/>.
+    /// beyond <paramref name="keys"/>. A <paramref name="priority"/> above <see cref="ChunkPriorities.Normal"/> is given to
+    /// every chunk stored or already held (<see cref="Priorities"/>); a normal store leaves a chunk's priority as it was.
     /// </summary>
-    public int Store(KvLayout layout, ReadOnlySpan<ChunkKey> keys, ReadOnlySpan<byte> payload, int firstChunk = 0)
+    public int Store(KvLayout layout, ReadOnlySpan<ChunkKey> keys, ReadOnlySpan<byte> payload, int firstChunk = 0, byte priority = ChunkPriorities.Normal)
     {
         int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
         int cb = layout.ChunkBytes;
@@ -28,6 +30,7 @@ public sealed partial class TieredStore
         {
             int i = firstChunk + c;
             ChunkKey? parent = i > 0 ? keys[i - 1] : null;
+            Prioritize(keys[i], priority);
             if (StoreOne(layout, keys[i], parent, payload.Slice(c * cb, cb)))
             {
                 held++;
@@ -37,8 +40,12 @@ public sealed partial class TieredStore
         return held;
     }
 
-    /// <summary>Asynchronous <see cref="Store(KvLayout, ReadOnlySpan{ChunkKey}, ReadOnlySpan{byte}, int)"/>.</summary>
-    public async ValueTask<int> StoreAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, ReadOnlyMemory<byte> payload, int firstChunk = 0, CancellationToken cancellationToken = default)
+    /// <summary>Asynchronous <see cref="Store(KvLayout, ReadOnlySpan{ChunkKey}, ReadOnlySpan{byte}, int, byte)"/> at normal priority.</summary>
+    public ValueTask<int> StoreAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, ReadOnlyMemory<byte> payload, int firstChunk = 0, CancellationToken cancellationToken = default) =>
+        StoreAsync(layout, keys, payload, firstChunk, ChunkPriorities.Normal, cancellationToken);
+
+    /// <summary>Asynchronous <see cref="Store(KvLayout, ReadOnlySpan{ChunkKey}, ReadOnlySpan{byte}, int, byte)"/>.</summary>
+    public async ValueTask<int> StoreAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, ReadOnlyMemory<byte> payload, int firstChunk, byte priority, CancellationToken cancellationToken = default)
     {
         int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
         int cb = layout.ChunkBytes;
@@ -49,6 +56,7 @@ public sealed partial class TieredStore
         {
             int i = firstChunk + c;
             ChunkKey? parent = i > 0 ? keys.Span[i - 1] : null;
+            Prioritize(keys.Span[i], priority);
             inflight.Add(StoreOneAsync(layout, keys.Span[i], parent, payload.Slice(c * cb, cb), cancellationToken));
             if (inflight.Count >= window)
             {

@@ -1,3 +1,4 @@
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Store;
 
@@ -33,8 +34,11 @@ public sealed partial class TieredStore : IDisposable
     private int _dramWritesInFlight;
     private int _waitTripped;
 
-    /// <summary>Creates a store over <paramref name="tiers"/>, fastest first.</summary>
-    public TieredStore(IEnumerable<IKvTier> tiers, TierKvMetrics? metrics = null, TieredStoreOptions? options = null, bool ownsTiers = true)
+    /// <summary>
+    /// Creates a store over <paramref name="tiers"/>, fastest first. Its local tiers obey <paramref name="priorities"/>
+    /// (a registry of its own when null; stores that share one, like a tenant's value classes, share pins and their limit).
+    /// </summary>
+    public TieredStore(IEnumerable<IKvTier> tiers, TierKvMetrics? metrics = null, TieredStoreOptions? options = null, bool ownsTiers = true, ChunkPriorities? priorities = null)
     {
         ArgumentNullException.ThrowIfNull(tiers);
         _tiers = [.. tiers];
@@ -65,6 +69,12 @@ public sealed partial class TieredStore : IDisposable
         }
 
         _ownsTiers = ownsTiers;
+        Priorities = priorities ?? new ChunkPriorities();
+        foreach (var t in _tiers)
+        {
+            (t as IPriorityAware)?.AttachPriorities(Priorities);
+        }
+
         _prefetchPermits = new SemaphoreSlim(_options.MaxPrefetchesInFlight, _options.MaxPrefetchesInFlight);
         _dram = _tiers[0] as HostMemoryTier;
         var remotes = new List<int>();

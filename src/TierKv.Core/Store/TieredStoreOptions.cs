@@ -57,9 +57,17 @@ public sealed record TieredStoreOptions
     /// </summary>
     public bool ShareWithRemote { get; init; } = true;
 
+    /// <summary>The most payload bytes <c>TieredStore.Pin</c> keeps pinned (null: half the first tier's capacity).</summary>
+    public long? MaxPinnedBytes { get; init; }
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {
+        if (MaxPinnedBytes is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPinnedBytes), MaxPinnedBytes, "MaxPinnedBytes must not be negative (0 forbids pins).");
+        }
+
         if (MaxReadsInFlight is < 1 or > 4096)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxReadsInFlight), MaxReadsInFlight, "MaxReadsInFlight must be in [1, 4096].");

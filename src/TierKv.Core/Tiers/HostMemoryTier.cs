@@ -9,7 +9,7 @@ namespace TierKv.Tiers;
 /// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
 /// chunk on the synchronous paths.
 /// </summary>
-public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware
+public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAware
 {
     private readonly HostMemoryTierOptions _options;
     private readonly SlotTable _table;
@@ -52,6 +52,12 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware
             AttachMetrics(metrics);
         }
     }
+
+    /// <inheritdoc />
+    public void AttachPriorities(ChunkPriorities priorities) => _table.AttachPriorities(priorities);
+
+    /// <summary>The priorities and pins this tier obeys (null until a store attaches them).</summary>
+    public ChunkPriorities? Priorities => _table.Priorities;
 
     /// <inheritdoc />
     public void AttachMetrics(TierKvMetrics metrics)
@@ -371,13 +377,7 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware
     /// <inheritdoc />
     public ValueTask ExistsAsync(KvLayout layout, ReadOnlyMemory<ChunkKey> keys, Memory<bool> present, CancellationToken cancellationToken = default)
     {
-        var k = keys.Span;
-        var p = present.Span;
-        for (int i = 0; i < k.Length; i++)
-        {
-            p[i] = _table.Contains(k[i]);
-        }
-
+        _table.ContainsEach(keys.Span, present.Span);
         return ValueTask.CompletedTask;
     }
 

@@ -11,65 +11,30 @@ internal static unsafe class CudaDriver
     public const int Success = 0;
     public const int NotReady = 600;
 
-    private static readonly Lock LoadLock = new();
-    private static Functions? _api;
-    private static string? _unavailable;
+    private static readonly NativeApi<Functions> Driver = new(Load);
 
     /// <summary>The loaded driver, initialised (<c>cuInit</c>); throws <see cref="GpuUnavailableException"/> when absent.</summary>
-    public static Functions Api
-    {
-        get
-        {
-            var api = Volatile.Read(ref _api);
-            return api ?? Load();
-        }
-    }
+    public static Functions Api => Driver.Value;
 
     /// <summary>True once the driver was loaded; lets error formatting avoid loading it.</summary>
-    public static bool IsLoaded => Volatile.Read(ref _api) is not null;
+    public static bool IsLoaded => Driver.IfLoaded is not null;
 
     private static Functions Load()
     {
-        lock (LoadLock)
+        nint lib = NativeLibraryProbe.TryLoadDriver(out string tried);
+        if (lib == 0)
         {
-            if (_api is not null)
-            {
-                return _api;
-            }
-
-            if (_unavailable is not null)
-            {
-                throw new GpuUnavailableException(_unavailable);
-            }
-
-            nint lib = NativeLibraryProbe.TryLoadDriver(out string tried);
-            if (lib == 0)
-            {
-                _unavailable = $"No CUDA GPU driver: the NVIDIA driver library could not be loaded (tried {tried}). Set {NativeLibraryProbe.DriverPathVariable} to its path if it is installed elsewhere.";
-                throw new GpuUnavailableException(_unavailable);
-            }
-
-            Functions api;
-            try
-            {
-                api = new Functions(lib);
-            }
-            catch (EntryPointNotFoundException ex)
-            {
-                _unavailable = $"The CUDA driver library is too old for TierKV's GPU path: {ex.Message}";
-                throw new GpuUnavailableException(_unavailable, ex);
-            }
-
-            int status = api.cuInit(0);
-            if (status != Success)
-            {
-                _unavailable = $"The CUDA driver did not initialise (cuInit: {ErrorName(api, status)} ({status})): no usable GPU on this machine.";
-                throw new GpuUnavailableException(_unavailable);
-            }
-
-            Volatile.Write(ref _api, api);
-            return api;
+            throw new GpuUnavailableException($"No CUDA GPU driver: the NVIDIA driver library could not be loaded (tried {tried}). Set {NativeLibraryProbe.DriverPathVariable} to its path if it is installed elsewhere.");
         }
+
+        var api = NativeApi<Functions>.Bind(lib, l => new Functions(l), "The CUDA driver library is too old for TierKV's GPU path");
+        int status = api.cuInit(0);
+        if (status != Success)
+        {
+            throw new GpuUnavailableException($"The CUDA driver did not initialise (cuInit: {ErrorName(api, status)} ({status})): no usable GPU on this machine.");
+        }
+
+        return api;
     }
 
     /// <summary>Throws a <see cref="CudaException"/> naming <paramref name="call"/> unless <paramref name="status"/> is success.</summary>
@@ -83,7 +48,7 @@ internal static unsafe class CudaDriver
 
     private static void Throw(int status, string call)
     {
-        var api = Volatile.Read(ref _api);
+        var api = Driver.IfLoaded;
         string name = api is null ? CudaErrorNames.Get(status) : ErrorName(api, status);
         string description = api is null ? "" : ErrorString(api, status);
         throw new CudaException(call, status, name, description);

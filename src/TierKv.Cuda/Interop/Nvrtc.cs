@@ -5,57 +5,25 @@ namespace TierKv.Cuda.Interop;
 /// <summary>NVRTC (<c>libnvrtc</c>, from the CUDA toolkit) through function pointers resolved on first use.</summary>
 internal static unsafe class Nvrtc
 {
-    private static readonly Lock LoadLock = new();
-    private static Functions? _api;
-    private static string? _unavailable;
+    private static readonly NativeApi<Functions> Library = new(Load);
 
     /// <summary>The loaded NVRTC; throws <see cref="GpuUnavailableException"/> naming the places tried when absent.</summary>
-    public static Functions Api
-    {
-        get
-        {
-            var api = Volatile.Read(ref _api);
-            return api ?? Load();
-        }
-    }
+    public static Functions Api => Library.Value;
 
     /// <summary>Where NVRTC was loaded from (for logs).</summary>
     public static string LoadedFrom { get; private set; } = "";
 
     private static Functions Load()
     {
-        lock (LoadLock)
+        nint lib = NativeLibraryProbe.TryLoadNvrtc(out string tried);
+        if (lib == 0)
         {
-            if (_api is not null)
-            {
-                return _api;
-            }
-
-            if (_unavailable is not null)
-            {
-                throw new GpuUnavailableException(_unavailable);
-            }
-
-            nint lib = NativeLibraryProbe.TryLoadNvrtc(out string tried);
-            if (lib == 0)
-            {
-                _unavailable = $"No CUDA NVRTC: TierKV compiles its GPU kernels at start-up and needs libnvrtc from the CUDA toolkit (tried {tried}). Set {NativeLibraryProbe.NvrtcPathVariable} to its path.";
-                throw new GpuUnavailableException(_unavailable);
-            }
-
-            try
-            {
-                _api = new Functions(lib);
-            }
-            catch (EntryPointNotFoundException ex)
-            {
-                _unavailable = $"The CUDA NVRTC library at {tried} is unusable: {ex.Message}";
-                throw new GpuUnavailableException(_unavailable, ex);
-            }
-
-            LoadedFrom = tried;
-            return _api;
+            throw new GpuUnavailableException($"No CUDA NVRTC: TierKV compiles its GPU kernels at start-up and needs libnvrtc from the CUDA toolkit (tried {tried}). Set {NativeLibraryProbe.NvrtcPathVariable} to its path.");
         }
+
+        var api = NativeApi<Functions>.Bind(lib, l => new Functions(l), $"The CUDA NVRTC library at {tried} is unusable");
+        LoadedFrom = tried;
+        return api;
     }
 
     /// <summary>Throws a <see cref="CudaException"/> naming <paramref name="call"/> unless the status is success.</summary>
@@ -63,7 +31,8 @@ internal static unsafe class Nvrtc
     {
         if (status != 0)
         {
-            byte* p = _api is null ? null : _api.nvrtcGetErrorString(status);
+            var api = Library.IfLoaded;
+            byte* p = api is null ? null : api.nvrtcGetErrorString(status);
             string name = p == null ? "NVRTC_ERROR_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture) : Marshal.PtrToStringUTF8((nint)p) ?? "";
             throw new CudaException(call, status, name, "NVRTC call failed");
         }

@@ -8,26 +8,22 @@ namespace TierKv.Cuda.Memory;
 /// <c>cuMemHostRegister</c> until disposed. Use it when the pool was not allocated by
 /// <see cref="CudaPinnedHostMemoryAllocator"/>.
 /// </summary>
-public sealed unsafe class PinnedRegistration : IDisposable
+public sealed unsafe class PinnedRegistration : CudaResource
 {
     private const uint RegisterPortableMapped = 0x01 | 0x02;
-    private readonly CudaDevice _device;
-    private nint _pointer;
 
     /// <summary>Registers <paramref name="bytes"/> at <paramref name="pointer"/> (page-aligned) as pinned and mapped.</summary>
     public PinnedRegistration(CudaDevice device, nint pointer, long bytes)
+        : base(device)
     {
-        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         if (pointer == 0 || (pointer & 4095) != 0)
         {
             throw new ArgumentException($"The region to pin must be page-aligned; 0x{pointer:x} is not.", nameof(pointer));
         }
 
-        _device = device;
-        device.Bind();
         CudaDriver.Check(CudaDriver.Api.cuMemHostRegister_v2((void*)pointer, (nuint)bytes, RegisterPortableMapped), $"cuMemHostRegister_v2({bytes} bytes)");
-        _pointer = pointer;
+        Own((ulong)pointer);
         Bytes = bytes;
     }
 
@@ -41,14 +37,5 @@ public sealed unsafe class PinnedRegistration : IDisposable
         return new PinnedRegistration(device, tier.PoolPointer, tier.PoolBytes);
     }
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        nint p = Interlocked.Exchange(ref _pointer, 0);
-        if (p != 0)
-        {
-            _device.Bind();
-            _ = CudaDriver.Api.cuMemHostUnregister((void*)p);
-        }
-    }
+    private protected override void Release(ulong handle) => _ = CudaDriver.Api.cuMemHostUnregister((void*)handle);
 }

@@ -50,16 +50,9 @@ public static unsafe class PagedKvReference
     public static void GatherLayer(PagedKvGeometry geometry, int layer, ReadOnlySpan<byte> layerTensor, ReadOnlySpan<int> pageTable, ReadOnlySpan<nint> chunkAddresses)
     {
         Check(geometry, layer, layerTensor.Length, pageTable, chunkAddresses);
-        int page = checked((int)geometry.PageBytes);
-        for (int q = 0; q < pageTable.Length; q++)
+        fixed (byte* tensor = layerTensor)
         {
-            int c = q / geometry.PagesPerChunk;
-            int p = q - (c * geometry.PagesPerChunk);
-            for (int kv = 0; kv < 2; kv++)
-            {
-                var src = layerTensor.Slice((int)geometry.PagedOffset(pageTable[q], kv), page);
-                src.CopyTo(new Span<byte>((byte*)chunkAddresses[c] + geometry.ChunkOffset(layer, kv, p), page));
-            }
+            MovePages(geometry, layer, tensor, pageTable, chunkAddresses, gather: true);
         }
     }
 
@@ -67,6 +60,16 @@ public static unsafe class PagedKvReference
     public static void ScatterLayer(PagedKvGeometry geometry, int layer, ReadOnlySpan<nint> chunkAddresses, ReadOnlySpan<int> pageTable, Span<byte> layerTensor)
     {
         Check(geometry, layer, layerTensor.Length, pageTable, chunkAddresses);
+        fixed (byte* tensor = layerTensor)
+        {
+            MovePages(geometry, layer, tensor, pageTable, chunkAddresses, gather: false);
+        }
+    }
+
+    // Page by page, K then V: the page at its page-table slot of the layer tensor, and its place in its chunk; copied
+    // from the tensor to the chunk (gather) or back (scatter). The caller checked the arguments.
+    private static void MovePages(PagedKvGeometry geometry, int layer, byte* tensor, ReadOnlySpan<int> pageTable, ReadOnlySpan<nint> chunkAddresses, bool gather)
+    {
         int page = checked((int)geometry.PageBytes);
         for (int q = 0; q < pageTable.Length; q++)
         {
@@ -74,8 +77,9 @@ public static unsafe class PagedKvReference
             int p = q - (c * geometry.PagesPerChunk);
             for (int kv = 0; kv < 2; kv++)
             {
-                var src = new ReadOnlySpan<byte>((byte*)chunkAddresses[c] + geometry.ChunkOffset(layer, kv, p), page);
-                src.CopyTo(layerTensor.Slice((int)geometry.PagedOffset(pageTable[q], kv), page));
+                var paged = new Span<byte>(tensor + geometry.PagedOffset(pageTable[q], kv), page);
+                var chunk = new Span<byte>((byte*)chunkAddresses[c] + geometry.ChunkOffset(layer, kv, p), page);
+                (gather ? paged : chunk).CopyTo(gather ? chunk : paged);
             }
         }
     }

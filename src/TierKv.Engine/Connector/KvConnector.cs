@@ -43,6 +43,12 @@ public sealed class KvConnector
     /// <summary>Where each scheduler-side match is recorded (TierKV's access trace), when set.</summary>
     public AccessTraceWriter? Trace { get; init; }
 
+    /// <summary>
+    /// The priority of every request's shared prefix (a system prompt): its chunks take it when the connector stores
+    /// them, so eviction keeps them after every chunk of lower priority. Null: stored at normal priority.
+    /// </summary>
+    public PrefixPriority? PromptPriority { get; init; }
+
     /// <summary>Tenant number written to the access trace.</summary>
     public int TraceTenant { get; init; }
 
@@ -84,11 +90,19 @@ public sealed class KvConnector
     /// Stores every full chunk of <paramref name="tokens"/> whose KV <paramref name="sequence"/> holds and the store
     /// does not, e.g. after decode extended a conversation. Returns the chunks stored.
     /// </summary>
-    public async Task<int> SaveSequenceAsync(KvSequence sequence, ReadOnlyMemory<int> tokens, CancellationToken cancellationToken = default)
+    public Task<int> SaveSequenceAsync(KvSequence sequence, ReadOnlyMemory<int> tokens, CancellationToken cancellationToken = default) =>
+        SaveSequenceAsync(sequence, tokens, PromptPriority, cancellationToken);
+
+    /// <summary>
+    /// <see cref="SaveSequenceAsync(KvSequence, ReadOnlyMemory{int}, CancellationToken)"/> with the chunks of
+    /// <paramref name="priority"/>'s prefix (a system prompt) at its priority, also those already held.
+    /// </summary>
+    public async Task<int> SaveSequenceAsync(KvSequence sequence, ReadOnlyMemory<int> tokens, PrefixPriority? priority, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         int valid = System.Math.Min(sequence.Length, tokens.Length);
         var keys = PrefixHasher.ComputeKeys(Layout, Salt, tokens.Span[..valid]);
+        Prioritize(keys, priority);
         var missing = new List<int>();
         var where = new int[keys.Length];
         int held = Store.LocateChunks(keys, where);
@@ -115,5 +129,14 @@ public sealed class KvConnector
         }
 
         return await Store.StoreAsync(Layout, keys, payload, first, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Gives the prefix's chunks its priority before they are stored (a transfer's saves call it too).</summary>
+    internal void Prioritize(ReadOnlySpan<ChunkKey> keys, PrefixPriority? priority)
+    {
+        if (priority is { } p)
+        {
+            Store.SetPriority(Layout, keys, p);
+        }
     }
 }

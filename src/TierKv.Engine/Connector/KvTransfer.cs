@@ -164,6 +164,7 @@ public sealed class KvTransfer : IKvLayerHooks, IDisposable
             _layersSaved!.Dispose();
         }
 
+        _connector.Prioritize(_match.KeyArray.AsSpan(0, _saveFirst + count), _connector.PromptPriority);
         return await _connector.Store.StoreAsync(layout, _match.KeyArray.AsMemory(0, _saveFirst + count), payload, _saveFirst).ConfigureAwait(false);
     }
 

@@ -240,27 +240,13 @@ public sealed class GgufFile : ITensorSource
     /// Inverse of llama.cpp's q/k permutation: row <c>h·d + 2i + s</c> of the file is row <c>h·d + s·d/2 + i</c> of
     /// the Hugging Face weight (d the head dimension, s ∈ {0, 1}).
     /// </summary>
-    public static float[] UnpermuteRotary(float[] w, int heads, int columns)
-    {
-        int rows = w.Length / columns;
-        int hd = rows / heads, half = hd / 2;
-        var outW = new float[w.Length];
-        for (int h = 0; h < heads; h++)
-        {
-            for (int i = 0; i < half; i++)
-            {
-                for (int s = 0; s < 2; s++)
-                {
-                    Array.Copy(w, ((long)(h * hd) + (2 * i) + s) * columns, outW, ((long)(h * hd) + (s * half) + i) * columns, columns);
-                }
-            }
-        }
-
-        return outW;
-    }
+    public static float[] UnpermuteRotary(float[] w, int heads, int columns) => MoveRotaryRows(w, heads, columns, interleave: false);
 
     /// <summary>Forward permutation (what llama.cpp's converter applies), for writing test files.</summary>
-    public static float[] PermuteRotary(float[] w, int heads, int columns)
+    public static float[] PermuteRotary(float[] w, int heads, int columns) => MoveRotaryRows(w, heads, columns, interleave: true);
+
+    // Row h·d + 2i + s of the file layout pairs with row h·d + s·d/2 + i of the Hugging Face one; copies one way or the other.
+    private static float[] MoveRotaryRows(float[] w, int heads, int columns, bool interleave)
     {
         int rows = w.Length / columns;
         int hd = rows / heads, half = hd / 2;
@@ -271,7 +257,9 @@ public sealed class GgufFile : ITensorSource
             {
                 for (int s = 0; s < 2; s++)
                 {
-                    Array.Copy(w, ((long)(h * hd) + (s * half) + i) * columns, outW, ((long)(h * hd) + (2 * i) + s) * columns, columns);
+                    long file = ((long)(h * hd) + (2 * i) + s) * columns;
+                    long split = ((long)(h * hd) + (s * half) + i) * columns;
+                    Array.Copy(w, interleave ? split : file, outW, interleave ? file : split, columns);
                 }
             }
         }

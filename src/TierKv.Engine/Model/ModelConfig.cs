@@ -101,39 +101,22 @@ public sealed record ModelConfig
     /// <summary>Vocabulary of the cl100k_base tiktoken encoding used by synthetic models.</summary>
     public const int Cl100kVocab = 100277;
 
+    /// <summary>The synthetic shapes, with cl100k_base's vocabulary and tied embeddings.</summary>
+    public static ModelShapeFamily Synthetic { get; } = new(
+        "tierkv-synthetic",
+        Cl100kVocab,
+        tieEmbeddings: true,
+        tiny: new(Hidden: 192, Layers: 4, Heads: 3, KvHeads: 1, HeadDim: 64, Intermediate: 512),
+        small: new(Hidden: 768, Layers: 10, Heads: 12, KvHeads: 4, HeadDim: 64, Intermediate: 1536),
+        kind: "synthetic model",
+        otherwise: ", or pass a model file");
+
     /// <summary><c>tiny</c>: about 21M parameters (4 layers, hidden 192, 3 heads over 1 KV head).</summary>
-    public static ModelConfig Tiny { get; } = new()
-    {
-        Name = "tierkv-synthetic/tiny",
-        VocabSize = Cl100kVocab,
-        Hidden = 192,
-        Layers = 4,
-        Heads = 3,
-        KvHeads = 1,
-        HeadDim = 64,
-        Intermediate = 512,
-        TieEmbeddings = true,
-    };
+    public static ModelConfig Tiny => Synthetic.Tiny;
 
     /// <summary><c>small</c>: about 128M parameters (10 layers, hidden 768, 12 heads over 4 KV heads).</summary>
-    public static ModelConfig Small { get; } = new()
-    {
-        Name = "tierkv-synthetic/small",
-        VocabSize = Cl100kVocab,
-        Hidden = 768,
-        Layers = 10,
-        Heads = 12,
-        KvHeads = 4,
-        HeadDim = 64,
-        Intermediate = 1536,
-        TieEmbeddings = true,
-    };
+    public static ModelConfig Small => Synthetic.Small;
 
     /// <summary>Finds a named synthetic shape (<c>tiny</c>, <c>small</c>).</summary>
-    public static ModelConfig Named(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "tiny" => Tiny,
-        "small" => Small,
-        _ => throw new ArgumentException($"Unknown synthetic model '{name}': use tiny or small, or pass a model file.", nameof(name)),
-    };
+    public static ModelConfig Named(string name) => Synthetic.Named(name);
 }

@@ -15,41 +15,21 @@ public static class LlamaModelShape
     /// <summary>Byte tokens + merges + begin and end of sequence.</summary>
     public const int VocabSize = 256 + Merges + 2;
 
+    /// <summary>The shapes, with the built-in vocabulary and untied embeddings.</summary>
+    public static ModelShapeFamily Family { get; } = new(
+        "tierkv-llama",
+        VocabSize,
+        tieEmbeddings: false,
+        tiny: new(Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, HeadDim: 16, Intermediate: 128),
+        small: new(Hidden: 256, Layers: 4, Heads: 4, KvHeads: 2, HeadDim: 64, Intermediate: 1024),
+        kind: "model shape");
+
     /// <summary>Two layers, hidden 64: tests.</summary>
-    public static ModelConfig Tiny { get; } = new()
-    {
-        Name = "tierkv-llama/tiny",
-        VocabSize = VocabSize,
-        Hidden = 64,
-        Layers = 2,
-        Heads = 4,
-        KvHeads = 2,
-        HeadDim = 16,
-        Intermediate = 128,
-        MaxPositions = 32768,
-        TieEmbeddings = false,
-    };
+    public static ModelConfig Tiny => Family.Tiny;
 
     /// <summary>The demo model.</summary>
-    public static ModelConfig Small { get; } = new()
-    {
-        Name = "tierkv-llama/small",
-        VocabSize = VocabSize,
-        Hidden = 256,
-        Layers = 4,
-        Heads = 4,
-        KvHeads = 2,
-        HeadDim = 64,
-        Intermediate = 1024,
-        MaxPositions = 32768,
-        TieEmbeddings = false,
-    };
+    public static ModelConfig Small => Family.Small;
 
     /// <summary>The shape called <paramref name="name"/>.</summary>
-    public static ModelConfig Named(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "tiny" => Tiny,
-        "small" => Small,
-        _ => throw new ArgumentException($"Unknown model shape '{name}': use tiny or small.", nameof(name)),
-    };
+    public static ModelConfig Named(string name) => Family.Named(name);
 }

@@ -87,6 +87,12 @@ public sealed class LlamaKvConnector : IDisposable
     /// <summary>The store.</summary>
     public TieredStore Store => _store;
 
+    /// <summary>
+    /// The priority of the conversations' shared prefix (a system prompt): <see cref="SaveAsync"/> gives it to the
+    /// chunks wholly inside its first tokens, so eviction keeps them after every chunk of lower priority. Null: none.
+    /// </summary>
+    public PrefixPriority? PromptPriority { get; set; }
+
     /// <summary>Restores that failed after planning (damaged or vanished chunks, llama.cpp refusing a state).</summary>
     public int FailedRestores { get; private set; }
 
@@ -321,6 +327,11 @@ public sealed class LlamaKvConnector : IDisposable
 
     private async Task<int> StoreAsync(KvLayout layout, ChunkKey[] keys, byte[] payload, int first, int count)
     {
+        if (PromptPriority is { } priority)
+        {
+            _store.SetPriority(layout, keys.AsSpan(0, first + count), priority);
+        }
+
         await _store.StoreAsync(layout, keys.AsMemory(0, first + count), payload, first).ConfigureAwait(false);
         return count;
     }

@@ -110,62 +110,10 @@ public sealed unsafe class BlockFile : IDisposable
     }
 
     /// <summary>Reads up to <paramref name="length"/> bytes at <paramref name="offset"/>; returns the bytes read (fewer at end of file) or a negative errno.</summary>
-    public long ReadAt(nint buffer, long length, long offset)
-    {
-        long done = 0;
-        while (done < length)
-        {
-            nint r = LibC.PRead(_fd, (byte*)buffer + done, (nuint)(length - done), offset + done);
-            if (r < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EIntr)
-                {
-                    continue;
-                }
-
-                return -errno;
-            }
-
-            if (r == 0)
-            {
-                break;
-            }
-
-            done += r;
-        }
-
-        return done;
-    }
+    public long ReadAt(nint buffer, long length, long offset) => Vectored([new IoSegment(buffer, (nint)length)], offset, write: false);
 
     /// <summary>Writes <paramref name="length"/> bytes at <paramref name="offset"/>; returns the length or a negative errno.</summary>
-    public long WriteAt(nint buffer, long length, long offset)
-    {
-        long done = 0;
-        while (done < length)
-        {
-            nint r = LibC.PWrite(_fd, (byte*)buffer + done, (nuint)(length - done), offset + done);
-            if (r < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EIntr)
-                {
-                    continue;
-                }
-
-                return -errno;
-            }
-
-            if (r == 0)
-            {
-                return -LibC.EIo;
-            }
-
-            done += r;
-        }
-
-        return done;
-    }
+    public long WriteAt(nint buffer, long length, long offset) => Vectored([new IoSegment(buffer, (nint)length)], offset, write: true);
 
     /// <summary>
     /// Reads into several buffers from consecutive file bytes at <paramref name="offset"/> (one <c>preadv</c>, so the
@@ -194,6 +142,7 @@ public sealed unsafe class BlockFile : IDisposable
         }
     }
 
+    // One loop for every read and write: retries EINTR and resumes a short transfer where it stopped.
     private long Vectored(ReadOnlySpan<IoSegment> segments, long offset, bool write)
     {
         Span<IoSegment> iov = stackalloc IoSegment[segments.Length];

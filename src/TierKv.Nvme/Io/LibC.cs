@@ -34,9 +34,6 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
     public static partial nint PRead(int fd, void* buffer, nuint count, long offset);
 
-    [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
-    public static partial nint PWrite(int fd, void* buffer, nuint count, long offset);
-
     [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]
     public static partial nint PReadV(int fd, IoSegment* iov, int iovcnt, long offset);
 

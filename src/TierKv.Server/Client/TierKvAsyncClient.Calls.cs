@@ -70,6 +70,18 @@ public sealed partial class TierKvAsyncClient
         public ValueTask<int> ReadAsync(RespReplyReader reader, CancellationToken cancellationToken) => reader.ReadBulkIntoAsync(Destination, cancellationToken);
     }
 
+    /// <summary>KV.PIN or KV.UNPIN, answered with a count.</summary>
+    private readonly record struct PinCall(ReadOnlyMemory<ChunkKey> Keys, TimeSpan? Ttl, bool Unpin) : IRespCall<int>
+    {
+        public ValueTask SendAsync(RespRequestWriter writer, CancellationToken cancellationToken)
+        {
+            TierKvCommands.Pin(writer, Keys.Span, Ttl, Unpin);
+            return writer.FlushAsync(cancellationToken);
+        }
+
+        public ValueTask<int> ReadAsync(RespReplyReader reader, CancellationToken cancellationToken) => reader.ReadCountAsync(cancellationToken);
+    }
+
     /// <summary>KV.LOOKUP KEYS (<see cref="Lookup"/>) or KV.DEL of keys, answered with a count.</summary>
     private readonly record struct KeysCall(ReadOnlyMemory<ChunkKey> Keys, bool Lookup) : IRespCall<int>
     {

@@ -140,6 +140,14 @@ public sealed partial class TierKvAsyncClient : IAsyncDisposable, IDisposable
     public ValueTask<int> DeleteAsync(ReadOnlyMemory<ChunkKey> keys, CancellationToken cancellationToken = default) =>
         CallAsync<KeysCall, int>(new(keys, Lookup: false), cancellationToken);
 
+    /// <summary><c>KV.PIN</c>: pins the held chunks among <paramref name="keys"/>; returns how many are pinned.</summary>
+    public ValueTask<int> PinAsync(ReadOnlyMemory<ChunkKey> keys, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
+        CallAsync<PinCall, int>(new(keys, ttl, Unpin: false), cancellationToken);
+
+    /// <summary><c>KV.UNPIN</c>: returns how many of <paramref name="keys"/> were pinned.</summary>
+    public ValueTask<int> UnpinAsync(ReadOnlyMemory<ChunkKey> keys, CancellationToken cancellationToken = default) =>
+        CallAsync<PinCall, int>(new(keys, null, Unpin: true), cancellationToken);
+
     /// <summary><c>KV.STATS</c> as name/value text pairs.</summary>
     public async ValueTask<IReadOnlyDictionary<string, string>> StatsAsync(CancellationToken cancellationToken = default) =>
         TierKvCommands.StatsFrom(await ExecuteAsync(["KV.STATS"], cancellationToken).ConfigureAwait(false));

@@ -133,6 +133,25 @@ public sealed class TierKvClient : IDisposable
         return (int)_reader.ReadInteger();
     }
 
+    /// <summary>
+    /// <c>KV.PIN</c>: pins the held chunks among <paramref name="keys"/> (for <paramref name="ttl"/>, whole seconds);
+    /// returns how many are pinned. Past the tenant's limit the server answers <c>PINLIMIT</c> (a <see cref="TierKvServerException"/>).
+    /// </summary>
+    public int Pin(ReadOnlySpan<ChunkKey> keys, TimeSpan? ttl = null)
+    {
+        TierKvCommands.Pin(_writer, keys, ttl, unpin: false);
+        _writer.Flush();
+        return (int)_reader.ReadInteger();
+    }
+
+    /// <summary><c>KV.UNPIN</c>: returns how many of <paramref name="keys"/> were pinned.</summary>
+    public int Unpin(ReadOnlySpan<ChunkKey> keys)
+    {
+        TierKvCommands.Pin(_writer, keys, null, unpin: true);
+        _writer.Flush();
+        return (int)_reader.ReadInteger();
+    }
+
     /// <summary><c>KV.STATS</c> as name/value text pairs.</summary>
     public IReadOnlyDictionary<string, string> Stats() => TierKvCommands.StatsFrom(Execute("KV.STATS"));
 

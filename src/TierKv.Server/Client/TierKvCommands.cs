@@ -73,6 +73,24 @@ internal static class TierKvCommands
 
     public static void Delete(RespRequestWriter w, ReadOnlySpan<ChunkKey> keys) => Keyed(w, "KV.DEL"u8, keys);
 
+    /// <summary><c>KV.PIN key [key ...] [TTL seconds]</c>, or <c>KV.UNPIN key [key ...]</c> when <paramref name="unpin"/>.</summary>
+    public static void Pin(RespRequestWriter w, ReadOnlySpan<ChunkKey> keys, TimeSpan? ttl, bool unpin)
+    {
+        if (ttl is { } t && t < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ttl), t, "A pin's time to live is a whole number of seconds, at least 1.");
+        }
+
+        w.Begin(keys.Length + 1 + (ttl is null || unpin ? 0 : 2));
+        w.Arg(unpin ? "KV.UNPIN"u8 : "KV.PIN"u8);
+        w.ArgKeys(keys);
+        if (ttl is { } seconds && !unpin)
+        {
+            w.Arg("TTL"u8);
+            w.ArgText(((long)seconds.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
     /// <summary>Any command, its arguments as UTF-8.</summary>
     public static void Any(RespRequestWriter w, IReadOnlyList<string> args)
     {

@@ -36,6 +36,8 @@ internal enum CommandKind
     ReadOnly,
     ReadWrite,
     Asking,
+    KvPin,
+    KvUnpin,
 }
 
 /// <summary>Maps a command name (any case) to its <see cref="CommandKind"/> without allocating.</summary>
@@ -64,12 +66,14 @@ internal static class CommandNames
         6 when Ascii.EqualsIgnoreCase(name, "EXISTS"u8) => CommandKind.Exists,
         6 when Ascii.EqualsIgnoreCase(name, "DBSIZE"u8) => CommandKind.DbSize,
         6 when Ascii.EqualsIgnoreCase(name, "KV.GET"u8) => CommandKind.KvGet,
+        6 when Ascii.EqualsIgnoreCase(name, "KV.PIN"u8) => CommandKind.KvPin,
         6 when Ascii.EqualsIgnoreCase(name, "KV.PUT"u8) => CommandKind.KvPut,
         6 when Ascii.EqualsIgnoreCase(name, "KV.DEL"u8) => CommandKind.KvDel,
         6 when Ascii.EqualsIgnoreCase(name, "UNLINK"u8) => CommandKind.Del,
         7 when Ascii.EqualsIgnoreCase(name, "COMMAND"u8) => CommandKind.Command,
         7 when Ascii.EqualsIgnoreCase(name, "CLUSTER"u8) => CommandKind.Cluster,
         8 when Ascii.EqualsIgnoreCase(name, "KV.STATS"u8) => CommandKind.KvStats,
+        8 when Ascii.EqualsIgnoreCase(name, "KV.UNPIN"u8) => CommandKind.KvUnpin,
         8 when Ascii.EqualsIgnoreCase(name, "READONLY"u8) => CommandKind.ReadOnly,
         9 when Ascii.EqualsIgnoreCase(name, "READWRITE"u8) => CommandKind.ReadWrite,
         9 when Ascii.EqualsIgnoreCase(name, "KV.LOOKUP"u8) => CommandKind.KvLookup,

@@ -113,6 +113,10 @@ internal sealed partial class RespConnection
                 return Delete(src, argc);
             case CommandKind.KvLookup:
                 return Lookup(src, argc);
+            case CommandKind.KvPin:
+                return Pin(src, argc);
+            case CommandKind.KvUnpin:
+                return Unpin(src, argc);
             case CommandKind.MGet:
                 return MGet(src, argc);
             case CommandKind.Scan:

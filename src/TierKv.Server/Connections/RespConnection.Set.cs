@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -20,7 +21,7 @@ internal sealed partial class RespConnection
     /// <summary>SET or KV.PUT whose value arrived with the command (small values).</summary>
     private ValueTask<bool> PutBuffered(CommandKind kind, ReadOnlySpan<byte> src, int argc)
     {
-        if (!ParsePut(kind, src, argc, out var key, out var parent, out string? error))
+        if (!ParsePut(kind, src, argc, out var key, out var parent, out int priority, out string? error))
         {
             return Fail(error!);
         }
@@ -53,6 +54,7 @@ internal sealed partial class RespConnection
         }
 
         bool overwrite = kind == CommandKind.Set;
+        tenant.Values.SetPriority(key, priority);
         var status = tenant.Values.Begin(key, ValueRecord.Needed(name.Length, value.Length), overwrite, out var write);
         if (status != TierWriteStatus.Stored)
         {
@@ -140,13 +142,17 @@ internal sealed partial class RespConnection
         }
     }
 
-    /// <summary>Parses the key of <c>SET key value [options]</c>, <c>KV.PUT key value</c> or <c>KV.PUT key PARENT parent value</c>.</summary>
-    private bool ParsePut(CommandKind kind, ReadOnlySpan<byte> src, int argc, out ChunkKey key, out ChunkKey? parent, out string? error)
+    /// <summary>
+    /// Parses the key of <c>SET key value [options]</c> or <c>KV.PUT key [PARENT parent] [PRIORITY p] value</c>, and
+    /// KV.PUT's options (<paramref name="priority"/> -1 when not given: the key keeps the priority it has).
+    /// </summary>
+    private bool ParsePut(CommandKind kind, ReadOnlySpan<byte> src, int argc, out ChunkKey key, out ChunkKey? parent, out int priority, out string? error)
     {
         key = default;
         parent = null;
+        priority = -1;
         error = null;
-        bool ok = kind == CommandKind.Set ? argc >= 3 : argc is 3 or 5;
+        bool ok = kind == CommandKind.Set ? argc >= 3 : argc is 3 or 5 or 7;
         if (!ok)
         {
             error = kind == CommandKind.Set ? Replies.WrongArgs("set") : Replies.KvPutArity;
@@ -161,15 +167,23 @@ internal sealed partial class RespConnection
         }
 
         key = tenant.Scope(k);
-        if (kind == CommandKind.KvPut && argc == 5)
+        for (int i = 2; kind == CommandKind.KvPut && i < argc - 1; i += 2)
         {
-            if (!Ascii.EqualsIgnoreCase(Arg(src, _args[2]), "PARENT"u8) || !KeyNames.TryMap(Arg(src, _args[3]), out var p))
+            var option = Arg(src, _args[i]);
+            var value = Arg(src, _args[i + 1]);
+            if (Ascii.EqualsIgnoreCase(option, "PARENT"u8) && parent is null && KeyNames.TryMap(value, out var p))
+            {
+                parent = tenant.Scope(p);
+            }
+            else if (Ascii.EqualsIgnoreCase(option, "PRIORITY"u8) && priority < 0 && Utf8Parser.TryParse(value, out byte level, out int used) && used == value.Length)
+            {
+                priority = level;
+            }
+            else
             {
                 error = Replies.KvPutSyntax;
                 return false;
             }
-
-            parent = tenant.Scope(p);
         }
 
         return true;

@@ -22,7 +22,7 @@ internal sealed partial class RespConnection
     private ArgRange[]? _trailing;
 
     /// <summary>What a command with a streamed argument needs once the buffered part is released.</summary>
-    private readonly record struct TailCommand(CommandKind Kind, ChunkKey Key, ChunkKey? Parent, string? Error, bool CloseAfterError, byte[]? Materialized, int NameLength, int Trailing);
+    private readonly record struct TailCommand(CommandKind Kind, ChunkKey Key, ChunkKey? Parent, string? Error, bool CloseAfterError, byte[]? Materialized, int NameLength, int Trailing, int Priority = -1);
 
     /// <summary>Reads what a command with a large argument needs from its buffered part (still valid here).</summary>
     private TailCommand PrepareTail(ReadOnlyMemory<byte> memory, int argc, int consumed, long tail, int tailIndex)
@@ -42,14 +42,14 @@ internal sealed partial class RespConnection
             // Other commands are counted when their materialized copy executes.
             _server.Instruments.Command(kind, _tenant);
             _tenant?.Stats.RecordCommand();
-            if (!ParsePut(kind, src, argc, out var key, out var parent, out string? error))
+            if (!ParsePut(kind, src, argc, out var key, out var parent, out int priority, out string? error))
             {
                 return new TailCommand(kind, default, null, error, false, null, 0, trailing);
             }
 
             var name = Arg(src, _args[1]);
             name.CopyTo(_name);
-            return new TailCommand(kind, key, parent, null, false, null, name.Length, trailing);
+            return new TailCommand(kind, key, parent, null, false, null, name.Length, trailing, priority);
         }
 
         if (trailing > 0)
@@ -97,6 +97,7 @@ internal sealed partial class RespConnection
 
         long t0 = Stopwatch.GetTimestamp();
         bool overwrite = cmd.Kind == CommandKind.Set;
+        tenant.Values.SetPriority(cmd.Key, cmd.Priority);
         var status = tenant.Values.Begin(cmd.Key, ValueRecord.Needed(cmd.NameLength, (int)tail), overwrite, out var write);
         if (status != TierWriteStatus.Stored)
         {

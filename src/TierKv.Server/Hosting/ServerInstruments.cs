@@ -15,8 +15,10 @@ internal sealed class ServerInstruments
     private readonly Counter<long> _slowSenders;
     private readonly KeyValuePair<string, object?>[] _commandTags;
 
-    public ServerInstruments(Meter meter, Func<int> connected)
+    public ServerInstruments(Meter meter, Func<int> connected, IReadOnlyList<Tenant> tenants)
     {
+        meter.CreateObservableGauge("tierkv.server.pinned_chunks", () => PerTenant(tenants, static t => t.Values.PinnedChunks), "{chunk}", "Values pinned by KV.PIN, by tenant.");
+        meter.CreateObservableGauge("tierkv.server.pinned_bytes", () => PerTenant(tenants, static t => t.Values.PinnedBytes), "By", "Record bytes of the values pinned by KV.PIN, by tenant (limit: MaxPinnedBytes).");
         _commands = meter.CreateCounter<long>("tierkv.server.commands", "{command}", "Commands received, by command and tenant.");
         _connections = meter.CreateCounter<long>("tierkv.server.connections_accepted", "{connection}", "Connections accepted.");
         _rejected = meter.CreateCounter<long>("tierkv.server.connections_rejected", "{connection}", "Connections refused (Server:MaxClients).");
@@ -45,6 +47,14 @@ internal sealed class ServerInstruments
     }
 
     public void Accepted() => _connections.Add(1);
+
+    private static IEnumerable<Measurement<long>> PerTenant(IReadOnlyList<Tenant> tenants, Func<Tenant, long> value)
+    {
+        foreach (var t in tenants)
+        {
+            yield return new Measurement<long>(value(t), t.Tag);
+        }
+    }
 
     public void Rejected() => _rejected.Add(1);
 

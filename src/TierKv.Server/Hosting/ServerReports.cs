@@ -51,6 +51,8 @@ internal static class ServerReports
         sb.Append("keyspace_hits:").Append(Interlocked.Read(ref s.GetHits)).Append("\r\n");
         sb.Append("keyspace_misses:").Append(Interlocked.Read(ref s.GetMisses)).Append("\r\n");
         sb.Append("evicted_keys:").Append(tenant.DramCounters.Evictions).Append("\r\n");
+        sb.Append("pinned_keys:").Append(tenant.Values.PinnedChunks).Append("\r\n");
+        sb.Append("pinned_bytes:").Append(tenant.Values.PinnedBytes).Append("\r\n");
         if (tenant.Dram.Curves is { } curves)
         {
             sb.Append("\r\n# Curves\r\n");
@@ -143,7 +145,7 @@ internal static class ServerReports
             pairs.Add((p + "io_errors", Interlocked.Read(ref c.IoErrors)));
             pairs.Add((p + "read_p50_us", c.ReadLatency.PercentileMicroseconds(0.5)));
             pairs.Add((p + "read_p99_us", c.ReadLatency.PercentileMicroseconds(0.99)));
-            if (tier is Tiers.HostMemoryTier { Curves: { } curves })
+            if (c.Curves is { } curves)
             {
                 foreach (var (name, value) in Curves.CurveStats.Pairs(p, curves))
                 {
@@ -167,6 +169,9 @@ internal static class ServerReports
 
         pairs.Add(("expiring_keys", (long)tenant.Values.ExpiringKeys));
         pairs.Add(("expired_keys", tenant.Values.ExpiredKeys));
+        pairs.Add(("pinned_chunks", (long)tenant.Values.PinnedChunks));
+        pairs.Add(("pinned_bytes", tenant.Values.PinnedBytes));
+        pairs.Add(("max_pinned_bytes", tenant.Values.MaxPinnedBytes));
         pairs.Insert(1, ("tiers", string.Join(',', names)));
         output.MapHeader(pairs.Count);
         foreach (var (name, value) in pairs)

@@ -50,6 +50,8 @@ internal static class CommandTable
         new("kv.del", -2, ["write"], 1, -1, 1),
         new("kv.lookup", -3, ReadOnly, 0, 0, 0),
         new("kv.stats", 1, ReadOnly, 0, 0, 0),
+        new("kv.pin", -2, ["write"], 1, -1, 1),
+        new("kv.unpin", -2, ["write"], 1, -1, 1),
     ];
 
     public static void Write(ReplyBuffer output, in Entry e)

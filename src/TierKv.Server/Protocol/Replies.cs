@@ -18,8 +18,9 @@ internal static class Replies
     public const string Syntax = "ERR syntax error";
     public const string NotInteger = "ERR value is not an integer or out of range";
     public const string InvalidCursor = "ERR invalid cursor";
-    public const string KvPutArity = "ERR wrong number of arguments for 'kv.put' command: KV.PUT key [PARENT parent] value";
-    public const string KvPutSyntax = "ERR syntax error: KV.PUT key [PARENT parent] value";
+    public const string KvPutArity = "ERR wrong number of arguments for 'kv.put' command: KV.PUT key [PARENT parent] [PRIORITY 0-255] value";
+    public const string KvPutSyntax = "ERR syntax error: KV.PUT key [PARENT parent] [PRIORITY 0-255] value";
+    public const string KvPinTtl = "ERR KV.PIN's TTL is a positive number of seconds: KV.PIN key [key ...] [TTL seconds]";
     public const string AllSlotsBusy = "ERR no space: every DRAM slot of this tenant is being read; retry later";
     public const string LookupTokensBlob = "ERR KV.LOOKUP TOKENS takes the token ids as one blob of little-endian 32-bit integers";
     public const string LookupSyntax = "ERR syntax: KV.LOOKUP KEYS key [key ...] | KV.LOOKUP TOKENS blob";
@@ -60,6 +61,9 @@ internal static class Replies
     public static string UnknownSubcommand(ReadOnlySpan<byte> sub) => $"ERR unknown subcommand '{CommandNames.Printable(sub)}'. Try CLIENT HELP.";
 
     public static string LookupBadKey(int index) => $"ERR key {index} of KV.LOOKUP is not a valid key name";
+
+    /// <summary>A pin past the tenant's limit: the exception's message names the limit and the bytes.</summary>
+    public static string PinLimit(string message) => "PINLIMIT " + message;
 
     public static string ValueSize(int max, long got) => $"ERR values are 1 to {max} bytes (the slot size); got {got}";
 

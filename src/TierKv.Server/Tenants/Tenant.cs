@@ -16,7 +16,7 @@ internal sealed class Tenant : IDisposable
 {
     private readonly byte[] _tokenHash;
 
-    public Tenant(int index, string name, string? token, TenantSalt salt, ValueClass chunks, ValueClass? small)
+    public Tenant(int index, string name, string? token, TenantSalt salt, ValueClass chunks, ValueClass? small, long maxPinnedBytes)
     {
         Index = index;
         Name = name;
@@ -30,7 +30,7 @@ internal sealed class Tenant : IDisposable
         _tokenHash = token is null ? [] : SHA256.HashData(Encoding.UTF8.GetBytes(token));
         Tag = new KeyValuePair<string, object?>("tenant", name);
         DramCounters = chunks.DramCounters;
-        Values = new TenantStore(chunks, small);
+        Values = new TenantStore(chunks, small, maxPinnedBytes);
     }
 
     /// <summary>The storage API the command handlers use.</summary>

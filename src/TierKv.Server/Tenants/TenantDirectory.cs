@@ -7,6 +7,7 @@ using TierKv.Remote;
 using TierKv.Server.Protocol;
 using TierKv.Store;
 using TierKv.Tiers;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Server.Tenants;
 
@@ -26,7 +27,7 @@ internal sealed class TenantDirectory : IDisposable
         if (options.Tenants.Count == 0)
         {
             AuthRequired = false;
-            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.DramBytes, options.SsdBytes, tierSuffix: "")];
+            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.DramBytes, options.SsdBytes, options.MaxPinnedBytes, tierSuffix: "")];
         }
         else
         {
@@ -37,7 +38,7 @@ internal sealed class TenantDirectory : IDisposable
                 var t = options.Tenants[i];
                 long quota = t.QuotaBytes ?? options.DramBytes;
                 long pool = options.Rebalance.Enabled ? Math.Max(quota, t.MaxQuotaBytes ?? quota) : quota;
-                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), quota, pool, t.SsdQuotaBytes ?? options.SsdBytes, "." + t.Name);
+                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), quota, pool, t.SsdQuotaBytes ?? options.SsdBytes, t.MaxPinnedBytes ?? options.MaxPinnedBytes, "." + t.Name);
             }
         }
     }
@@ -93,11 +94,14 @@ internal sealed class TenantDirectory : IDisposable
     }
 
     /// <summary>A tenant whose chunk records may use <paramref name="dramBytes"/> of a DRAM pool of <paramref name="poolBytes"/> (more only when rebalancing).</summary>
-    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long poolBytes, long ssdBytes, string tierSuffix)
+    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long poolBytes, long ssdBytes, long? maxPinnedBytes, string tierSuffix)
     {
         long smallDram = options.SmallAreaBytes(dramBytes);
         long smallSsd = smallDram == 0 ? 0 : Math.Max(ssdBytes / 32, options.SmallRecordBytes * 16L);
-        var chunks = CreateClass(options, metrics, log, options.RecordBytes, poolBytes - smallDram, ssdBytes, name, tierSuffix);
+
+        // One registry for both value classes: a key's pin and priority follow it, and pins share one limit.
+        var priorities = new ChunkPriorities();
+        var chunks = CreateClass(options, metrics, log, options.RecordBytes, poolBytes - smallDram, ssdBytes, name, tierSuffix, priorities);
         try
         {
             if (poolBytes > dramBytes)
@@ -105,8 +109,8 @@ internal sealed class TenantDirectory : IDisposable
                 chunks.Dram.SetSlotLimit((int)((dramBytes - smallDram) / chunks.Dram.SlotBytes));
             }
 
-            var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix);
-            return new Tenant(index, name, token, salt, chunks, small);
+            var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix, priorities);
+            return new Tenant(index, name, token, salt, chunks, small, maxPinnedBytes ?? (dramBytes / 2));
         }
         catch
         {
@@ -122,7 +126,7 @@ internal sealed class TenantDirectory : IDisposable
         return curves is not null && options.Rebalance.Enabled && options.Curves.Multiples.Count == 0 ? curves with { Multiples = RebalanceOptions.CurveMultiples } : curves;
     }
 
-    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix)
+    private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix, ChunkPriorities priorities)
     {
         var dram = new HostMemoryTier(
             new HostMemoryTierOptions
@@ -147,6 +151,7 @@ internal sealed class TenantDirectory : IDisposable
                         SlotBytes = record,
                         Name = "ssd" + tierSuffix,
                         EvictionPolicy = options.EvictionPolicy,
+                        Curves = options.Curves.ToEstimatorOptions(),
                     },
                     metrics));
             }
@@ -164,7 +169,7 @@ internal sealed class TenantDirectory : IDisposable
                 WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
                 PromoteOnHit = false,
             };
-            return new ValueClass(new TieredStore(tiers, metrics, storeOptions), dram, record);
+            return new ValueClass(new TieredStore(tiers, metrics, storeOptions, priorities: priorities), dram, record);
         }
         catch
         {

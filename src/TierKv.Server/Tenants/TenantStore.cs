@@ -21,10 +21,11 @@ internal sealed partial class TenantStore
     /// <summary>Expiry (Unix ms) of the keys that have a time to live; the records carry it too, for restarts.</summary>
     private readonly ConcurrentDictionary<ChunkKey, long> _expiry = new();
 
-    public TenantStore(ValueClass chunks, ValueClass? small)
+    public TenantStore(ValueClass chunks, ValueClass? small, long maxPinnedBytes)
     {
         _chunks = chunks;
         _small = small;
+        MaxPinnedBytes = maxPinnedBytes;
         LoadExpiries(chunks);
         if (small is not null)
         {

@@ -56,6 +56,61 @@ public class LeaderPolicyTests
         Assert.Equal(policy.ExpertHits[1], policy.TierHits, 0.05 * policy.ExpertHits[1]);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void After_a_fast_retreat_in_the_warm_up_the_fast_return_follows_the_initial_leader_again(bool fastReturn)
+    {
+        // Scans between reads of a hot set (the credit wins), then a stretch where every key comes back once, soon
+        // (LRU wins: the tier retreats), then scans and the hot set again, all within the warm-up.
+        const int capacity = 100;
+        var stream = new List<int>();
+        var rng = new Random(3);
+        int next = 100_000;
+        void ScansAndHotSet(int rounds)
+        {
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int i = 0; i < 20; i++)
+                {
+                    stream.Add(PolicyHarness.Key(rng.Next(40), 0));
+                }
+
+                for (int i = 0; i < 150; i++)
+                {
+                    stream.Add(PolicyHarness.Key(next++, 0));
+                }
+            }
+        }
+
+        ScansAndHotSet(100);
+        for (int block = 0; block < 100; block++)
+        {
+            // 80 new keys, then the same 80 again: within LRU's 100 slots, beyond what the credit leaves beside the hot set.
+            for (int pass = 0; pass < 2; pass++)
+            {
+                for (int i = 0; i < 80; i++)
+                {
+                    stream.Add(PolicyHarness.Key(next + i, 0));
+                }
+            }
+
+            next += 80;
+        }
+
+        ScansAndHotSet(200);
+        var options = new LeaderPolicyOptions { Experts = [Lru, LeaderExpert.Credit(0.25)], InitialLeader = 1, WarmupTurnovers = 10_000, FastReturn = fastReturn };
+        var policy = new LeaderPolicy(capacity, options);
+        long hits = Hits(policy, stream);
+        Assert.True(policy.Switches >= 1, "the tier retreats to LRU while keys come back once");
+        Assert.Equal(fastReturn ? "alfu-0.25" : "lru", policy.LeaderName);
+        if (fastReturn)
+        {
+            var without = new LeaderPolicy(capacity, options with { FastReturn = false });
+            Assert.True(hits > Hits(without, stream), "following the credit again wins the hot set's hits back");
+        }
+    }
+
     [Fact]
     public void Stays_with_lru_when_keys_come_back_once_soon_and_never_again()
     {

@@ -15,7 +15,7 @@ namespace TierKv.Tiers.Slots;
 /// outside it, on slots that are either being written (invisible) or pinned. <see cref="Unpin"/> is lock-free unless the
 /// slot was detached and this was its last reader.
 /// </remarks>
-public sealed class SlotTable : IEvictionCandidates
+public sealed partial class SlotTable : IEvictionCandidates
 {
     private readonly SlotIndex _index;
     private readonly EvictionPolicy _policy;
@@ -50,6 +50,8 @@ public sealed class SlotTable : IEvictionCandidates
         _parentKey = new ChunkKey[slots];
         _hasParent = new bool[slots];
         _freeStack = new int[slots];
+        _priority = new byte[slots];
+        _pinnedUntil = new long[slots];
         if (!startEmpty)
         {
             for (int i = 0; i < slots; i++)
@@ -90,6 +92,15 @@ public sealed class SlotTable : IEvictionCandidates
 
     /// <summary>Whether <paramref name="key"/> is published; lock-free.</summary>
     public bool Contains(in ChunkKey key) => _index.Contains(key);
+
+    /// <summary>Whether each of <paramref name="keys"/> is published, into <paramref name="present"/>; lock-free.</summary>
+    public void ContainsEach(ReadOnlySpan<ChunkKey> keys, Span<bool> present)
+    {
+        for (int i = 0; i < keys.Length; i++)
+        {
+            present[i] = _index.Contains(keys[i]);
+        }
+    }
 
     /// <summary>The slot holding <paramref name="key"/>; under the lock.</summary>
     public bool TryGetLocked(in ChunkKey key, out int slot) => _index.TryGet(key, out slot);
@@ -148,8 +159,11 @@ public sealed class SlotTable : IEvictionCandidates
         return true;
     }
 
-    /// <summary>The policy's victim among ready, unpinned slots not being handed down; -1 when there is none.</summary>
-    public int SelectVictimLocked(in ChunkKey incoming) => _policy.SelectVictim(incoming, this);
+    /// <summary>
+    /// The policy's victim among ready, unpinned slots not being handed down, of the lowest priority that has one
+    /// (<see cref="ChunkPriorities"/>); -1 when there is none.
+    /// </summary>
+    public int SelectVictimLocked(in ChunkKey incoming) => _elevated == 0 ? _policy.SelectVictim(incoming, this) : SelectByPriorityLocked(incoming);
 
     /// <summary>Makes a filled slot visible under <paramref name="key"/> (<see cref="SlotState.Ready"/> or <see cref="SlotState.Staged"/>).</summary>
     public void PublishLocked(int slot, in ChunkKey key, int length, ChunkKey? parent, long version, SlotState state)
@@ -175,6 +189,7 @@ public sealed class SlotTable : IEvictionCandidates
         _policy.OnInsert(slot, key, parent);
         Curves?.Observe(key, parent);
         _usedBytes += length;
+        ApplyPriorityLocked(slot, key, entering: true);
     }
 
     /// <summary>Takes a published slot out of the index and the policy; it moves to <paramref name="state"/>.</summary>
@@ -185,6 +200,7 @@ public sealed class SlotTable : IEvictionCandidates
         _policy.OnRemove(slot);
         _lineage.Detach(slot);
         _usedBytes -= _lengths[slot];
+        LeavePriorityLocked(slot);
         SetStateLocked(slot, state);
     }
 
@@ -284,7 +300,8 @@ public sealed class SlotTable : IEvictionCandidates
     /// <summary>Forgets every published key (the tier is closing).</summary>
     public void ClearLocked() => _index.Clear();
 
-    bool IEvictionCandidates.CanEvict(int slot) => _states[slot] == SlotState.Ready && Volatile.Read(ref _pins[slot]) == 0 && !_draining[slot];
+    bool IEvictionCandidates.CanEvict(int slot) =>
+        _states[slot] == SlotState.Ready && Volatile.Read(ref _pins[slot]) == 0 && !_draining[slot] && _priority[slot] <= _floor && _pinnedUntil[slot] <= _nowMs;
 
     bool IEvictionCandidates.IsLeaf(int slot) => _lineage.IsLeaf(slot);
 

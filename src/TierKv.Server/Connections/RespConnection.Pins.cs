@@ -1,0 +1,84 @@
+using System.Buffers.Text;
+using System.Text;
+using TierKv.Keys;
+using TierKv.Server.Protocol;
+using TierKv.Tiers.Slots;
+
+namespace TierKv.Server.Connections;
+
+/// <summary>KV.PIN and KV.UNPIN: keep values in the tenant's tiers whatever else comes (docs/protocol.md, "Pins and priorities").</summary>
+internal sealed partial class RespConnection
+{
+    /// <summary><c>KV.PIN key [key ...] [TTL seconds]</c>: how many of the keys are held and now pinned.</summary>
+    private ValueTask<bool> Pin(ReadOnlySpan<byte> src, int argc)
+    {
+        if (argc < 2)
+        {
+            return WrongArgs("kv.pin");
+        }
+
+        int keyCount = argc - 1;
+        TimeSpan? ttl = null;
+        if (argc >= 4 && Ascii.EqualsIgnoreCase(Arg(src, _args[argc - 2]), "TTL"u8))
+        {
+            if (!Utf8Parser.TryParse(Arg(src, _args[argc - 1]), out long seconds, out int used) || used != _args[argc - 1].Length || seconds <= 0 || seconds > int.MaxValue)
+            {
+                return Fail(Replies.KvPinTtl);
+            }
+
+            ttl = TimeSpan.FromSeconds(seconds);
+            keyCount -= 2;
+        }
+
+        if (!ScopeKeys(src, keyCount, out var keys))
+        {
+            return Fail(Replies.BadKeyName);
+        }
+
+        try
+        {
+            _out.Integer(_tenant!.Values.Pin(keys, ttl));
+            return True;
+        }
+        catch (PinLimitExceededException ex)
+        {
+            return Fail(Replies.PinLimit(ex.Message));
+        }
+    }
+
+    /// <summary><c>KV.UNPIN key [key ...]</c>: how many of the keys were pinned (their values stay).</summary>
+    private ValueTask<bool> Unpin(ReadOnlySpan<byte> src, int argc)
+    {
+        if (argc < 2)
+        {
+            return WrongArgs("kv.unpin");
+        }
+
+        if (!ScopeKeys(src, argc - 1, out var keys))
+        {
+            return Fail(Replies.BadKeyName);
+        }
+
+        _out.Integer(_tenant!.Values.Unpin(keys));
+        return True;
+    }
+
+    /// <summary>The tenant's keys of arguments 1 to <paramref name="count"/> (chunk keys or value names, as KV.GET takes them).</summary>
+    private bool ScopeKeys(ReadOnlySpan<byte> src, int count, out ReadOnlySpan<ChunkKey> keys)
+    {
+        var buffer = _keys ??= new ChunkKey[_limits.MaxArrayLength];
+        for (int i = 0; i < count; i++)
+        {
+            if (!KeyNames.TryMap(Arg(src, _args[i + 1]), out var k))
+            {
+                keys = default;
+                return false;
+            }
+
+            buffer[i] = _tenant!.Scope(k);
+        }
+
+        keys = buffer.AsSpan(0, count);
+        return true;
+    }
+}
