@@ -27,6 +27,7 @@ app.Configure(config =>
     config.AddCommand<TopCommand>("top").WithDescription("Live view of a running tierkv serve: hit ratio per tier, bandwidth, latency, usage, evictions.");
     config.AddCommand<AnalyzeCommand>("analyze").WithDescription("Access-pattern analysis of a trace: reuse, hit-ratio curves by policy and capacity, Belady bound, sizing.");
     config.AddCommand<ReplayCommand>("replay").WithDescription("Replay a trace through the real tiered store: hit ratio per tier, bytes moved, prefill saved.");
+    config.AddCommand<ReplayTenantsCommand>("replay-tenants").WithDescription("Two tenants sharing DRAM: a sweep of static splits against the rebalancer moving capacity by the live curves.");
     config.AddCommand<GenerateCommand>("generate").WithDescription("Run a model file (GGUF or safetensors) or a synthetic shape on a prompt, with TierKV's DRAM and SSD tiers.");
     config.AddCommand<ChatCommand>("chat").WithDescription("Interactive chat on llama.cpp whose KV lives in TierKV's DRAM and SSD tiers and survives restarts.");
     config.AddCommand<MakeModelCommand>("make-model").WithDescription("Write a Llama-architecture GGUF with random weights and a byte-level BPE vocabulary that llama.cpp runs.");

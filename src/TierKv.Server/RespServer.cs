@@ -43,6 +43,7 @@ public sealed class RespServer : IAsyncDisposable
         Metrics = metrics ?? new TierKvMetrics();
         Tenants = new TenantDirectory(options, Metrics, m => ServerLog.RemoteTier(Logger, m));
         Instruments = new ServerInstruments(Metrics.Meter, () => _connections.Count, Tenants.All);
+        Rebalancer = options.Rebalance.Enabled ? new TenantRebalancer(Tenants, Logger) : null;
         Certificate = LoadCertificate(options.Tls);
         Trace = string.IsNullOrEmpty(options.RecordTrace) ? null : AccessTraceWriter.Create(options.RecordTrace, Tenants.Layout.TokensPerChunk);
         StartTimestamp = Stopwatch.GetTimestamp();
@@ -75,6 +76,9 @@ public sealed class RespServer : IAsyncDisposable
     internal int FramesInFlight => _connections.Values.Count(c => c.FrameStarted != 0);
 
     internal ILogger Logger { get; }
+
+    /// <summary>DRAM shared among tenants by gain (<see cref="ServerOptions.Rebalance"/>), when on.</summary>
+    internal TenantRebalancer? Rebalancer { get; }
 
     internal ServerInstruments Instruments { get; }
 
@@ -112,6 +116,7 @@ public sealed class RespServer : IAsyncDisposable
         ServerLog.Listening(Logger, EndPoint.ToString(), Certificate is null ? "" : "+TLS", Tenants.All.Count, Tenants.AuthRequired ? "on" : "off", Tenants.All[0].Dram.CapacityBytes, Options.EffectiveSlotBytes, string.IsNullOrEmpty(Options.DataDir) ? "none" : Options.DataDir, Options.HasRemote ? string.Join(",", Options.Remote.Endpoints) : "none");
         _acceptLoop = AcceptLoopAsync();
         _monitor = MonitorAsync();
+        Rebalancer?.Start(_stop.Token);
     }
 
     /// <summary>
@@ -156,6 +161,11 @@ public sealed class RespServer : IAsyncDisposable
         if (_monitor is not null)
         {
             await _monitor.ConfigureAwait(false);
+        }
+
+        if (Rebalancer is not null)
+        {
+            await Rebalancer.StopAsync().ConfigureAwait(false);
         }
 
         await ServerStoreShutdown.FlushAsync(Tenants).ConfigureAwait(false);

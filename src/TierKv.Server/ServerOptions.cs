@@ -75,6 +75,9 @@ public sealed record ServerOptions
     /// </summary>
     public ServerCurveOptions Curves { get; init; } = new();
 
+    /// <summary>DRAM shared among tenants by gain (off by default; docs/operations.md, "DRAM shared among tenants").</summary>
+    public ServerRebalanceOptions Rebalance { get; init; } = new();
+
     /// <summary>Model shape whose layout token lookups use (<c>KV.LOOKUP TOKENS</c>): llama3.2-1b, llama3-8b, llama3-70b.</summary>
     public string Model { get; init; } = "llama3-8b";
 
@@ -206,7 +209,8 @@ public sealed record ServerOptions
         long dramTotal = Tenants.Count == 0 ? DramBytes : 0;
         foreach (var t in Tenants)
         {
-            dramTotal = SaturatingAdd(dramTotal, t.QuotaBytes ?? DramBytes);
+            // With rebalancing a tenant's pool is allocated at its maximum.
+            dramTotal = SaturatingAdd(dramTotal, Rebalance.Enabled ? Math.Max(t.MaxQuotaBytes ?? 0, t.QuotaBytes ?? DramBytes) : t.QuotaBytes ?? DramBytes);
         }
 
         long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
@@ -234,6 +238,12 @@ public sealed record ServerOptions
             {
                 throw new ArgumentException($"Server:Tenants: the quota of tenant '{t.Name}' ({q} bytes) is smaller than one slot ({EffectiveSlotBytes} bytes).");
             }
+
+            long quota = t.QuotaBytes ?? DramBytes;
+            if ((t.MinQuotaBytes ?? quota) > quota || (t.MaxQuotaBytes ?? quota) < quota || (t.MinQuotaBytes ?? quota) < EffectiveSlotBytes)
+            {
+                throw new ArgumentException($"Server:Tenants: tenant '{t.Name}' needs one slot ({EffectiveSlotBytes} bytes) <= MinQuotaBytes ({t.MinQuotaBytes}) <= QuotaBytes ({quota}) <= MaxQuotaBytes ({t.MaxQuotaBytes}).");
+            }
         }
 
         if (MaxPinnedBytes is < 0)
@@ -253,6 +263,14 @@ public sealed record ServerOptions
 
         Tls.Validate();
         Curves.ToEstimatorOptions()?.Validate();
+        if (Rebalance.Enabled)
+        {
+            Rebalance.Validate();
+            if (Tenants.Count < 2 || !Curves.Enabled)
+            {
+                throw new ArgumentException("Server:Rebalance:Enabled needs two or more Server:Tenants and Server:Curves:Enabled (the rebalancer reads each tenant's live curve).");
+            }
+        }
     }
 
     private static long SaturatingAdd(long a, long b) => b > long.MaxValue - a ? long.MaxValue : a + b;

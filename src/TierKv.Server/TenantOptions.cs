@@ -15,6 +15,12 @@ public sealed record TenantOptions
     /// <summary>DRAM bytes the tenant may hold; defaults to <see cref="ServerOptions.DramBytes"/>.</summary>
     public long? QuotaBytes { get; init; }
 
+    /// <summary>With <c>Server:Rebalance:Enabled</c>: the fewest DRAM bytes the rebalancer may leave the tenant; defaults to its quota.</summary>
+    public long? MinQuotaBytes { get; init; }
+
+    /// <summary>With <c>Server:Rebalance:Enabled</c>: the most DRAM bytes the rebalancer may give the tenant (its pool is allocated at this size); defaults to its quota.</summary>
+    public long? MaxQuotaBytes { get; init; }
+
     /// <summary>SSD bytes the tenant may hold; defaults to <see cref="ServerOptions.SsdBytes"/>.</summary>
     public long? SsdQuotaBytes { get; init; }
 

@@ -9,7 +9,7 @@ namespace TierKv.Tiers;
 /// on slots that are either being written (invisible) or pinned by readers (never reclaimed). No GC allocation per
 /// chunk on the synchronous paths.
 /// </summary>
-public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAware
+public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAware
 {
     private readonly HostMemoryTierOptions _options;
     private readonly SlotTable _table;
@@ -30,6 +30,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
         _options = options;
         _slotBytes = options.AlignedSlotBytes;
         _slots = (int)(options.CapacityBytes / _slotBytes);
+        _slotLimit = _slots;
         _table = new SlotTable(_slots, options.EvictionPolicy);
         if (options.Curves is { } curves)
         {
@@ -80,8 +81,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
     /// <inheritdoc />
     public TierKind Kind => TierKind.Dram;
 
-    /// <inheritdoc />
-    public long CapacityBytes => PoolBytes;
+    /// <summary>The bytes the tier may hold now: its slot limit (<see cref="SlotLimit"/>, the whole pool unless lowered) in slots.</summary>
+    public long CapacityBytes => SlotLimit * _slotBytes;
 
     /// <inheritdoc />
     public long UsedBytes => _table.UsedBytes;
@@ -239,7 +240,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
     /// keep finding it until the tier below holds it), and leaves only afterwards; if readers pinned it meanwhile, the
     /// last of them frees it and another victim is taken.
     /// </summary>
-    private TierWriteStatus ReserveSlot(in ChunkKey key, bool replace, out int slot, ref bool roomHeld)
+    private TierWriteStatus ReserveSlot(in ChunkKey key, bool replace, out int slot, ref bool roomHeld, bool trimming = false)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         slot = -1;
@@ -260,7 +261,8 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
                     return TierWriteStatus.AlreadyPresent;
                 }
 
-                if (_table.TryTakeFreeLocked(out slot))
+                // At or over the slot limit (lowered at run time) a write reuses a victim's slot instead of a free one.
+                if (!trimming && _slots - _table.FreeCount < SlotLimit && _table.TryTakeFreeLocked(out slot))
                 {
                     return TierWriteStatus.Stored;
                 }
@@ -268,7 +270,7 @@ public sealed unsafe class HostMemoryTier : IKvTier, IMetricsAware, IPriorityAwa
                 victim = _table.SelectVictimLocked(key);
                 if (victim < 0)
                 {
-                    if (_counters is not null)
+                    if (_counters is not null && !trimming)
                     {
                         _metrics!.RecordRejection(_counters, "all_pinned");
                     }

@@ -35,6 +35,9 @@ internal static partial class ServerLog
     [LoggerMessage(9, LogLevel.Warning, "Authentication failed from connection {Id} ({Remote})")]
     public static partial void AuthFailed(ILogger logger, long id, string remote);
 
+    [LoggerMessage(22, LogLevel.Information, "Rebalanced {Bytes} bytes of DRAM from tenant {From} (estimated loss {LossPerSlot:0.######} of the summed hit ratio per slot) to tenant {To} (gain {GainPerSlot:0.######}); now {FromBytes} and {ToBytes} bytes")]
+    public static partial void Rebalanced(ILogger logger, long bytes, string from, string to, double lossPerSlot, double gainPerSlot, long fromBytes, long toBytes);
+
     [LoggerMessage(21, LogLevel.Warning, "Remote tier: {Message}")]
     public static partial void RemoteTier(ILogger logger, string message);
 }

@@ -40,6 +40,11 @@ internal static class ServerReports
         sb.Append("used_memory:").Append(used).Append("\r\n");
         sb.Append("maxmemory:").Append(cap).Append("\r\n");
         sb.Append("maxmemory_policy:").Append(tenant.Dram.PolicyName).Append("\r\n");
+        foreach (var (name, value) in DramShare(server, tenant))
+        {
+            sb.Append("tierkv_").Append(name.Replace('.', '_')).Append(':').Append(value).Append("\r\n");
+        }
+
         sb.Append("\r\n# Stats\r\n");
         sb.Append("total_connections_received:").Append(server.ConnectionsServed).Append("\r\n");
         sb.Append("total_commands_processed:").Append(Interlocked.Read(ref s.Commands)).Append("\r\n");
@@ -62,6 +67,27 @@ internal static class ServerReports
         sb.Append("\r\n# Keyspace\r\n");
         sb.Append("db0:keys=").Append(chunks).Append(",expires=").Append(tenant.Values.ExpiringKeys).Append(",avg_ttl=0\r\n");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The tenant's DRAM share: the capacity of its chunk records now, and with rebalancing on its bounds, the target
+    /// the rebalancer moves toward and the moves it took part in.
+    /// </summary>
+    private static List<(string Name, long Value)> DramShare(RespServer server, Tenant tenant)
+    {
+        var dram = tenant.Dram;
+        var pairs = new List<(string, long)> { ("dram.capacity_bytes", dram.CapacityBytes), ("dram.pool_bytes", dram.PoolBytes) };
+        if (server.Rebalancer is { } r)
+        {
+            var t = r.Tiers[tenant.Index];
+            pairs.Add(("dram.min_bytes", t.MinSlots * dram.SlotBytes));
+            pairs.Add(("dram.max_bytes", t.MaxSlots * dram.SlotBytes));
+            pairs.Add(("dram.target_bytes", r.TargetBytes(tenant.Index)));
+            pairs.Add(("dram.moves_in", r.MovesIn(tenant.Index)));
+            pairs.Add(("dram.moves_out", r.MovesOut(tenant.Index)));
+        }
+
+        return pairs;
     }
 
     public static void WriteStats(ReplyBuffer output, RespServer server, Tenant tenant)
@@ -134,6 +160,11 @@ internal static class ServerReports
             pairs.Add(("small_values.chunks", small.ChunkCount));
             pairs.Add(("small_values.used_bytes", small.UsedBytes));
             pairs.Add(("small_values.capacity_bytes", small.CapacityBytes));
+        }
+
+        foreach (var (name, value) in DramShare(server, tenant))
+        {
+            pairs.Add((name, value));
         }
 
         pairs.Add(("expiring_keys", (long)tenant.Values.ExpiringKeys));

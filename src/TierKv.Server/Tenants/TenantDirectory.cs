@@ -1,6 +1,8 @@
+using TierKv.Curves;
 using TierKv.Keys;
 using TierKv.Metrics;
 using TierKv.Nvme;
+using TierKv.Rebalancing;
 using TierKv.Remote;
 using TierKv.Server.Protocol;
 using TierKv.Store;
@@ -25,7 +27,7 @@ internal sealed class TenantDirectory : IDisposable
         if (options.Tenants.Count == 0)
         {
             AuthRequired = false;
-            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.SsdBytes, options.MaxPinnedBytes, tierSuffix: "")];
+            _tenants = [Create(options, metrics, log, 0, "default", null, TenantSalt.None, options.DramBytes, options.DramBytes, options.SsdBytes, options.MaxPinnedBytes, tierSuffix: "")];
         }
         else
         {
@@ -34,7 +36,9 @@ internal sealed class TenantDirectory : IDisposable
             for (int i = 0; i < _tenants.Length; i++)
             {
                 var t = options.Tenants[i];
-                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), t.QuotaBytes ?? options.DramBytes, t.SsdQuotaBytes ?? options.SsdBytes, t.MaxPinnedBytes ?? options.MaxPinnedBytes, "." + t.Name);
+                long quota = t.QuotaBytes ?? options.DramBytes;
+                long pool = options.Rebalance.Enabled ? Math.Max(quota, t.MaxQuotaBytes ?? quota) : quota;
+                _tenants[i] = Create(options, metrics, log, i, t.Name, t.Token, TenantSalt.FromString(t.Salt ?? t.Name), quota, pool, t.SsdQuotaBytes ?? options.SsdBytes, t.MaxPinnedBytes ?? options.MaxPinnedBytes, "." + t.Name);
             }
         }
     }
@@ -89,16 +93,22 @@ internal sealed class TenantDirectory : IDisposable
         ReadBuffers.Dispose();
     }
 
-    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long ssdBytes, long? maxPinnedBytes, string tierSuffix)
+    /// <summary>A tenant whose chunk records may use <paramref name="dramBytes"/> of a DRAM pool of <paramref name="poolBytes"/> (more only when rebalancing).</summary>
+    private static Tenant Create(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int index, string name, string? token, TenantSalt salt, long dramBytes, long poolBytes, long ssdBytes, long? maxPinnedBytes, string tierSuffix)
     {
         long smallDram = options.SmallAreaBytes(dramBytes);
         long smallSsd = smallDram == 0 ? 0 : Math.Max(ssdBytes / 32, options.SmallRecordBytes * 16L);
 
         // One registry for both value classes: a key's pin and priority follow it, and pins share one limit.
         var priorities = new ChunkPriorities();
-        var chunks = CreateClass(options, metrics, log, options.RecordBytes, dramBytes - smallDram, ssdBytes, name, tierSuffix, priorities);
+        var chunks = CreateClass(options, metrics, log, options.RecordBytes, poolBytes - smallDram, ssdBytes, name, tierSuffix, priorities);
         try
         {
+            if (poolBytes > dramBytes)
+            {
+                chunks.Dram.SetSlotLimit((int)((dramBytes - smallDram) / chunks.Dram.SlotBytes));
+            }
+
             var small = smallDram == 0 ? null : CreateClass(options, metrics, log, options.SmallRecordBytes, smallDram, smallSsd, name + ".small", ".small" + tierSuffix, priorities);
             return new Tenant(index, name, token, salt, chunks, small, maxPinnedBytes ?? (dramBytes / 2));
         }
@@ -107,6 +117,13 @@ internal sealed class TenantDirectory : IDisposable
             chunks.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The DRAM tiers' live curves: with rebalancing and no sizes configured, dense between the tenants' bounds.</summary>
+    private static MissRatioCurveOptions? CurvesOf(ServerOptions options)
+    {
+        var curves = options.Curves.ToEstimatorOptions();
+        return curves is not null && options.Rebalance.Enabled && options.Curves.Multiples.Count == 0 ? curves with { Multiples = RebalanceOptions.CurveMultiples } : curves;
     }
 
     private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix, ChunkPriorities priorities)
@@ -118,7 +135,7 @@ internal sealed class TenantDirectory : IDisposable
                 SlotBytes = record,
                 EvictionPolicy = options.EvictionPolicy,
                 Name = "dram" + tierSuffix,
-                Curves = options.Curves.ToEstimatorOptions(),
+                Curves = CurvesOf(options),
             },
             metrics);
         var tiers = new List<IKvTier> { dram };
