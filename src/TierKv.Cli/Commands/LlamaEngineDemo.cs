@@ -94,7 +94,14 @@ internal static class LlamaEngineDemo
             throw new InvalidOperationException($"The llama.cpp demo needs TierKV on: {conn.Disabled}.");
         }
 
-        conn.ScratchSequence = Scratch;
+        if (LlamaKvConnector.HasUnifiedKvCache(ctx))
+        {
+            conn.ScratchSequence = Scratch;
+        }
+        else
+        {
+            Progress("this llama.cpp build does not say whether its KV cache is unified: restores go through one state blob");
+        }
 
         var decoder = new LlamaDecoder(ctx, (int)parameters.BatchSize);
         int vocab = weights.Vocab.Count;
