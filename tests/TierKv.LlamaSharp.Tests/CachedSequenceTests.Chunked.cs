@@ -12,25 +12,23 @@ public sealed partial class CachedSequenceTests
 {
     private static readonly LLamaSeqId Scratch = (LLamaSeqId)1;
 
-    public static TheoryData<bool, bool, int> ChunkedModes => new()
+    public static TheoryData<bool, int> ChunkedModes => new()
     {
-        { true, true, 1 },
-        { true, false, 1 },
-        { true, true, 3 },
-        { false, true, 1 },
-        { false, false, 2 },
+        { true, 1 },
+        { true, 3 },
+        { false, 1 },
+        { false, 2 },
     };
 
     [Theory]
     [MemberData(nameof(ChunkedModes))]
-    public async Task A_chunked_restore_gives_the_logits_of_llamas_own_cache(bool flashAttention, bool pipelined, int group)
+    public async Task A_chunked_restore_gives_the_logits_of_llamas_own_cache(bool flashAttention, int group)
     {
         using var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath, flashAttention), 2));
         var (_, store, conn) = Open(ctx, ssd: false);
         using (store)
         {
             conn.ScratchSequence = Scratch;
-            conn.PipelinedRestore = pipelined;
             conn.RestoreGroupChunks = group;
             Assert.Equal(!flashAttention, conn.VTransposed);
             var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);

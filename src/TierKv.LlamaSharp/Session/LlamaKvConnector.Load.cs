@@ -10,7 +10,6 @@ public sealed partial class LlamaKvConnector
     private LLamaSeqId? _scratch;
     private ChunkGroupLoader? _groups;
     private int _groupChunks = 1;
-    private bool _pipelined;
 
     /// <summary>
     /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
@@ -29,7 +28,7 @@ public sealed partial class LlamaKvConnector
             if (value is { } s)
             {
                 CheckScratch(s);
-                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks, Pipelined = _pipelined };
+                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks };
             }
 
             _scratch = value;
@@ -45,21 +44,6 @@ public sealed partial class LlamaKvConnector
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _groupChunks = value;
             _groups?.GroupChunks = value;
-        }
-    }
-
-    /// <summary>
-    /// Whether a restore through <see cref="ScratchSequence"/> assembles the next group on a worker thread while
-    /// llama.cpp reads the current one (default false: on a busy machine every hand-over waits for the scheduler, and
-    /// in the demo on the shared 2-core machine that cost more than the overlap saved; see docs/llamacpp.md).
-    /// </summary>
-    public bool PipelinedRestore
-    {
-        get => _pipelined;
-        set
-        {
-            _pipelined = value;
-            _groups?.Pipelined = value;
         }
     }
 
