@@ -15,7 +15,7 @@ namespace TierKv.LlamaSharp.Tests;
 /// bit for bit, the logits llama.cpp computes when it kept the same prefix in its own KV cache and decodes the same
 /// suffix the same way.
 /// </summary>
-public sealed class CachedSequenceTests(TinyModelFixture fixture) : IClassFixture<TinyModelFixture>, IDisposable
+public sealed partial class CachedSequenceTests(TinyModelFixture fixture) : IClassFixture<TinyModelFixture>, IDisposable
 {
     private static readonly LLamaSeqId Seq = (LLamaSeqId)0;
     private readonly string _data = Path.Combine(fixture.Directory, "data-" + Guid.NewGuid().ToString("N"));

@@ -17,6 +17,7 @@ public sealed class ChatClientTests(TinyModelFixture fixture) : IClassFixture<Ti
         using (var chat = TierKvChatClient.Create(fixture.ModelPath, options))
         {
             PinSlowPrefill(chat);
+            Assert.NotNull(chat.Connector.ScratchSequence);
             var reply = await chat.GetResponseAsync(conversation);
             first = reply.Text;
             Assert.Equal(0, chat.LastRestore!.RestoredTokens);
@@ -24,6 +25,7 @@ public sealed class ChatClientTests(TinyModelFixture fixture) : IClassFixture<Ti
             var again = await chat.GetResponseAsync(conversation);
             Assert.True(chat.LastRestore!.RestoredTokens >= 256);
             Assert.Equal(first, again.Text);
+            Assert.True(chat.Connector.LastPhases!.ShareSeconds > 0, "restored through the scratch sequence");
             await chat.Connector.Store.PersistAsync();
         }
 

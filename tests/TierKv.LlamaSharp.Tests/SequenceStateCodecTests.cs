@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CsCheck;
 using TierKv.Keys;
 using TierKv.LlamaSharp.State;
 
@@ -132,6 +133,48 @@ public sealed class SequenceStateCodecTests
         var second = new byte[Layout.ChunkBytes];
         codec.Cut(blob, state!, 1, 1, second);
         Assert.Equal(all.AsSpan(Layout.ChunkBytes, Layout.ChunkBytes).ToArray(), second);
+    }
+
+    [Fact]
+    public void A_group_assembled_at_a_later_chunk_is_the_same_state_at_later_positions()
+    {
+        // A chunked restore hands llama.cpp chunks k..k+n-1 as a state of their own: the bytes of the state of those chunks
+        // assembled from position 0, but with cell positions from k × 256, on one thread or several.
+        var codec = new SequenceStateCodec(Layout, 1);
+        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 5], Gen.Bool, Gen.Int[0, 3], Gen.Int).Sample((n, first, vTrans, seq, seed) =>
+        {
+            var payload = new byte[n * Layout.ChunkBytes];
+            new Random(seed).NextBytes(payload);
+            int tokens = n * Layout.TokensPerChunk;
+            var fromZero = new byte[codec.BlobBytes(tokens)];
+            var atFirst = new byte[fromZero.Length];
+            var parallel = new byte[fromZero.Length];
+            unsafe
+            {
+                fixed (byte* p = payload)
+                {
+                    var ptrs = new nint[n];
+                    for (int c = 0; c < n; c++)
+                    {
+                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
+                    }
+
+                    codec.Assemble(ptrs, fromZero, seq, vTrans);
+                    codec.AssembleAt(ptrs, first, atFirst, seq, vTrans);
+                    codec.AssembleAt(ptrs, first, parallel, seq, vTrans, parallelism: 2);
+                }
+            }
+
+            Assert.Equal(atFirst, parallel);
+            for (int i = 0; i < tokens; i++)
+            {
+                int o = 16 + (i * 12);
+                Assert.Equal((first * Layout.TokensPerChunk) + i, BinaryPrimitives.ReadInt32LittleEndian(atFirst.AsSpan(o)));
+                BinaryPrimitives.WriteInt32LittleEndian(atFirst.AsSpan(o), i);
+            }
+
+            Assert.Equal(fromZero, atFirst);
+        }, iter: 40);
     }
 
     public static TheoryData<string> Damage => ["magic", "streams", "positions", "layers", "ktype", "rowsize", "truncated", "trailing", "vtype"];

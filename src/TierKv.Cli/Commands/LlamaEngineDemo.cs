@@ -20,6 +20,9 @@ internal static class LlamaEngineDemo
 {
     private static readonly LLamaSeqId Seq = (LLamaSeqId)0;
 
+    /// <summary>The sequence restores load chunk groups into before sharing them with <see cref="Seq"/>.</summary>
+    private static readonly LLamaSeqId Scratch = (LLamaSeqId)1;
+
     private sealed record TurnRecord(
         int User, int Turn, int PromptTokens, int HitTokens, int RestoredTokens, double RecomputeMs, double CachedMs, double RestoreMs,
         long RestoreBytes, IReadOnlyDictionary<string, int> Served, string Plan, double DiffVsLlamaCache, double DiffVsRecompute,
@@ -69,7 +72,8 @@ internal static class LlamaEngineDemo
             Threads = threads,
             BatchThreads = threads,
             GpuLayerCount = 0,
-            SeqMax = 1,
+            SeqMax = 2,
+            KVUnified = true,
         };
         Progress($"loading {model.Path} in llama.cpp ({config.Parameters / 1e6:F1}M parameters, {config.Layers} layers, hidden {config.Hidden}, {config.KvHeads} KV heads) ...");
         using var weights = LLamaWeights.LoadFromFile(parameters);
@@ -88,6 +92,15 @@ internal static class LlamaEngineDemo
         if (conn.Disabled is not null)
         {
             throw new InvalidOperationException($"The llama.cpp demo needs TierKV on: {conn.Disabled}.");
+        }
+
+        if (LlamaKvConnector.HasUnifiedKvCache(ctx))
+        {
+            conn.ScratchSequence = Scratch;
+        }
+        else
+        {
+            Progress("this llama.cpp build does not say whether its KV cache is unified: restores go through one state blob");
         }
 
         var decoder = new LlamaDecoder(ctx, (int)parameters.BatchSize);
@@ -120,7 +133,7 @@ internal static class LlamaEngineDemo
         using var memcpy = new MemcpyBaseline();
         double memcpySeconds = 0;
         long memcpyBytes = 0;
-        var phases = new double[3];
+        var phases = new double[4];
         for (int turn = 0; turn < settings.Turns; turn++)
         {
             for (int u = 0; u < settings.Users; u++)
@@ -151,6 +164,7 @@ internal static class LlamaEngineDemo
                         phases[0] += ph.FetchSeconds;
                         phases[1] += ph.AssembleSeconds;
                         phases[2] += ph.SetStateSeconds;
+                        phases[3] += ph.ShareSeconds;
                     }
                 }
 
@@ -303,6 +317,7 @@ internal static class LlamaEngineDemo
                         ["lookup_fetch"] = JsonOutput.Round(phases[0] * 1000, 3),
                         ["assemble"] = JsonOutput.Round(phases[1] * 1000, 3),
                         ["llama_state_seq_set_data"] = JsonOutput.Round(phases[2] * 1000, 3),
+                        ["llama_memory_seq_cp"] = JsonOutput.Round(phases[3] * 1000, 3),
                     },
                     ["restored_bytes"] = restoreBytes,
                     ["served_tokens"] = servedJson,

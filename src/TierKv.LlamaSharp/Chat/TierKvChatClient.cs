@@ -20,6 +20,7 @@ namespace TierKv.LlamaSharp.Chat;
 public sealed class TierKvChatClient : IChatClient
 {
     private static readonly LLamaSeqId Seq = (LLamaSeqId)0;
+    private static readonly LLamaSeqId Scratch = (LLamaSeqId)1;
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
     private readonly TieredStore _store;
@@ -61,7 +62,8 @@ public sealed class TierKvChatClient : IChatClient
             Threads = options.Threads,
             BatchThreads = options.Threads,
             GpuLayerCount = 0,
-            SeqMax = 1,
+            SeqMax = 2,
+            KVUnified = true,
         };
         var weights = LLamaWeights.LoadFromFile(parameters);
         LLamaContext? context = null;
@@ -79,6 +81,12 @@ public sealed class TierKvChatClient : IChatClient
                 Log = options.Log,
             });
             var connector = new LlamaKvConnector(context.NativeHandle, model, store, Seq, log: options.Log);
+            if (connector.Disabled is null && LlamaKvConnector.HasUnifiedKvCache(context.NativeHandle))
+            {
+                // Restores go chunk group by chunk group through the second sequence (docs/llamacpp.md).
+                connector.ScratchSequence = Scratch;
+            }
+
             return new TierKvChatClient(weights, context, store, connector, model, options);
         }
         catch

@@ -20,7 +20,7 @@ namespace TierKv.LlamaSharp.Session;
 /// (<see cref="SequenceStateCodec"/>); a format the codec cannot vouch for disables the cache with a warning, and every
 /// request then recomputes. Not thread-safe, like the llama.cpp context it wraps.
 /// </summary>
-public sealed class LlamaKvConnector : IDisposable
+public sealed partial class LlamaKvConnector : IDisposable
 {
     private readonly SafeLLamaContextHandle _ctx;
     private readonly TieredStore _store;
@@ -151,6 +151,11 @@ public sealed class LlamaKvConnector : IDisposable
     /// </summary>
     public LlamaRestore Restore(LLamaSeqId seq, ReadOnlySpan<int> prompt)
     {
+        if (seq == _scratch)
+        {
+            throw new ArgumentException($"Sequence {seq.Value} is the connector's scratch sequence; restore into another one.", nameof(seq));
+        }
+
         _ctx.MemorySequenceRemove(seq, -1, -1);
         var served = new Dictionary<string, int>(StringComparer.Ordinal);
         if (Codec is null)
@@ -175,6 +180,7 @@ public sealed class LlamaKvConnector : IDisposable
         int leased = 0;
         nint staging = 0;
         var pointers = new nint[load];
+        var from = new string[load];
         try
         {
             // DRAM hits are read in place (a lease pins each slot); anything below DRAM goes through the store, which
@@ -184,6 +190,7 @@ public sealed class LlamaKvConnector : IDisposable
                 while (leased < load && tierOf[leased] == 0 && dram.TryAcquire(keys[leased], out leases[leased]))
                 {
                     pointers[leased] = leases[leased].Pointer;
+                    from[leased] = dram.Name;
                     leased++;
                 }
             }
@@ -203,8 +210,7 @@ public sealed class LlamaKvConnector : IDisposable
                 for (int i = 0; i < got; i++)
                 {
                     pointers[leased + i] = staging + (i * layout.ChunkBytes);
-                    string name = TierName(kinds[i]);
-                    served[name] = served.GetValueOrDefault(name) + tpc;
+                    from[leased + i] = TierName(kinds[i]);
                 }
 
                 if (got < rest)
@@ -219,46 +225,32 @@ public sealed class LlamaKvConnector : IDisposable
                 }
             }
 
-            if (leased > 0)
-            {
-                string name = _store.Tiers[0].Name;
-                served[name] = served.GetValueOrDefault(name) + (leased * tpc);
-            }
-
             long tFetched = Stopwatch.GetTimestamp();
-            int tokens = load * tpc;
-            long size = Codec.BlobBytes(tokens);
-            var blob = BlobBuffer(size);
-            long tAssembled;
-            nuint read;
-            unsafe
-            {
-                Codec.Assemble(pointers.AsSpan(0, load), new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, AssembleThreads);
-                tAssembled = Stopwatch.GetTimestamp();
-                read = _ctx.SetState((byte*)blob, (nuint)size, seq);
-            }
-
+            int chunks = Load(seq, pointers, load, out var phases);
             long tSet = Stopwatch.GetTimestamp();
-            LastPhases = new RestorePhases(
-                Stopwatch.GetElapsedTime(t0, tFetched).TotalSeconds,
-                Stopwatch.GetElapsedTime(tFetched, tAssembled).TotalSeconds,
-                Stopwatch.GetElapsedTime(tAssembled, tSet).TotalSeconds);
+            LastPhases = phases with { FetchSeconds = Stopwatch.GetElapsedTime(t0, tFetched).TotalSeconds };
             double seconds = Stopwatch.GetElapsedTime(t0, tSet).TotalSeconds;
-            long kvBytes = (long)load * layout.ChunkBytes;
-            if (read != (nuint)size)
+            long kvBytes = (long)chunks * layout.ChunkBytes;
+            if (chunks < load)
             {
                 FailedRestores++;
-                _ctx.MemorySequenceRemove(seq, -1, -1);
-                Warn($"TierKV: llama.cpp read {read} of {size} state bytes; the prompt is recomputed.");
-                return new LlamaRestore(prompt.Length, hit * tpc, 0, new Dictionary<string, int>(StringComparer.Ordinal), "llama.cpp refused the state: recompute", seconds, 0);
+                if (chunks == 0)
+                {
+                    return new LlamaRestore(prompt.Length, hit * tpc, 0, served, "llama.cpp refused the state: recompute", seconds, 0);
+                }
             }
 
-            if (leased == load)
+            for (int i = 0; i < chunks; i++)
+            {
+                served[from[i]] = served.GetValueOrDefault(from[i]) + tpc;
+            }
+
+            if (chunks <= leased)
             {
                 Planner.ObserveTier(_store.Tiers[0].Name, kvBytes, seconds);
             }
 
-            return new LlamaRestore(prompt.Length, hit * tpc, tokens, served, plan.Reason, seconds, kvBytes);
+            return new LlamaRestore(prompt.Length, hit * tpc, chunks * tpc, served, plan.Reason, seconds, kvBytes);
         }
         finally
         {
@@ -374,7 +366,7 @@ public sealed class LlamaKvConnector : IDisposable
         return (codec, null);
     }
 
-    /// <summary>Frees the state buffer. The context and the store belong to the caller.</summary>
+    /// <summary>Frees the state buffers. The context and the store belong to the caller.</summary>
     public void Dispose()
     {
         if (_blob != 0)
@@ -387,6 +379,9 @@ public sealed class LlamaKvConnector : IDisposable
             _blob = 0;
             _blobBytes = 0;
         }
+
+        _groups?.Dispose();
+        _groups = null;
     }
 
     /// <summary>

@@ -255,10 +255,19 @@ public sealed class SequenceStateCodec
     /// <paramref name="vTransposed"/> must match the target context (see <see cref="ParsedSequenceState.VTransposed"/>).
     /// Layers are assembled on up to <paramref name="parallelism"/> threads.
     /// </summary>
-    public unsafe void Assemble(ReadOnlySpan<nint> chunks, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
+    public void Assemble(ReadOnlySpan<nint> chunks, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1) =>
+        AssembleAt(chunks, 0, blob, seqId, vTransposed, parallelism);
+
+    /// <summary>
+    /// As <see cref="Assemble"/>, for chunks <paramref name="firstChunk"/>.. of a sequence: the state's cells have
+    /// positions from <paramref name="firstChunk"/> × tokens per chunk. llama.cpp restores such a state into an empty
+    /// sequence at those positions (a group of a chunked restore, see docs/llamacpp.md). Allocates nothing on one thread.
+    /// </summary>
+    public unsafe void AssembleAt(ReadOnlySpan<nint> chunks, int firstChunk, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
     {
         int n = chunks.Length;
-        int tpc = Layout.TokensPerChunk, L = Layout.Layers, row = RowBytes, span = tpc * row;
+        int tpc = Layout.TokensPerChunk, L = Layout.Layers;
+        ArgumentOutOfRangeException.ThrowIfNegative(firstChunk);
         int tokens = n * tpc;
         long size = BlobBytes(tokens);
         if (blob.Length < size)
@@ -266,6 +275,7 @@ public sealed class SequenceStateCodec
             throw new ArgumentException($"The blob buffer holds {blob.Length} bytes; {tokens} tokens need {size}.", nameof(blob));
         }
 
+        int pos0 = checked(firstChunk * tpc);
         BinaryPrimitives.WriteUInt32LittleEndian(blob, IoMagic);
         BinaryPrimitives.WriteInt32LittleEndian(blob[4..], seqId);
         BinaryPrimitives.WriteUInt32LittleEndian(blob[8..], 1);
@@ -274,7 +284,7 @@ public sealed class SequenceStateCodec
         for (int i = 0; i < tokens; i++, o += CellBytes)
         {
             var cell = blob.Slice((int)o, CellBytes);
-            BinaryPrimitives.WriteInt32LittleEndian(cell, i);
+            BinaryPrimitives.WriteInt32LittleEndian(cell, pos0 + i);
             BinaryPrimitives.WriteUInt32LittleEndian(cell[4..], 1);
             BinaryPrimitives.WriteInt32LittleEndian(cell[8..], seqId);
         }
@@ -282,81 +292,72 @@ public sealed class SequenceStateCodec
         BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)o..], vTransposed ? 1u : 0u);
         BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 4)..], (uint)L);
         o += 8;
-        long rows = (long)tokens * row;
-        var kData = new long[L];
-        var vData = new long[L];
-        for (int l = 0; l < L; l++)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(blob[(int)o..], GgmlType);
-            BinaryPrimitives.WriteUInt64LittleEndian(blob[(int)(o + 4)..], (ulong)row);
-            kData[l] = o + 12;
-            o += 12 + rows;
-        }
 
-        for (int l = 0; l < L; l++)
+        // Layer l's K data at kBase + l × stride, its V data at kBase + (L + l) × stride; each behind a 12-byte header.
+        long stride = 12 + ((long)tokens * RowBytes);
+        long kBase = o + 12;
+        for (int part = 0; part < 2 * L; part++, o += stride)
         {
             BinaryPrimitives.WriteInt32LittleEndian(blob[(int)o..], GgmlType);
-            if (vTransposed)
+            if (part >= L && vTransposed)
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 4)..], (uint)ElementBytes);
                 BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 8)..], (uint)Embd);
             }
             else
             {
-                BinaryPrimitives.WriteUInt64LittleEndian(blob[(int)(o + 4)..], (ulong)row);
+                BinaryPrimitives.WriteUInt64LittleEndian(blob[(int)(o + 4)..], (ulong)RowBytes);
             }
-
-            vData[l] = o + 12;
-            o += 12 + rows;
         }
 
         fixed (byte* dst = blob)
         {
-            var job = new AssembleJob(this, (nint)dst, chunks.ToArray(), kData, vData, tokens, vTransposed);
             if (parallelism > 1 && L > 1)
             {
+                var job = new AssembleJob(this, (nint)dst + (nint)kBase, stride, chunks.ToArray(), vTransposed);
                 Parallel.For(0, 2 * L, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, job.Run);
             }
             else
             {
                 for (int part = 0; part < 2 * L; part++)
                 {
-                    job.Run(part);
+                    CopyPart(chunks, part, dst + kBase + (part * stride), vTransposed);
                 }
             }
         }
     }
 
-    /// <summary>One layer's K (part &lt; L) or V (part ≥ L) of an assembly; the blob stays fixed while it runs.</summary>
-    private sealed unsafe class AssembleJob(SequenceStateCodec codec, nint blob, nint[] chunks, long[] kData, long[] vData, int tokens, bool vTransposed)
+    /// <summary>One layer's K (part &lt; L) or V (part ≥ L) of the given chunks, to <paramref name="dst"/>.</summary>
+    private unsafe void CopyPart(ReadOnlySpan<nint> chunks, int part, byte* dst, bool vTransposed)
     {
-        public void Run(int part)
+        int L = Layout.Layers, tpc = Layout.TokensPerChunk, row = RowBytes, span = tpc * row, el = ElementBytes;
+        int tokens = chunks.Length * tpc;
+        bool isV = part >= L;
+        long inChunk = part * (long)span;
+        for (int c = 0; c < chunks.Length; c++)
         {
-            var layout = codec.Layout;
-            int L = layout.Layers, tpc = layout.TokensPerChunk, row = codec.RowBytes, span = tpc * row, el = codec.ElementBytes;
-            bool isV = part >= L;
-            int l = isV ? part - L : part;
-            long inChunk = ((isV ? L : 0) + l) * (long)span;
-            byte* dst = (byte*)blob + (isV ? vData[l] : kData[l]);
-            for (int c = 0; c < chunks.Length; c++)
+            byte* src = (byte*)chunks[c] + inChunk;
+            if (!isV || !vTransposed)
             {
-                byte* src = (byte*)chunks[c] + inChunk;
-                if (!isV || !vTransposed)
-                {
-                    Buffer.MemoryCopy(src, dst + ((long)c * span), span, span);
-                    continue;
-                }
+                Buffer.MemoryCopy(src, dst + ((long)c * span), span, span);
+                continue;
+            }
 
-                for (int t = 0; t < tpc; t++)
+            for (int t = 0; t < tpc; t++)
+            {
+                long tok = ((long)c * tpc) + t;
+                for (int j = 0; j < Embd; j++)
                 {
-                    long tok = ((long)c * tpc) + t;
-                    for (int j = 0; j < codec.Embd; j++)
-                    {
-                        Buffer.MemoryCopy(src + ((long)t * row) + ((long)j * el), dst + ((((long)j * tokens) + tok) * el), el, el);
-                    }
+                    Buffer.MemoryCopy(src + ((long)t * row) + ((long)j * el), dst + ((((long)j * tokens) + tok) * el), el, el);
                 }
             }
         }
+    }
+
+    /// <summary>The parts of one assembly on several threads; the blob stays fixed while it runs.</summary>
+    private sealed unsafe class AssembleJob(SequenceStateCodec codec, nint kBase, long stride, nint[] chunks, bool vTransposed)
+    {
+        public void Run(int part) => codec.CopyPart(chunks, part, (byte*)kBase + (part * stride), vTransposed);
     }
 
     private static bool Header(ReadOnlySpan<byte> blob, ref long o, int size, out int type, out ulong row)

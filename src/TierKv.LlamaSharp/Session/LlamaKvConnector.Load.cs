@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using LLama.Native;
+
+namespace TierKv.LlamaSharp.Session;
+
+/// <summary>Putting fetched chunks into a llama.cpp sequence: one state blob, or chunk groups through a scratch sequence.</summary>
+public sealed partial class LlamaKvConnector
+{
+    private LLamaSeqId? _scratch;
+    private ChunkGroupLoader? _groups;
+    private int _groupChunks = 1;
+
+    /// <summary>
+    /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
+    /// assembles one state blob as large as the prefix and hands it to <c>llama_state_seq_set_data</c>). llama.cpp empties
+    /// the sequence it reads a state into, so each group is read into this scratch sequence and then shared with the
+    /// target (<c>llama_memory_seq_cp</c>; in a unified KV cache the cells are shared, no data moves), and the blob of a
+    /// group stays in the core's cache between TierKV writing it and llama.cpp reading it. The context needs a
+    /// <c>SeqMax</c> above the id and a unified KV cache (<c>KVUnified</c>), and the application must not use the
+    /// sequence: setting it checks all three and throws with the reason.
+    /// </summary>
+    public LLamaSeqId? ScratchSequence
+    {
+        get => _scratch;
+        set
+        {
+            if (value is { } s)
+            {
+                CheckScratch(s);
+                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks };
+            }
+
+            _scratch = value;
+        }
+    }
+
+    /// <summary>Chunks per group when restoring through <see cref="ScratchSequence"/> (default 1).</summary>
+    public int RestoreGroupChunks
+    {
+        get => _groupChunks;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _groupChunks = value;
+            _groups?.GroupChunks = value;
+        }
+    }
+
+    /// <summary>Contexts whose KV cache llama.cpp shares between sequences (<c>KVUnified</c>): what <see cref="ScratchSequence"/> needs.</summary>
+    public static bool HasUnifiedKvCache(SafeLLamaContextHandle context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.MaxSeq <= 1 || ContextSizePerSequence(context) == context.ContextSize;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="count"/> of <paramref name="chunks"/> (chunk i at position i × tokens per chunk) into the
+    /// empty sequence <paramref name="seq"/>. Returns the chunks restored: all of them, or, when llama.cpp refuses a
+    /// state, those before it (none on the one-blob path); the sequence holds exactly the chunks returned.
+    /// </summary>
+    private int Load(LLamaSeqId seq, nint[] chunks, int count, out RestorePhases phases)
+    {
+        var codec = Codec!;
+        if (_scratch is not { } scratch)
+        {
+            return LoadBlob(codec, seq, chunks.AsSpan(0, count), out phases);
+        }
+
+        return _groups!.Load(codec, seq, scratch, chunks, count, _vTransposed, Warn, out phases);
+    }
+
+    private unsafe int LoadBlob(State.SequenceStateCodec codec, LLamaSeqId seq, ReadOnlySpan<nint> chunks, out RestorePhases phases)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        long size = codec.BlobBytes(chunks.Length * codec.Layout.TokensPerChunk);
+        var blob = BlobBuffer(size);
+        codec.Assemble(chunks, new Span<byte>((void*)blob, checked((int)size)), (int)seq, _vTransposed, AssembleThreads);
+        long tAssembled = Stopwatch.GetTimestamp();
+        nuint read = _ctx.SetState((byte*)blob, (nuint)size, seq);
+        phases = new RestorePhases(0, Stopwatch.GetElapsedTime(t0, tAssembled).TotalSeconds, Stopwatch.GetElapsedTime(tAssembled).TotalSeconds);
+        if (read == (nuint)size)
+        {
+            return chunks.Length;
+        }
+
+        _ctx.MemorySequenceRemove(seq, -1, -1);
+        Warn($"TierKV: llama.cpp read {read} of {size} state bytes; the prompt is recomputed.");
+        return 0;
+    }
+
+    private void CheckScratch(LLamaSeqId s)
+    {
+        uint max = _ctx.MaxSeq;
+        if (s.Value < 0 || (uint)s.Value >= max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ScratchSequence), $"Sequence {s.Value} is not one of the context's {max} sequences: create the context with SeqMax of at least {Math.Max(2, s.Value + 1)}.");
+        }
+
+        uint? perSeq = ContextSizePerSequence(_ctx);
+        if (perSeq is null)
+        {
+            throw new NotSupportedException("This llama.cpp build does not say whether its KV cache is unified (no llama_n_ctx_seq): restores keep using one state blob.");
+        }
+
+        if (perSeq != _ctx.ContextSize)
+        {
+            throw new ArgumentException($"The context's KV cache is split per sequence ({perSeq} of {_ctx.ContextSize} cells each): a scratch sequence needs a unified KV cache (KVUnified = true), where sharing cells moves no data.", nameof(ScratchSequence));
+        }
+
+        if (_ctx.MemorySequenceMaxPosition(s).Value >= 0)
+        {
+            throw new ArgumentException($"Sequence {s.Value} holds tokens; the scratch sequence must be one the application does not use.", nameof(ScratchSequence));
+        }
+    }
+
+    /// <summary>
+    /// llama.cpp's <c>llama_n_ctx_seq</c> (cells one sequence can use: all of them in a unified KV cache), or null when
+    /// it cannot be called. LLamaSharp 0.30 does not bind it, so it is looked up in the llama library LLamaSharp already
+    /// loaded (the platform's loader returns the loaded library for its bare name), after checking that this library's
+    /// <c>llama_n_ctx</c> agrees with the context.
+    /// </summary>
+    private static unsafe uint? ContextSizePerSequence(SafeLLamaContextHandle context)
+    {
+        string name = OperatingSystem.IsWindows() ? "llama.dll" : OperatingSystem.IsMacOS() ? "libllama.dylib" : "libllama.so";
+        if (!NativeLibrary.TryLoad(name, out nint lib))
+        {
+            return null;
+        }
+
+        bool added = false;
+        try
+        {
+            if (!NativeLibrary.TryGetExport(lib, "llama_n_ctx_seq", out nint perSeq) || !NativeLibrary.TryGetExport(lib, "llama_n_ctx", out nint nCtx))
+            {
+                return null;
+            }
+
+            context.DangerousAddRef(ref added);
+            nint ctx = context.DangerousGetHandle();
+            if (((delegate* unmanaged<nint, uint>)nCtx)(ctx) != context.ContextSize)
+            {
+                return null;
+            }
+
+            return ((delegate* unmanaged<nint, uint>)perSeq)(ctx);
+        }
+        finally
+        {
+            if (added)
+            {
+                context.DangerousRelease();
+            }
+
+            NativeLibrary.Free(lib);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+using TierKv.Keys;
+using TierKv.LlamaSharp.Model;
+using TierKv.LlamaSharp.Session;
+
+namespace TierKv.LlamaSharp.Tests;
+
+/// <summary>Restores through a scratch sequence, chunk group by chunk group (<see cref="LlamaKvConnector.ScratchSequence"/>).</summary>
+public sealed partial class CachedSequenceTests
+{
+    private static readonly LLamaSeqId Scratch = (LLamaSeqId)1;
+
+    public static TheoryData<bool, int> ChunkedModes => new()
+    {
+        { true, 1 },
+        { true, 3 },
+        { false, 1 },
+        { false, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ChunkedModes))]
+    public async Task A_chunked_restore_gives_the_logits_of_llamas_own_cache(bool flashAttention, int group)
+    {
+        using var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath, flashAttention), 2));
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            conn.ScratchSequence = Scratch;
+            conn.RestoreGroupChunks = group;
+            Assert.Equal(!flashAttention, conn.VTransposed);
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);
+            int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 40, seed: 8)];
+            var (restore, cached) = LlamaTurns.Cached(ctx, conn, prompt);
+            Assert.Equal(1024, restore.RestoredTokens);
+            Assert.Equal(1024, restore.ServedTokens["dram"]);
+            Assert.Equal(0, conn.FailedRestores);
+            Assert.True(conn.LastPhases!.ShareSeconds > 0);
+            Assert.Equal(-1, ctx.NativeHandle.MemorySequenceMaxPosition(Scratch).Value);
+            Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
+        }
+    }
+
+    [Fact]
+    public async Task A_group_llama_refuses_keeps_the_chunks_before_it_and_leaves_the_rest_to_recompute()
+    {
+        // Another sequence holds 1,124 of the 2,048 cells: three groups of one chunk fit, the fourth does not.
+        using var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath), 3));
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            conn.ScratchSequence = Scratch;
+            var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);
+            var expected = Chunks(ctx, conn, Seq, 3);
+            var other = (LLamaSeqId)2;
+            ctx.NativeHandle.MemorySequenceRemove(Seq, -1, -1);
+            new LlamaDecoder(ctx.NativeHandle, 512).Decode(other, TinyModelFixture.Tokens(ctx, 1124, seed: 9), 0, new float[ctx.Vocab.Count]);
+
+            var restore = conn.Restore(Seq, [.. history, .. TinyModelFixture.Tokens(ctx, 40, seed: 8)]);
+            Assert.Equal(768, restore.RestoredTokens);
+            Assert.Equal(768, restore.ServedTokens["dram"]);
+            Assert.Equal(3L * conn.Layout!.ChunkBytes, restore.KvBytes);
+            Assert.Equal(1, conn.FailedRestores);
+            Assert.Equal(767, ctx.NativeHandle.MemorySequenceMaxPosition(Seq).Value);
+            Assert.Equal(-1, ctx.NativeHandle.MemorySequenceMaxPosition(Scratch).Value);
+            Assert.Equal(1123, ctx.NativeHandle.MemorySequenceMaxPosition(other).Value);
+            Assert.Equal(expected, Chunks(ctx, conn, Seq, 3));
+        }
+    }
+
+    [Fact]
+    public void A_scratch_sequence_needs_a_unified_cache_and_a_sequence_nobody_uses()
+    {
+        using (var single = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath)))
+        {
+            var (_, store, conn) = Open(single, ssd: false);
+            using (store)
+            {
+                Assert.Throws<ArgumentOutOfRangeException>(() => conn.ScratchSequence = Scratch);
+                Assert.Null(conn.ScratchSequence);
+            }
+        }
+
+        var split = TinyModelFixture.Params(fixture.ModelPath);
+        split.SeqMax = 2;
+        split.KVUnified = false;
+        using (var ctx = fixture.Weights.CreateContext(split))
+        {
+            Assert.False(LlamaKvConnector.HasUnifiedKvCache(ctx.NativeHandle));
+            var model = LlamaModelFile.Open(fixture.ModelPath, _data);
+            var (_, store, conn) = Open(ctx, model, LlamaKvConnector.LayoutOf(model, KvElementType.Float16), ssd: false, enabled: false);
+            using (store)
+            {
+                var e = Assert.Throws<ArgumentException>(() => conn.ScratchSequence = Scratch);
+                Assert.Contains("KVUnified", e.Message, StringComparison.Ordinal);
+            }
+        }
+
+        using (var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath), 2)))
+        {
+            Assert.True(LlamaKvConnector.HasUnifiedKvCache(ctx.NativeHandle));
+            var (_, store, conn) = Open(ctx, ssd: false);
+            using (store)
+            {
+                new LlamaDecoder(ctx.NativeHandle, 512).Decode(Scratch, TinyModelFixture.Tokens(ctx, 10, seed: 1), 0, new float[ctx.Vocab.Count]);
+                Assert.Contains("holds tokens", Assert.Throws<ArgumentException>(() => conn.ScratchSequence = Scratch).Message, StringComparison.Ordinal);
+                ctx.NativeHandle.MemorySequenceRemove(Scratch, -1, -1);
+                conn.ScratchSequence = Scratch;
+                Assert.Throws<ArgumentException>(() => conn.Restore(Scratch, TinyModelFixture.Tokens(ctx, 600, seed: 1)));
+                Assert.Throws<ArgumentOutOfRangeException>(() => conn.RestoreGroupChunks = 0);
+            }
+        }
+    }
+
+    private static ModelParams Unified(ModelParams p, uint sequences)
+    {
+        p.SeqMax = sequences;
+        p.KVUnified = true;
+        return p;
+    }
+}
