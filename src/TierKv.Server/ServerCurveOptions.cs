@@ -20,9 +20,6 @@ public sealed record ServerCurveOptions
     /// <summary>Share of families the other policies simulate (<see cref="MissRatioCurveOptions.PolicySampleRate"/>).</summary>
     public double PolicySampleRate { get; init; } = new MissRatioCurveOptions().PolicySampleRate;
 
-    /// <summary>Simulate on the thread pool instead of under the tier's lock (<see cref="MissRatioCurveOptions.Background"/>).</summary>
-    public bool Background { get; init; } = true;
-
     /// <summary>The estimator's options, or null when curves are off.</summary>
     public MissRatioCurveOptions? ToEstimatorOptions()
     {
@@ -31,7 +28,7 @@ public sealed record ServerCurveOptions
             return null;
         }
 
-        var o = new MissRatioCurveOptions { Policies = [.. Policies], MaxTrackedKeys = MaxTrackedKeys, PolicySampleRate = PolicySampleRate, Background = Background };
+        var o = new MissRatioCurveOptions { Policies = [.. Policies], MaxTrackedKeys = MaxTrackedKeys, PolicySampleRate = PolicySampleRate };
         return Multiples.Count == 0 ? o : o with { Multiples = [.. Multiples] };
     }
 }

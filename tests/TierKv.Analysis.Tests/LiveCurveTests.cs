@@ -87,18 +87,6 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Simulating_on_the_thread_pool_gives_the_figures_of_simulating_inline()
-    {
-        // Sampled families, a miniature policy, and far more accesses than the queue holds (the tier waits for room).
-        var trace = StressTraces.Twice(3);
-        int capacity = trace.UniqueBlocks / 20;
-        var options = new MissRatioCurveOptions { MaxTrackedKeys = capacity * 2, Policies = ["s3fifo"], PolicySampleRate = 1.0 / 4 };
-        var inline = await ReplayWithCurve(trace, "lru", capacity, options with { Background = false });
-        var background = await ReplayWithCurve(trace, "lru", capacity, options);
-        Assert.Equal(inline, background);
-    }
-
-    [Fact]
     public void Memory_is_fixed_at_construction_bounded_by_the_tracked_keys_and_observing_allocates_nothing()
     {
         var options = new MissRatioCurveOptions { MaxTrackedKeys = 1 << 16, Policies = ["s3fifo"], PolicySampleRate = 1.0 / 64 };

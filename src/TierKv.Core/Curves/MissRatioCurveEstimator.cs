@@ -34,7 +34,6 @@ public sealed class MissRatioCurveEstimator
     private readonly MiniatureCache[] _minis;
     private readonly MiniatureCache[] _miniLru;
     private readonly bool _allToLru;
-    private readonly ObservationQueue? _queue;
     private long _observed;
 
     /// <summary>An estimator for a tier of <paramref name="capacity"/> slots whose policy is <paramref name="tierPolicy"/>.</summary>
@@ -106,7 +105,6 @@ public sealed class MissRatioCurveEstimator
 
         _sampler = new FamilySampler(options.Seed, _lruThreshold);
         _allToLru = _lruThreshold == ulong.MaxValue && _policies.Length == 0;
-        _queue = options.Background ? new ObservationQueue(this) : null;
 
         // Everything is allocated here, once: what this thread allocated is the estimator's memory.
         MemoryBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
@@ -136,27 +134,10 @@ public sealed class MissRatioCurveEstimator
     /// <summary>Accesses LRU's curve simulated (its sample).</summary>
     public long SampledAccesses => _lru.Accesses;
 
-    /// <summary>
-    /// The tier accessed <paramref name="key"/> (a read hit or an insert); <paramref name="parent"/> is the chunk before
-    /// it in its chain. With <see cref="MissRatioCurveOptions.Background"/> the access is queued and simulated on the
-    /// thread pool (in order), otherwise here.
-    /// </summary>
+    /// <summary>The tier accessed <paramref name="key"/> (a read hit or an insert); <paramref name="parent"/> is the chunk before it in its chain.</summary>
     public void Observe(in ChunkKey key, ChunkKey? parent)
     {
         _observed++;
-        if (_queue is { } queue)
-        {
-            queue.Add(key, parent);
-        }
-        else
-        {
-            Simulate(key, parent);
-        }
-    }
-
-    /// <summary>Simulates one access (on the tier's thread, or on the queue's work item: never both at once).</summary>
-    internal void Simulate(in ChunkKey key, ChunkKey? parent)
-    {
         if (_allToLru)
         {
             // Every family is sampled and there are no miniature caches: the stream goes to LRU as it comes.
@@ -169,14 +150,12 @@ public sealed class MissRatioCurveEstimator
     }
 
     /// <summary>
-    /// Simulates what is still held back: the queue of accesses not yet simulated, a root access in the sampler (a
-    /// request of a root alone is recognised only when the next request starts) and LRU's batch (its last accesses,
-    /// fewer than 32). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with no
-    /// access in flight.
+    /// Simulates what is still held back: a root access in the sampler (a request of a root alone is recognised only
+    /// when the next request starts) and LRU's batch (its last accesses, fewer than 32). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with
+    /// no access in flight.
     /// </summary>
     public void Flush()
     {
-        _queue?.Drain();
         _sampler.Flush();
         Feed();
         _lru.Drain();

@@ -31,13 +31,6 @@ public sealed record MissRatioCurveOptions
     /// <summary>Most slots all miniature caches together may have (about 1 KiB each for <c>leader</c>).</summary>
     public int MaxPolicySlots { get; init; } = 1 << 18;
 
-    /// <summary>
-    /// Simulate the accesses on the thread pool, handed over in batches in order (the default), instead of on the
-    /// tier's thread under its lock. The figures are the same either way; the tier's accesses cost an append instead
-    /// of the simulation, and the counters lag by at most a queue (2,048 accesses) until <c>Flush</c>.
-    /// </summary>
-    public bool Background { get; init; } = true;
-
     /// <summary>Seed of the family hash (tests vary it; a daemon keeps the default).</summary>
     public ulong Seed { get; init; } = 0x5EED_C0FF_EE15_600DUL;
 
