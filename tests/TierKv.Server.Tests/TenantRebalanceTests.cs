@@ -16,7 +16,7 @@ public class TenantRebalanceTests
         SlotBytes = 4096,
         DramBytes = 32 * Record,
         Rebalance = new ServerRebalanceOptions { Enabled = enabled, IntervalSeconds = 3600, StepBytes = 4 * Record },
-        Curves = new ServerCurveOptions { Background = false }, // the curves are up to date when the test steps
+        Curves = new ServerCurveOptions(),
         Tenants =
         [
             new TenantOptions { Name = "a", Token = TokenA, QuotaBytes = 32 * Record, MinQuotaBytes = minA, MaxQuotaBytes = 56 * Record },

@@ -30,8 +30,8 @@ public sealed record SharedReplayOptions
     /// <summary>The rebalancer's settings (its step in blocks).</summary>
     public RebalanceOptions Rebalance { get; init; } = new();
 
-    /// <summary>The tenants' live curves in the rebalanced run (simulated inline, so the rebalancer reads them up to date and runs repeat exactly).</summary>
-    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceOptions.CurveMultiples, Background = false };
+    /// <summary>The tenants' live curves in the rebalanced run.</summary>
+    public MissRatioCurveOptions Curves { get; init; } = new() { Multiples = RebalanceOptions.CurveMultiples };
 
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate(int tenants)
