@@ -112,7 +112,15 @@ public class NodeFailureTests
     {
         // A standalone server (no cluster) with a tiny maxmemory and LRU eviction, as operators run a cache.
         using var server = LocalCluster.Start(TestClusters.Redis, nodes: 1, cluster: false, "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru");
-        await using var tier = await RedisTier.ConnectAsync(TestData.Options(server.Endpoints, "tierkv-evict"));
+        // Eviction, not latency, is under test: budgets a loaded 2-core machine meets. With the default 100 ms lookup
+        // timeout, the existence check of 2,000 keys ran out under load (every key then reads as absent: kept 0).
+        var options = TestData.Options(server.Endpoints, "tierkv-evict") with
+        {
+            LookupTimeout = TimeSpan.FromSeconds(2),
+            LookupBudget = TimeSpan.FromSeconds(5),
+            ValueTimeout = TimeSpan.FromSeconds(10),
+        };
+        await using var tier = await RedisTier.ConnectAsync(options);
         const int n = 2000; // 8 MiB of 4 KiB chunks into 2 MiB
         var keys = PrefixHasher.ComputeKeys(L, TenantSalt.None, TestData.Tokens(n, seed: 24));
         var payload = TestData.Payload(1);
