@@ -24,21 +24,15 @@ internal sealed partial class RespConnection
         if (Ascii.EqualsIgnoreCase(mode, "KEYS"u8))
         {
             int n = argc - 2;
-            var keys = _keys ??= new ChunkKey[_limits.MaxArrayLength];
-            for (int i = 0; i < n; i++)
+            if (!ScopeKeys(src, 2, n, out var keys, out int bad))
             {
-                if (!KeyNames.TryMap(Arg(src, _args[i + 2]), out var k))
-                {
-                    return Fail(Replies.LookupBadKey(i + 1));
-                }
-
-                keys[i] = tenant.Scope(k);
+                return Fail(Replies.LookupBadKey(bad + 1));
             }
 
-            int chunks = tenant.Values.LookupChunks(layout, keys.AsSpan(0, n));
+            int chunks = tenant.Values.LookupChunks(layout, keys);
             _out.Integer(chunks);
             RecordLookup(tenant, (long)n * layout.TokensPerChunk, t0);
-            _server.Trace?.Record(tenant.Index, n * layout.TokensPerChunk, keys.AsSpan(0, n));
+            _server.Trace?.Record(tenant.Index, n * layout.TokensPerChunk, keys);
             return True;
         }
 

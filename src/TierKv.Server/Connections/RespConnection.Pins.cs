@@ -30,7 +30,7 @@ internal sealed partial class RespConnection
             keyCount -= 2;
         }
 
-        if (!ScopeKeys(src, keyCount, out var keys))
+        if (!ScopeKeys(src, 1, keyCount, out var keys, out _))
         {
             return Fail(Replies.BadKeyName);
         }
@@ -54,7 +54,7 @@ internal sealed partial class RespConnection
             return WrongArgs("kv.unpin");
         }
 
-        if (!ScopeKeys(src, argc - 1, out var keys))
+        if (!ScopeKeys(src, 1, argc - 1, out var keys, out _))
         {
             return Fail(Replies.BadKeyName);
         }
@@ -63,15 +63,19 @@ internal sealed partial class RespConnection
         return True;
     }
 
-    /// <summary>The tenant's keys of arguments 1 to <paramref name="count"/> (chunk keys or value names, as KV.GET takes them).</summary>
-    private bool ScopeKeys(ReadOnlySpan<byte> src, int count, out ReadOnlySpan<ChunkKey> keys)
+    /// <summary>
+    /// The tenant's keys of the <paramref name="count"/> arguments from <paramref name="first"/> (chunk keys or value
+    /// names, as KV.GET takes them); false with <paramref name="bad"/> the index (from 0) of one that is neither.
+    /// </summary>
+    private bool ScopeKeys(ReadOnlySpan<byte> src, int first, int count, out ReadOnlySpan<ChunkKey> keys, out int bad)
     {
         var buffer = _keys ??= new ChunkKey[_limits.MaxArrayLength];
         for (int i = 0; i < count; i++)
         {
-            if (!KeyNames.TryMap(Arg(src, _args[i + 1]), out var k))
+            if (!KeyNames.TryMap(Arg(src, _args[first + i]), out var k))
             {
                 keys = default;
+                bad = i;
                 return false;
             }
 
@@ -79,6 +83,7 @@ internal sealed partial class RespConnection
         }
 
         keys = buffer.AsSpan(0, count);
+        bad = -1;
         return true;
     }
 }
