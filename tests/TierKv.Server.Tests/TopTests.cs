@@ -75,6 +75,28 @@ public class TopTests
     }
 
     [Fact]
+    public async Task An_interval_reports_the_tenants_pins_and_their_limit()
+    {
+        await using var s = TestServer.Start(new ServerOptions { SmallValueBytes = 0 });
+        await using var c = await TierKvAsyncClient.ConnectAsync("127.0.0.1", s.Port).WaitAsync(Limit);
+        var layout = ModelShapes.Llama3_8B.Layout;
+        var keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, Enumerable.Range(0, 3 * layout.TokensPerChunk).ToArray());
+        foreach (var key in keys)
+        {
+            await c.PutAsync(key, new byte[5000]).AsTask().WaitAsync(Limit);
+        }
+
+        Assert.Equal(2, await c.PinAsync(keys.AsMemory(0, 2)).AsTask().WaitAsync(Limit));
+        var sample = await StatsSample.TakeAsync(c).AsTask().WaitAsync(Limit);
+        var json = new StatsInterval(sample, sample).ToJson();
+        var live = await c.StatsAsync().AsTask().WaitAsync(Limit);
+        Assert.Equal(2, (long)json["pinned_chunks"]!);
+        Assert.True((long)json["pinned_bytes"]! >= 2 * 5000, "pinned bytes below the pinned values' payloads");
+        Assert.Equal(long.Parse(live["pinned_bytes"], CultureInfo.InvariantCulture), (long)json["pinned_bytes"]!);
+        Assert.Equal(long.Parse(live["max_pinned_bytes"], CultureInfo.InvariantCulture), (long)json["max_pinned_bytes"]!);
+    }
+
+    [Fact]
     public async Task An_interval_without_lookups_has_no_hit_ratio()
     {
         await using var s = TestServer.Start(new ServerOptions { SmallValueBytes = 0 }); // every value in the dram tier counted here

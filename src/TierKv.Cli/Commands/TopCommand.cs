@@ -145,6 +145,7 @@ internal sealed class TopCommand : Command<TopCommand.Settings>
         ops.AddRow("puts", interval.PerSecond("puts").ToString("0.#", CultureInfo.InvariantCulture), now.Text("put_p50_us"), now.Text("put_p99_us"));
         ops.AddRow("bytes in / out", $"{interval.PerSecond("bytes_in") / 1e9:0.00} / {interval.PerSecond("bytes_out") / 1e9:0.00} GB/s", "", "");
         ops.AddRow("lookup hit ratio (all tiers)", Percent(interval.HitRatio()), "", "");
+        ops.AddRow("pinned (KV.PIN)", $"{now.Text("pinned_chunks")} chunks, {now.Number("pinned_bytes") / (1 << 20):0.#} of {now.Number("max_pinned_bytes") / (1 << 20):0.#} MiB", "", "");
         string note = settings.Once
             ? $"[grey]latencies are server-side percentiles since start; rates over {interval.Seconds.ToString("0.##", CultureInfo.InvariantCulture)} s.[/]"
             : "[grey]latencies are server-side percentiles since start; rates over the last refresh. Ctrl+C to quit.[/]";

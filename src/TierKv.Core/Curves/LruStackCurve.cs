@@ -113,6 +113,7 @@ internal sealed class LruStackCurve
             for (int i = 0; i < n; i++)
             {
                 Sse.Prefetch0(Unsafe.AsPointer(ref _cells[Home(Tag(_batchKeys[i]))]));
+                _prefix.Prefetch(_batchKeys[i]);
             }
         }
 

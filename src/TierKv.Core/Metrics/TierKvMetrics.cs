@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Metrics;
 
@@ -14,6 +15,7 @@ public sealed class TierKvMetrics : IDisposable
     public const string MeterName = "TierKv";
 
     private readonly ConcurrentDictionary<string, TierCounters> _tiers = new();
+    private readonly ConcurrentDictionary<ChunkPriorities, (string Store, Func<long> Limit)> _pins = new();
     private readonly Counter<long> _lookups;
     private readonly Counter<long> _requestedTokens;
     private readonly Counter<long> _hitTokens;
@@ -53,6 +55,9 @@ public sealed class TierKvMetrics : IDisposable
         Meter.CreateObservableGauge("tierkv.tier.curve.hit_ratio", ObserveCurve, null, "Live estimate of the hit ratio a tier would have at another size (multiple of its capacity) or under another policy.");
         Meter.CreateObservableGauge("tierkv.tier.curve.memory", ObserveCurveMemory, "By", "Memory held by a tier's live curve estimator (fixed at start).");
         Meter.CreateObservableGauge("tierkv.tier.curve.sample_rate", ObserveCurveRate, null, "Share of prefix families a tier's live LRU curve simulates (1: all; SHARDS sampling below).");
+        Meter.CreateObservableGauge("tierkv.store.pinned_chunks", () => ObservePins(static (p, _) => p.PinnedChunks), "{chunk}", "Pinned chunks a tier of the store holds (pins whose time to live has not ended).");
+        Meter.CreateObservableGauge("tierkv.store.pinned_bytes", () => ObservePins(static (p, _) => p.PinnedBytes), "By", "Payload bytes of the store's pinned chunks.");
+        Meter.CreateObservableGauge("tierkv.store.pinned_bytes_limit", () => ObservePins(static (_, limit) => limit()), "By", "Payload bytes the store lets pins hold (MaxPinnedBytes).");
     }
 
     /// <summary>The <c>TierKv</c> meter.</summary>
@@ -66,6 +71,21 @@ public sealed class TierKvMetrics : IDisposable
 
     /// <summary>The counters of tier <paramref name="name"/>, created on first use.</summary>
     public TierCounters ForTier(string name) => _tiers.GetOrAdd(name, static n => new TierCounters(n));
+
+    /// <summary>
+    /// Reports the pins of <paramref name="priorities"/> as the store <paramref name="store"/> (its first tier's name),
+    /// under the limit <paramref name="maxPinnedBytes"/>. A registry shared by several stores is reported once, by the
+    /// first: false when it is reported already.
+    /// </summary>
+    public bool AttachPins(string store, ChunkPriorities priorities, Func<long> maxPinnedBytes)
+    {
+        ArgumentNullException.ThrowIfNull(priorities);
+        ArgumentNullException.ThrowIfNull(maxPinnedBytes);
+        return _pins.TryAdd(priorities, (store, maxPinnedBytes));
+    }
+
+    /// <summary>Stops reporting the pins of <paramref name="priorities"/> (its store was disposed).</summary>
+    public void DetachPins(ChunkPriorities priorities) => _pins.TryRemove(priorities, out _);
 
     /// <summary>Records a store that waited for write-behind room: it got room, or it timed out (and shed).</summary>
     public void RecordWriteBackWait(bool timedOut) =>
@@ -216,6 +236,14 @@ public sealed class TierKvMetrics : IDisposable
             {
                 yield return new Measurement<long>(u().Chunks, new KeyValuePair<string, object?>("tier", t.Name));
             }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObservePins(Func<ChunkPriorities, Func<long>, long> value)
+    {
+        foreach (var (priorities, (store, limit)) in _pins)
+        {
+            yield return new Measurement<long>(value(priorities, limit), new KeyValuePair<string, object?>("store", store));
         }
     }
 }

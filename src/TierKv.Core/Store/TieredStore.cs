@@ -14,6 +14,7 @@ public sealed partial class TieredStore : IDisposable
     private readonly TierCounters[] _counters;
     private readonly TieredStoreOptions _options;
     private readonly bool _ownsTiers;
+    private readonly bool _reportsPins;
     private readonly HostMemoryTier? _dram;
     private readonly int _lower = -1;
     private readonly IWriteBehindTier? _writeBehind;
@@ -70,6 +71,7 @@ public sealed partial class TieredStore : IDisposable
 
         _ownsTiers = ownsTiers;
         Priorities = priorities ?? new ChunkPriorities();
+        _reportsPins = Metrics.AttachPins(_tiers[0].Name, Priorities, () => MaxPinnedBytes);
         foreach (var t in _tiers)
         {
             (t as IPriorityAware)?.AttachPriorities(Priorities);
@@ -174,6 +176,11 @@ public sealed partial class TieredStore : IDisposable
             {
                 // A tier was disposed first by its owner: nothing left to persist into.
             }
+        }
+
+        if (_reportsPins)
+        {
+            Metrics.DetachPins(Priorities);
         }
 
         if (_ownsTiers)

@@ -102,6 +102,9 @@ public sealed class StatsInterval
             ["gc_gen2_collections"] = Long("gc_gen2_collections"),
             ["gc_pause_ms"] = Long("gc_pause_ms"),
             ["gc_allocated_bytes"] = Long("gc_allocated_bytes"),
+            ["pinned_chunks"] = Long("pinned_chunks"),
+            ["pinned_bytes"] = Long("pinned_bytes"),
+            ["max_pinned_bytes"] = Long("max_pinned_bytes"),
         };
 
         var tiers = new JsonArray();

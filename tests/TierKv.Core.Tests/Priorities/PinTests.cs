@@ -132,4 +132,43 @@ public class PinTests
         small.Store(Tiny, keys, PayloadForPrefix(keys));
         Assert.Throws<PinLimitExceededException>(() => small.Pin(keys));
     }
+
+    [Fact]
+    public void The_store_reports_its_pins_and_their_limit_on_the_tierkv_meter()
+    {
+        var metrics = new TierKv.Metrics.TierKvMetrics();
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(4 * 6));
+        var seen = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == metrics.Meter && instrument.Name.StartsWith("tierkv.store.pinned", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            Assert.Equal("store", tags[0].Key);
+            seen[instrument.Name + "/" + tags[0].Value] = value;
+        });
+        listener.Start();
+        using (var store = new TieredStore([Dram(8)], metrics))
+        {
+            store.Store(Tiny, keys, PayloadForPrefix(keys));
+            Assert.Equal(3, store.Pin(keys[..3]));
+            listener.RecordObservableInstruments();
+            Assert.Equal(3, seen["tierkv.store.pinned_chunks/dram"]);
+            Assert.Equal(3 * (long)Tiny.ChunkBytes, seen["tierkv.store.pinned_bytes/dram"]);
+            Assert.Equal(store.MaxPinnedBytes, seen["tierkv.store.pinned_bytes_limit/dram"]);
+            Assert.Equal(1, store.Unpin(keys[..1]));
+            listener.RecordObservableInstruments();
+            Assert.Equal(2, seen["tierkv.store.pinned_chunks/dram"]);
+        }
+
+        // A disposed store is no longer reported.
+        seen.Clear();
+        listener.RecordObservableInstruments();
+        Assert.Empty(seen);
+    }
 }
