@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace TierKv.Curves;
@@ -39,6 +40,7 @@ internal sealed class LruStackCurve
     private readonly ulong[] _live;
     private readonly PrefixRuns _prefix = new();
     private readonly ChunkKey[] _batchKeys = new ChunkKey[Batch];
+    private readonly ulong[] _batchTags = new ulong[Batch];
     private readonly ChunkKey[] _batchParents = new ChunkKey[Batch];
     private readonly bool[] _batchHasParent = new bool[Batch];
     private int _batched;
@@ -95,6 +97,7 @@ internal sealed class LruStackCurve
     {
         int n = _batched;
         _batchKeys[n] = key;
+        _batchTags[n] = Tag(key);
         _batchHasParent[n] = parent.HasValue;
         _batchParents[n] = parent.GetValueOrDefault();
         if ((_batched = n + 1) == Batch)
@@ -112,18 +115,20 @@ internal sealed class LruStackCurve
         {
             for (int i = 0; i < n; i++)
             {
-                Sse.Prefetch0(Unsafe.AsPointer(ref _cells[Home(Tag(_batchKeys[i]))]));
+                Sse.Prefetch0(Unsafe.AsPointer(ref _cells[Home(_batchTags[i])]));
                 _prefix.Prefetch(_batchKeys[i]);
             }
         }
 
         for (int i = 0; i < n; i++)
         {
-            Step(_batchKeys[i], _batchHasParent[i] ? _batchParents[i] : null);
+            Step(_batchKeys[i], _batchTags[i], _batchHasParent[i], _batchParents[i]);
         }
     }
 
-    private void Step(in ChunkKey key, ChunkKey? parent)
+    // The hot path indexes its arrays through references: every index is in range by construction (levels index
+    // _bound and _sizes of _levels entries; times are below the ring's length, which the bitmap covers; cells are masked).
+    private void Step(in ChunkKey key, ulong tag, bool hasParent, in ChunkKey parent)
     {
         if (_now + 1 == _ring.Length)
         {
@@ -131,15 +136,16 @@ internal sealed class LruStackCurve
         }
 
         int now = ++_now;
-        int level = _levels;
-        ulong tag = Tag(key);
+        int levels = _levels;
+        int level = levels;
+        ref int bound = ref MemoryMarshal.GetArrayDataReference(_bound);
         int cell = Find(tag);
         if (cell >= 0)
         {
             int t = TimeOf(cell);
-            for (int j = 0; j < _levels; j++)
+            for (int j = 0; j < levels; j++)
             {
-                if (t >= _bound[j])
+                if (t >= Unsafe.Add(ref bound, j))
                 {
                     level = j;
                     break;
@@ -148,21 +154,23 @@ internal sealed class LruStackCurve
 
             Clear(t);
             Set(now, cell);
-            _cells[cell] = tag | (uint)(now + 1);
+            Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_cells), cell) = tag | (uint)(now + 1);
 
             // Below its level the key joins the set and that set's oldest key leaves it; at or above, a boundary on
             // the key itself moves to the next key.
-            for (int j = 0; j < _levels; j++)
+            for (int j = 0; j < levels; j++)
             {
-                if (j < level || _bound[j] == t)
+                ref int b = ref Unsafe.Add(ref bound, j);
+                if (j < level || b == t)
                 {
-                    _bound[j] = NextLive(_bound[j]);
+                    b = NextLive(b, now);
                 }
             }
         }
         else
         {
-            cell = Insert(tag, now);
+            cell = ~cell;
+            Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_cells), cell) = tag | (uint)(now + 1);
             Set(now, cell);
             if (++_count == 1)
             {
@@ -170,19 +178,22 @@ internal sealed class LruStackCurve
             }
             else
             {
-                for (int j = 0; j < _levels; j++)
+                ref int size = ref MemoryMarshal.GetArrayDataReference(_sizes);
+                int before = _count - 1;
+                for (int j = 0; j < levels; j++)
                 {
-                    if (_count - 1 < _sizes[j])
+                    if (before < Unsafe.Add(ref size, j))
                     {
                         continue;
                     }
 
-                    int b = _bound[j];
-                    _bound[j] = NextLive(b);
-                    if (j == _levels - 1)
+                    ref int bj = ref Unsafe.Add(ref bound, j);
+                    int b = bj;
+                    bj = NextLive(b, now);
+                    if (j == levels - 1)
                     {
                         // The oldest key of all leaves the largest size: it is forgotten.
-                        Remove(_ring[b]);
+                        Remove(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ring), b));
                         Clear(b);
                         _count--;
                         PrefetchOldest();
@@ -191,9 +202,9 @@ internal sealed class LruStackCurve
             }
         }
 
-        int run = parent is { } p ? Math.Max(level, _prefix.LevelOf(p, _levels)) : level;
+        int run = hasParent ? Math.Max(level, _prefix.LevelOf(parent, levels)) : level;
         _prefix.Set(key, run);
-        _runs[run]++;
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_runs), run)++;
         _accesses++;
     }
 
@@ -245,13 +256,14 @@ internal sealed class LruStackCurve
         }
     }
 
-    /// <summary>The first time after <paramref name="t"/> that is some key's last access (now when there is none).</summary>
-    private int NextLive(int t)
+    /// <summary>The first time after <paramref name="t"/> that is some key's last access (<paramref name="now"/> when there is none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int NextLive(int t, int now)
     {
-        int now = _now;
+        ref ulong live = ref MemoryMarshal.GetArrayDataReference(_live);
         for (int s = t + 1; s <= now;)
         {
-            ulong word = _live[s >> 6] >> (s & 63);
+            ulong word = Unsafe.Add(ref live, s >> 6) >> (s & 63);
             if (word != 0)
             {
                 return Math.Min(now, s + BitOperations.TrailingZeroCount(word));
@@ -266,15 +278,15 @@ internal sealed class LruStackCurve
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Set(int t, int cell)
     {
-        _live[t >> 6] |= 1UL << (t & 63);
-        _ring[t] = cell;
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_live), t >> 6) |= 1UL << (t & 63);
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ring), t) = cell;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Clear(int t) => _live[t >> 6] &= ~(1UL << (t & 63));
+    private void Clear(int t) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_live), t >> 6) &= ~(1UL << (t & 63));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int TimeOf(int cell) => (int)(_cells[cell] & TimeMask) - 1;
+    private int TimeOf(int cell) => (int)(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_cells), cell) & TimeMask) - 1;
 
     /// <summary>
     /// A 40-bit digest of a key in the high bits of a cell (the low 24 hold its time + 1, so 0 is an empty cell). Two
@@ -295,14 +307,17 @@ internal sealed class LruStackCurve
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Home(ulong tag) => (int)(tag >> 40) & _cellMask;
 
+    /// <summary>The cell of <paramref name="tag"/>, or the complement (negative) of the empty cell where it would go.</summary>
     private int Find(ulong tag)
     {
-        for (int i = Home(tag); ; i = (i + 1) & _cellMask)
+        ref ulong cells = ref MemoryMarshal.GetArrayDataReference(_cells);
+        int mask = _cellMask;
+        for (int i = Home(tag); ; i = (i + 1) & mask)
         {
-            ulong c = _cells[i];
+            ulong c = Unsafe.Add(ref cells, i);
             if (c == 0)
             {
-                return -1;
+                return ~i;
             }
 
             if ((c & ~TimeMask) == tag)
@@ -312,26 +327,17 @@ internal sealed class LruStackCurve
         }
     }
 
-    private int Insert(ulong tag, int now)
-    {
-        int i = Home(tag);
-        while (_cells[i] != 0)
-        {
-            i = (i + 1) & _cellMask;
-        }
-
-        _cells[i] = tag | (uint)(now + 1);
-        return i;
-    }
-
     /// <summary>Empties cell <paramref name="i"/> with backward shift (no tombstones), keeping the time ring pointing at moved cells.</summary>
     private void Remove(int i)
     {
+        ref ulong cells = ref MemoryMarshal.GetArrayDataReference(_cells);
+        ref int ring = ref MemoryMarshal.GetArrayDataReference(_ring);
+        int mask = _cellMask;
         int j = i;
         while (true)
         {
-            j = (j + 1) & _cellMask;
-            ulong c = _cells[j];
+            j = (j + 1) & mask;
+            ulong c = Unsafe.Add(ref cells, j);
             if (c == 0)
             {
                 break;
@@ -341,12 +347,12 @@ internal sealed class LruStackCurve
             bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
             if (!between)
             {
-                _cells[i] = c;
-                _ring[(int)(c & TimeMask) - 1] = i;
+                Unsafe.Add(ref cells, i) = c;
+                Unsafe.Add(ref ring, (int)(c & TimeMask) - 1) = i;
                 i = j;
             }
         }
 
-        _cells[i] = 0;
+        Unsafe.Add(ref cells, i) = 0;
     }
 }
