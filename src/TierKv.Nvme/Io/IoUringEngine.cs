@@ -400,10 +400,18 @@ internal sealed unsafe class IoUringEngine : IoEngine
         }
     }
 
-    /// <summary>Awaited requests without more work complete here (their continuation goes to the thread pool); the rest on a completion thread.</summary>
+    /// <summary>
+    /// Awaited requests without more work complete here (their continuation goes to the thread pool); awaited reads are
+    /// verified on the thread pool, which then runs their continuation (one hop); the rest on a completion thread.
+    /// </summary>
     private void Complete(IoRequest request, long result)
     {
-        if (request.AfterIo is not null || request.SyncAfterWrite || request.Completion is not null)
+        if (!request.IsWrite && request.Completion is null)
+        {
+            request.Result = result;
+            ThreadPool.UnsafeQueueUserWorkItem(request, preferLocal: false);
+        }
+        else if (request.AfterIo is not null || request.SyncAfterWrite || request.Completion is not null)
         {
             request.Result = result;
             _complete.Add(request);
