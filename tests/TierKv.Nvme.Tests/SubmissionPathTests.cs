@@ -36,6 +36,22 @@ public sealed class SubmissionPathTests
         Assert.EndsWith(", io_uring", tier.IoMode, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public void A_ring_whose_first_read_fails_falls_back_to_threads_with_one_logged_line()
+    {
+        var (available, detail) = IoUringProbe.Check();
+        Skip.IfNot(available, $"io_uring unavailable here: {detail}");
+        using var dir = new TempDir();
+        var file = BlockFile.Open(Path.Combine(dir.Path, "closed.blocks"), preferDirect: true);
+        file.Dispose(); // the probe read through the ring gets EBADF: a ring that cannot do I/O
+        var lines = new List<string>();
+        using var engine = IoEngine.Create(NvmeTierTests.Options(dir.Path) with { Submission = IoSubmission.IoUring }, file, lines.Add);
+        Assert.Equal("threads", engine.Mode);
+        var line = Assert.Single(lines);
+        Assert.Contains("io_uring unavailable", line, StringComparison.Ordinal);
+        Assert.Contains("first read", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Bad_submission_settings_are_refused_naming_the_setting()
     {
