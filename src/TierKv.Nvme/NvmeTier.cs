@@ -121,10 +121,11 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
 
         _permits = new SemaphoreSlim(options.EffectiveStagingBuffers, options.EffectiveStagingBuffers);
         _readPermits = new SemaphoreSlim(options.EffectiveStagingBuffers, options.EffectiveStagingBuffers);
-        _engine = new IoEngine(options.QueueDepth, options.Name, options.Faults);
         try
         {
             _files = OpenFiles();
+            _engine = IoEngine.Create(options, _files[0], Log);
+            IoMode = $"{IoMode}, {_engine.Mode}";
             Recover();
             if (options.Curves is { } curves)
             {
@@ -137,7 +138,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
         }
         catch
         {
-            _engine.Dispose();
+            _engine?.Dispose();
             _lockStream.Dispose();
             throw;
         }
@@ -170,8 +171,14 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
     /// <summary>True when I/O bypasses the page cache (<c>O_DIRECT</c>).</summary>
     public bool IsDirect { get; private set; }
 
-    /// <summary><c>O_DIRECT</c>, or <c>buffered</c> with the reason the file system gave.</summary>
+    /// <summary>
+    /// <c>O_DIRECT</c>, or <c>buffered</c> with the reason the file system gave, then the submission path
+    /// (<see cref="Submission"/>): for example <c>O_DIRECT, io_uring</c>.
+    /// </summary>
     public string IoMode { get; private set; } = "";
+
+    /// <summary>How reads and writes reach the device: <c>io_uring</c>, or <c>threads</c> (asked for, or the fallback where io_uring is refused).</summary>
+    public string Submission => _engine.Mode;
 
     /// <summary>Slots in the files (some may lack disk space: see <see cref="CapacityBytes"/>).</summary>
     public int SlotCount => _slots;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using TierKv.Keys;
 using TierKv.Nvme.CrashChild;
+using TierKv.Nvme.Io;
 using TierKv.Tiers;
 using Xunit.Abstractions;
 
@@ -11,8 +12,10 @@ public sealed class CrashConsistencyTests(ITestOutputHelper output)
     private const int Rounds = 20;
     private const int ChunksPerRound = 300;
 
-    [Fact]
-    public async Task After_SIGKILL_at_random_moments_every_visible_chunk_verifies_and_completed_stores_survive()
+    [Theory]
+    [InlineData(IoSubmission.Threads)]
+    [InlineData(IoSubmission.IoUring)]
+    public async Task After_SIGKILL_at_random_moments_every_visible_chunk_verifies_and_completed_stores_survive(IoSubmission submission)
     {
         using var dir = new TempDir();
         var rng = new Random(20261126);
@@ -29,7 +32,7 @@ public sealed class CrashConsistencyTests(ITestOutputHelper output)
 
             // Kill after a random number of completed stores (0..40), while up to 4 more writes are in flight.
             int killAfter = rng.Next(0, 41);
-            var roundCompleted = await RunChildUntilKilled(dir.Path, first, killAfter);
+            var roundCompleted = await RunChildUntilKilled(dir.Path, first, killAfter, submission);
             completed.AddRange(roundCompleted);
 
             using var tier = new NvmeTier(TestChunks.Options(dir.Path));
@@ -67,7 +70,7 @@ public sealed class CrashConsistencyTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<List<long>> RunChildUntilKilled(string dir, long first, int killAfter)
+    private static async Task<List<long>> RunChildUntilKilled(string dir, long first, int killAfter, IoSubmission submission)
     {
         string testBin = AppContext.BaseDirectory;
         string childDll = Path.Combine(testBin.Replace("TierKv.Nvme.Tests", "TierKv.Nvme.CrashChild", StringComparison.Ordinal), "TierKv.Nvme.CrashChild.dll");
@@ -83,12 +86,18 @@ public sealed class CrashConsistencyTests(ITestOutputHelper output)
         psi.ArgumentList.Add(dir);
         psi.ArgumentList.Add(first.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add(ChunksPerRound.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add(submission.ToString());
         using var child = Process.Start(psi)!;
         var stderr = child.StandardError.ReadToEndAsync();
         var completed = new List<long>();
         bool killed = false;
         while (await child.StandardOutput.ReadLineAsync() is { } line)
         {
+            if (line.StartsWith("ready ", StringComparison.Ordinal) && (submission == IoSubmission.Threads || IoUringProbe.Check().Available))
+            {
+                Assert.Equal(submission == IoSubmission.Threads ? "threads" : "io_uring", line[6..]); // the path under test
+            }
+
             if (line.StartsWith("stored ", StringComparison.Ordinal))
             {
                 completed.Add(long.Parse(line.AsSpan(7), System.Globalization.CultureInfo.InvariantCulture));

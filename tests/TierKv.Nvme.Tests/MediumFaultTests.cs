@@ -10,17 +10,32 @@ namespace TierKv.Nvme.Tests;
 /// <summary>
 /// Fault injection on the SSD medium: failed, short and torn writes, failed and flipped reads, a full disk. Every fault is
 /// a status, a counted error and a miss; the tier never serves the version a failed write replaced, nor damaged bytes,
-/// and it goes on working (and reopens) afterwards.
+/// and it goes on working (and reopens) afterwards. Stated once and run on both submission paths (the subclasses).
 /// </summary>
-public sealed class MediumFaultTests : IDisposable
+public abstract class MediumFaultTests : IDisposable
 {
     private static readonly KvLayout Layout = TestChunks.Layout;
     private readonly TempDir _dir = new();
     private readonly ScriptedFaults _faults = new();
 
-    public void Dispose() => _dir.Dispose();
+    /// <summary>The submission path under test.</summary>
+    protected abstract IoSubmission Submission { get; }
 
-    private NvmeTierOptions Options() => NvmeTierTests.Options(_dir.Path) with { Faults = _faults };
+    public void Dispose()
+    {
+        _dir.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    [SkippableFact]
+    public void The_tier_runs_on_the_submission_path_under_test()
+    {
+        Skip.If(Submission == IoSubmission.IoUring && !IoUringProbe.Check().Available, $"io_uring unavailable here: {IoUringProbe.Check().Detail}");
+        using var tier = new NvmeTier(Options());
+        Assert.Equal(Submission == IoSubmission.IoUring ? "io_uring" : "threads", tier.Submission);
+    }
+
+    private NvmeTierOptions Options() => NvmeTierTests.Options(_dir.Path) with { Faults = _faults, Submission = Submission };
 
     private static byte[] Value(int key, long version) => NvmeTierTests.Payload((key * 100_000L) + version);
 
@@ -145,4 +160,16 @@ public sealed class MediumFaultTests : IDisposable
         public MediumFault Next(bool isWrite, long offset, long length) =>
             (isWrite ? Writes : Reads).TryDequeue(out var f) ? f : MediumFault.None;
     }
+}
+
+/// <summary>The fault contract on the thread path.</summary>
+public sealed class ThreadPathMediumFaultTests : MediumFaultTests
+{
+    protected override IoSubmission Submission => IoSubmission.Threads;
+}
+
+/// <summary>The fault contract on the io_uring path (the thread path where the kernel refuses io_uring).</summary>
+public sealed class IoUringMediumFaultTests : MediumFaultTests
+{
+    protected override IoSubmission Submission => IoSubmission.IoUring;
 }

@@ -47,13 +47,33 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         [DefaultValue(100)]
         public int ReadsUnderWrites { get; init; } = 100;
 
+        [CommandOption("--submission")]
+        [Description("How the tier's I/O reaches the device: auto, threads or io_uring.")]
+        [DefaultValue("auto")]
+        public string Submission { get; init; } = "auto";
+
+        [CommandOption("--writes-during-reads")]
+        [Description("Writes the tier keeps in the device while a read waits or runs (io_uring path; 0: the queue depth, no read preference; default: the tier's).")]
+        public int? WritesDuringReads { get; init; }
+
+        /// <summary>The <see cref="Submission"/> value as the tier's option, or null when it names none.</summary>
+        public IoSubmission? SubmissionMode => Submission.ToLowerInvariant() switch
+        {
+            "auto" => IoSubmission.Auto,
+            "threads" => IoSubmission.Threads,
+            "io_uring" or "iouring" => IoSubmission.IoUring,
+            _ => null,
+        };
+
         public override ValidationResult Validate() => SettingsRules.Check(
             (string.IsNullOrWhiteSpace(Dir), "--dir is required: a directory on the SSD to benchmark in."),
             (Chunks is < 2 or > 100_000, "--chunks must be in [2, 100000]."),
             (Reps is < 1 or > 100, "--reps must be in [1, 100]."),
             (QueueDepth is < 1 or > 256, "--qd must be in [1, 256]."),
             (RandomReads < 1, "--random-reads must be at least 1."),
-            (ReadsUnderWrites < 1, "--reads-under-writes must be at least 1."));
+            (ReadsUnderWrites < 1, "--reads-under-writes must be at least 1."),
+            (SubmissionMode is null, "--submission must be auto, threads or io_uring."),
+            (WritesDuringReads is < 0 or > 256, "--writes-during-reads must be in [0, 256]."));
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -99,6 +119,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         var underWrites = new List<double>();
         var rawUnderWrites = new List<double>();
         string ioMode;
+        string submission;
+        int writesDuringReads;
         try
         {
             string rawPath = Path.Combine(work, "raw.blocks");
@@ -117,9 +139,13 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
                 SlotBytes = cb,
                 QueueDepth = qd,
                 EvictionPolicy = "lru", // each repetition's fresh chunks replace the last one's, whatever the default policy
+                Submission = settings.SubmissionMode!.Value,
+                WritesDuringReads = settings.WritesDuringReads ?? new NvmeTierOptions().WritesDuringReads,
                 Log = settings.Json ? static _ => { } : null,
             });
             ioMode = tier.IoMode;
+            submission = tier.Submission;
+            writesDuringReads = tier.Options.EffectiveWritesDuringReads;
             ChunkKey[] keys = [];
             for (int r = 0; r < settings.Reps + 1; r++)
             {
@@ -206,6 +232,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             ["reps"] = settings.Reps,
             ["direct"] = direct,
             ["io_mode"] = ioMode,
+            ["submission"] = submission,
+            ["writes_during_reads"] = writesDuringReads,
             ["raw_write_gbs"] = JsonOutput.Round(rw),
             ["raw_read_gbs"] = JsonOutput.Round(rd),
             ["put_gbs"] = JsonOutput.Round(pg),

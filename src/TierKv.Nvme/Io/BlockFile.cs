@@ -23,6 +23,9 @@ public sealed unsafe class BlockFile : IDisposable
         FallbackReason = fallbackReason;
     }
 
+    /// <summary>The file descriptor (for the io_uring path, which submits by descriptor).</summary>
+    internal int Descriptor => _fd;
+
     /// <summary>The file's path.</summary>
     public string Path { get; }
 
@@ -176,16 +179,7 @@ public sealed unsafe class BlockFile : IDisposable
             total += r;
 
             // A short transfer: skip the pieces done and resume inside the one cut.
-            while (first < iov.Length && r >= iov[first].Length)
-            {
-                r -= iov[first].Length;
-                first++;
-            }
-
-            if (first < iov.Length && r > 0)
-            {
-                iov[first] = new IoSegment(iov[first].Base + r, iov[first].Length - r);
-            }
+            first = IoSegment.Skip(iov, first, r);
         }
 
         return total;

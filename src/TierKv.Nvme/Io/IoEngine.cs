@@ -3,88 +3,49 @@ using System.Collections.Concurrent;
 namespace TierKv.Nvme.Io;
 
 /// <summary>
-/// Keeps many positioned reads and writes in flight: dedicated threads blocking in <c>pread</c>/<c>pwrite</c>, at most
-/// the queue depth of writes in a syscall at once. Dedicated threads rather than the thread pool, because blocking
-/// syscalls would starve the pool on a small machine. Reads have their own queue and threads: a read never waits behind
-/// a burst of queued writes (docs/ssd-tier.md, "Reads under a write burst"). (Raw io_uring measured 9 to 13% faster
-/// than these threads for 32 MiB writes on the development VM, reads equal; not implemented yet: docs/ssd-tier.md.)
+/// Runs the SSD tier's positioned reads and writes with many in flight, on threads of its own (caller code never runs
+/// on them, and the thread pool never blocks in a syscall). Two ways to reach the device: <see cref="ThreadIoEngine"/>
+/// (threads blocking in <c>pread</c>/<c>pwrite</c>) and <see cref="IoUringEngine"/> (one ring thread submitting and
+/// reaping through io_uring); <see cref="Create"/> picks one (docs/ssd-tier.md, "I/O").
 /// </summary>
-internal sealed class IoEngine : IDisposable
+internal abstract class IoEngine : IDisposable
 {
-    private readonly BlockingCollection<IoRequest> _queue = new(new ConcurrentQueue<IoRequest>());
-    private readonly BlockingCollection<IoRequest> _reads = new(new ConcurrentQueue<IoRequest>());
-    private readonly ConcurrentQueue<IoRequest> _ready = new();
     private readonly ConcurrentBag<IoRequest> _pool = [];
-    private readonly Thread[] _threads;
-    private readonly SemaphoreSlim _device;
 
-    /// <summary>
-    /// <paramref name="queueDepth"/> writes in flight at most, run by twice as many threads (while some copy and
-    /// checksum, the others keep the device's queue full), and <paramref name="queueDepth"/> reads, each on its own
-    /// thread (a read checksums after its syscall, while the other reads are in theirs).
-    /// </summary>
-    public IoEngine(int queueDepth, string name, IMediumFaults? faults = null)
-    {
-        Faults = faults;
-        int writers = 2 * queueDepth;
-        _device = new SemaphoreSlim(queueDepth, queueDepth);
-        _threads = new Thread[writers + queueDepth];
-        for (int i = 0; i < _threads.Length; i++)
-        {
-            var queue = i < writers ? _queue : _reads;
-            _threads[i] = new Thread(Run) { IsBackground = true, Name = i < writers ? $"{name}-io-w{i}" : $"{name}-io-r{i - writers}" };
-            _threads[i].Start(queue);
-        }
-    }
+    protected IoEngine(IMediumFaults? faults) => Faults = faults;
 
-    public int Threads => _threads.Length;
+    /// <summary>What <see cref="IoSubmission.Auto"/> means: the path measured faster (docs/ssd-tier.md, "I/O").</summary>
+    public const IoSubmission AutoSubmission = IoSubmission.IoUring;
 
     /// <summary>Injected faults (tests, the probe); null in production.</summary>
     public IMediumFaults? Faults { get; }
 
+    /// <summary>How requests reach the device: <c>threads</c> or <c>io_uring</c>.</summary>
+    public abstract string Mode { get; }
+
+    /// <summary>Threads the engine runs.</summary>
+    public abstract int Threads { get; }
+
     /// <summary>
-    /// Runs a prepared write at once when one of the queue-depth write slots is free; else leaves it in the ready queue,
-    /// and the thread that finishes a write takes it and issues it without giving up the slot. So the next write enters
-    /// the device the moment one leaves, on a thread that is already running, as in a raw loop of blocking writes:
-    /// handing the slot to a blocked thread instead (a semaphore wait) left the device a scheduling delay short of a
-    /// write after every completion, tens of milliseconds on a loaded 2-core machine.
+    /// The engine <paramref name="options"/> ask for. <see cref="IoSubmission.IoUring"/> (and <see cref="IoSubmission.Auto"/>,
+    /// see <see cref="AutoSubmission"/>) try io_uring first (a ring, then one read of <paramref name="probe"/>'s first page through it) and fall back to
+    /// threads with one line to <paramref name="log"/> when the kernel refuses it.
     /// </summary>
-    public void IssueWrite(IoRequest request)
+    public static IoEngine Create(NvmeTierOptions options, BlockFile probe, Action<string> log)
     {
-        IoRequest? current = request;
-        if (!_device.Wait(0))
+        var wanted = options.Submission == IoSubmission.Auto ? AutoSubmission : options.Submission;
+        if (wanted == IoSubmission.IoUring)
         {
-            _ready.Enqueue(request);
-
-            // Every slot was busy: their holders look at the ready queue when they finish. A slot freed between the two
-            // calls would not: look again, and run whatever is ready (possibly nothing: another thread took it).
-            if (!_device.Wait(0))
+            var ring = IoUringEngine.TryCreate(options, probe, log, out string failure);
+            if (ring is not null)
             {
-                return;
+                return ring;
             }
 
-            _ready.TryDequeue(out current);
+            log($"SSD tier '{options.Name}': io_uring unavailable ({failure}); using I/O threads.");
         }
 
-        while (true)
-        {
-            while (current is not null)
-            {
-                current.Finish(current.Transfer());
-                _ready.TryDequeue(out current);
-            }
-
-            _device.Release();
-
-            // A write left ready after the last look but before the release would wait for the next completion (or
-            // forever, if none is in flight): take it now when a slot is still free.
-            if (_ready.IsEmpty || !_device.Wait(0))
-            {
-                return;
-            }
-
-            _ready.TryDequeue(out current);
-        }
+        return new ThreadIoEngine(options, options.Faults);
     }
 
     public IoRequest Rent() => _pool.TryTake(out var r) ? r : new IoRequest(this);
@@ -92,7 +53,7 @@ internal sealed class IoEngine : IDisposable
     public void Return(IoRequest request) => _pool.Add(request);
 
     /// <summary>Queues a request; await <see cref="IoRequest.AsValueTask"/> for the result (bytes, or a negative errno).</summary>
-    public void Submit(IoRequest request) => (request.IsWrite ? _queue : _reads).Add(request);
+    public abstract void Submit(IoRequest request);
 
     /// <summary>Queues a request and returns its result (bytes, or a negative errno) as a value task.</summary>
     public ValueTask<long> RunAsync(IoRequest request)
@@ -102,46 +63,6 @@ internal sealed class IoEngine : IDisposable
         return vt;
     }
 
-    public ValueTask<long> ReadAsync(BlockFile file, nint buffer, long length, long offset)
-    {
-        var r = Rent();
-        r.File = file;
-        r.SetBuffer(buffer, length);
-        r.Offset = offset;
-        r.IsWrite = false;
-        return RunAsync(r);
-    }
-
-    public ValueTask<long> WriteAsync(BlockFile file, nint buffer, long length, long offset, bool sync)
-    {
-        var r = Rent();
-        r.File = file;
-        r.SetBuffer(buffer, length);
-        r.Offset = offset;
-        r.IsWrite = true;
-        r.SyncAfterWrite = sync;
-        return RunAsync(r);
-    }
-
-    public void Dispose()
-    {
-        _queue.CompleteAdding();
-        _reads.CompleteAdding();
-        foreach (var t in _threads)
-        {
-            t.Join();
-        }
-
-        _queue.Dispose();
-        _reads.Dispose();
-        _device.Dispose();
-    }
-
-    private static void Run(object? queue)
-    {
-        foreach (var r in ((BlockingCollection<IoRequest>)queue!).GetConsumingEnumerable())
-        {
-            r.Execute();
-        }
-    }
+    /// <summary>Waits for the requests in flight, then stops the engine's threads.</summary>
+    public abstract void Dispose();
 }

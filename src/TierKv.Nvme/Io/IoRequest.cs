@@ -3,14 +3,15 @@ using System.Threading.Tasks.Sources;
 namespace TierKv.Nvme.Io;
 
 /// <summary>
-/// One positioned read or write handed to an <see cref="IoEngine"/> thread. Pooled: awaiting it returns it to the
+/// One positioned read or write handed to an <see cref="IoEngine"/>. Pooled: awaiting it returns it to the
 /// engine, so steady-state I/O allocates nothing. A request with a <see cref="Completion"/> is not awaited; the
 /// callback runs on the I/O thread instead (write-behind).
 /// </summary>
-internal sealed class IoRequest : IValueTaskSource<long>
+internal sealed class IoRequest : IValueTaskSource<long>, IThreadPoolWorkItem
 {
     private readonly IoEngine _engine;
     private ManualResetValueTaskSourceCore<long> _core;
+    private MediumFault _fault;
 
     public IoRequest(IoEngine engine)
     {
@@ -31,10 +32,10 @@ internal sealed class IoRequest : IValueTaskSource<long>
 
     public int SegmentCount { get; set; }
 
-    /// <summary>Runs on the I/O thread just before the syscall (checksumming there spreads CPU over the I/O threads).</summary>
+    /// <summary>Runs on an I/O thread just before the transfer (checksumming there spreads CPU over the I/O threads).</summary>
     public Action<IoRequest>? Prepare { get; set; }
 
-    /// <summary>Runs on the I/O thread right after the syscall with its result (verification there, for the same reason); returns the result to report.</summary>
+    /// <summary>Runs on an I/O thread right after the transfer with its result (verification there, for the same reason); returns the result to report.</summary>
     public Func<IoRequest, long, long>? AfterIo { get; set; }
 
     /// <summary>One contiguous buffer.</summary>
@@ -58,39 +59,75 @@ internal sealed class IoRequest : IValueTaskSource<long>
     public ValueTask<long> AsValueTask() => new(this, _core.Version);
 
     /// <summary>
-    /// Runs on an engine thread: prepares (copy, checksum), then a read goes straight to its syscall, and a write to the
-    /// device when a write slot is free, else it is left for the thread that next finishes a write (see
-    /// <see cref="IoEngine.IssueWrite"/>).
+    /// Completes an awaited request on a thread-pool thread (the io_uring path's reads): verification, then the
+    /// awaiter's continuation inline on the same thread, one thread hop after the completion instead of two.
     /// </summary>
-    public void Execute()
+    void IThreadPoolWorkItem.Execute()
     {
-        Prepare?.Invoke(this);
-        if (IsWrite)
+        _core.RunContinuationsAsynchronously = false;
+        Finish(Result);
+    }
+
+    /// <summary>The result a ring thread hands to a completion thread with the request.</summary>
+    public long Result { get; set; }
+
+    /// <summary>The blocking syscall (the thread path), or the injected fault; the bytes, or a negative errno.</summary>
+    public long Transfer()
+    {
+        Span<IoSegment> pieces = stackalloc IoSegment[3];
+        if (!BeginTransfer(pieces, out int count, out long r))
         {
-            _engine.IssueWrite(this);
+            return r;
         }
-        else
+
+        var file = File!;
+        r = IsWrite ? file.WriteAt(pieces[..count], Offset) : file.ReadAt(pieces[..count], Offset);
+        return EndTransfer(r);
+    }
+
+    /// <summary>
+    /// Both submission paths start every transfer here, so an injected fault (<see cref="MediumFault"/>) acts the same on
+    /// both: writes the pieces to transfer into <paramref name="pieces"/> (three at most), or returns false when the call
+    /// transfers nothing and <paramref name="result"/> is its negative errno.
+    /// </summary>
+    public bool BeginTransfer(Span<IoSegment> pieces, out int count, out long result)
+    {
+        _fault = _engine.Faults?.Next(IsWrite, Offset, TotalLength) ?? MediumFault.None;
+        result = 0;
+        count = 0;
+        switch (_fault)
         {
-            Finish(Transfer());
+            case MediumFault.Fail:
+                result = -LibC.EIo;
+                return false;
+            case MediumFault.NoSpace:
+                result = -LibC.ENoSpc;
+                return false;
+            case MediumFault.Short or MediumFault.Torn:
+                // Half of the first piece, rounded to the page (O_DIRECT transfers whole pages).
+                pieces[0] = new IoSegment(Segment0.Base, (nint)Math.Max(BlockFile.Alignment, Segment0.Length / 2 / BlockFile.Alignment * BlockFile.Alignment));
+                count = 1;
+                return true;
+            default:
+                pieces[0] = Segment0;
+                pieces[1] = Segment1;
+                pieces[2] = Segment2;
+                count = SegmentCount;
+                return true;
         }
     }
 
-    /// <summary>The syscall (or the injected fault); a negative errno on failure.</summary>
-    public long Transfer()
+    /// <summary>The result of a transfer from <see cref="BeginTransfer"/> as the tier sees it: the fault applied, a short write a failed one.</summary>
+    public unsafe long EndTransfer(long r)
     {
-        var file = File!;
-        long r;
-        if (_engine.Faults is { } faults)
+        if (_fault == MediumFault.Torn && IsWrite && r >= 0)
         {
-            r = ExecuteWithFault(file, faults.Next(IsWrite, Offset, TotalLength));
+            r = TotalLength; // the lying disk reports every byte
         }
-        else if (SegmentCount == 1)
+        else if (_fault == MediumFault.FlipByte && !IsWrite && r > 0)
         {
-            r = IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset);
-        }
-        else
-        {
-            r = ExecuteSegments(file);
+            var last = SegmentCount == 1 ? Segment0 : Segment1;
+            ((byte*)last.Base)[last.Length / 2] ^= 0x5A;
         }
 
         if (IsWrite && r >= 0 && r < TotalLength)
@@ -138,51 +175,12 @@ internal sealed class IoRequest : IValueTaskSource<long>
     /// (Separate calls for the header and trailer pages were measured: each small O_DIRECT write waited 20 to 50 ms
     /// behind the large ones, about half of a chunk write's time.) A torn transfer is caught by the checksums.
     /// </summary>
-    private long TotalLength => SegmentCount switch
+    public long TotalLength => SegmentCount switch
     {
         1 => Segment0.Length,
         2 => Segment0.Length + Segment1.Length,
         _ => Segment0.Length + Segment1.Length + Segment2.Length,
     };
-
-    /// <summary>The I/O as an injected <paramref name="fault"/> would have it (see <see cref="MediumFault"/>).</summary>
-    private unsafe long ExecuteWithFault(BlockFile file, MediumFault fault)
-    {
-        switch (fault)
-        {
-            case MediumFault.Fail:
-                return -LibC.EIo;
-            case MediumFault.NoSpace:
-                return -LibC.ENoSpc;
-            case MediumFault.Short or MediumFault.Torn:
-                {
-                    // Half of the first piece, rounded to the page (O_DIRECT transfers whole pages).
-                    long half = Math.Max(BlockFile.Alignment, Segment0.Length / 2 / BlockFile.Alignment * BlockFile.Alignment);
-                    long r = IsWrite ? file.WriteAt(Segment0.Base, half, Offset) : file.ReadAt(Segment0.Base, half, Offset);
-                    return r < 0 || fault == MediumFault.Short || !IsWrite ? r : TotalLength;
-                }
-
-            default:
-                {
-                    long r = SegmentCount == 1
-                        ? (IsWrite ? file.WriteAt(Segment0.Base, Segment0.Length, Offset) : file.ReadAt(Segment0.Base, Segment0.Length, Offset))
-                        : ExecuteSegments(file);
-                    if (fault == MediumFault.FlipByte && !IsWrite && r > 0)
-                    {
-                        var last = SegmentCount == 1 ? Segment0 : Segment1;
-                        ((byte*)last.Base)[last.Length / 2] ^= 0x5A;
-                    }
-
-                    return r;
-                }
-        }
-    }
-
-    private long ExecuteSegments(BlockFile file)
-    {
-        Span<IoSegment> segs = [Segment0, Segment1, Segment2];
-        return IsWrite ? file.WriteAt(segs[..SegmentCount], Offset) : file.ReadAt(segs[..SegmentCount], Offset);
-    }
 
     public long GetResult(short token)
     {
@@ -193,6 +191,7 @@ internal sealed class IoRequest : IValueTaskSource<long>
         finally
         {
             _core.Reset();
+            _core.RunContinuationsAsynchronously = true;
             Clear();
             _engine.Return(this);
         }

@@ -13,11 +13,19 @@ internal static unsafe partial class LibC
     public const int OCreat = 0x40;
     public const int OCloExec = 0x80000;
 
+    public const int EPerm = 1;
     public const int EIntr = 4;
     public const int EIo = 5;
+    public const int EAgain = 11;
     public const int EInval = 22;
     public const int ENoSpc = 28;
+    public const int ENoSys = 38;
     public const int EOpNotSupp = 95;
+
+    public const int ProtReadWrite = 0x3;
+    public const int MapShared = 0x01;
+    public const int MapPopulate = 0x8000;
+    public const int EfdNonBlock = 0x800;
 
     /// <summary><c>MADV_HUGEPAGE</c>: back the range with transparent huge pages where possible.</summary>
     public const int MAdvHugePage = 14;
@@ -51,6 +59,25 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     public static partial int MAdvise(void* address, nuint length, int advice);
+
+    /// <summary>
+    /// <c>syscall(2)</c>, for the io_uring calls glibc has no wrapper for. Variadic in C, but glibc's implementation only
+    /// moves the registers into place, so passing six longs is safe on x86-64 and arm64.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* MMap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    public static partial int MUnmap(void* address, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initial, int flags);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);

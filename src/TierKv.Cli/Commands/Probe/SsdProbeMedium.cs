@@ -34,6 +34,8 @@ internal sealed unsafe class SsdProbeMedium : IProbeMedium
 
             f.ConfirmDirect();
             string mode = f.IsDirect ? "O_DIRECT" : $"buffered ({f.FallbackReason}); figures include the page cache";
+            var (uring, why) = IoUringProbe.Check();
+            mode += uring ? "; tier submission io_uring" : $"; tier submission threads ({why})";
             context.Log?.Invoke($"ssd: {bytes >> 20} MiB in {dir}, {mode}");
             var write = new List<double>();
             var read = new List<double>();
