@@ -117,7 +117,7 @@ public sealed partial class TieredStore
             {
                 s = lower.WriteBehindReserved(layout, key, parent, lease.Span, version);
             }
-            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
+            catch (Exception ex) when (MediumFaults.Is(ex, CancellationToken.None))
             {
                 Metrics.RecordIoError(_counters[_lower], "write");
                 s = TierWriteStatus.Failed;
@@ -169,7 +169,7 @@ public sealed partial class TieredStore
                     await tier.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
+            catch (Exception ex) when (MediumFaults.Is(ex, cancellationToken))
             {
                 Metrics.RecordIoError(_counters[r], "write");
             }

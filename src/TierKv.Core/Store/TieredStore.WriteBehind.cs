@@ -44,7 +44,7 @@ public sealed partial class TieredStore
                 s = lower.TryWriteBehind(layout, key, parent, payload, version);
             }
         }
-        catch (Exception ex) when (ex is not ArgumentException)
+        catch (Exception ex) when (MediumFaults.EndsBackgroundWork(ex))
         {
             Metrics.RecordIoError(_counters[_lower], "write");
             s = TierWriteStatus.Failed;
