@@ -1,0 +1,75 @@
+using TierKv.Keys;
+using TierKv.Store;
+using static TierKv.Core.Tests.TestLayouts;
+
+namespace TierKv.Core.Tests;
+
+/// <summary>
+/// Which exceptions from a tier are faults of its medium (counted, served as a miss or a failed write) and which reach
+/// the caller: one rule for the synchronous and the asynchronous flows (docs/core.md, "The tiered store").
+/// </summary>
+public class TieredStoreFaultTests
+{
+    [Fact]
+    public async Task A_tier_that_times_out_is_a_medium_fault_for_the_synchronous_and_the_asynchronous_store()
+    {
+        // A cancellation nobody asked for is how a client library reports a timeout.
+        var remote = new FakeRemoteTier { Throws = _ => new OperationCanceledException() };
+        using var store = NewStore(Dram(8), remote);
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(16));
+        var payload = PayloadForPrefix(keys);
+        int half = payload.Length / 2;
+
+        Assert.Equal(2, store.Store(Tiny, keys, payload.AsSpan(0, half)));
+        Assert.Equal(2, await store.StoreAsync(Tiny, keys, payload.AsMemory(half), firstChunk: 2));
+
+        Assert.Equal(16, store.Lookup(Tiny, keys));
+        Assert.Equal(4, store.Metrics.ForTier(remote.Name).IoErrors);
+    }
+
+    [Fact]
+    public async Task A_read_that_times_out_is_a_miss_for_the_synchronous_and_the_asynchronous_retrieve()
+    {
+        var remote = new FakeRemoteTier();
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
+        using (var writer = new TieredStore([Dram(8), remote], ownsTiers: false))
+        {
+            Assert.Equal(2, writer.Store(Tiny, keys, PayloadForPrefix(keys)));
+        }
+
+        remote.Throws = _ => new TimeoutException();
+        using var reader = new TieredStore([Dram(8, name: "dram-b"), remote], ownsTiers: false);
+        var dst = new byte[keys.Length * Tiny.ChunkBytes];
+        Assert.Equal(0, reader.Retrieve(Tiny, keys, dst));
+        Assert.Equal(0, await reader.RetrieveAsync(Tiny, keys, dst));
+        Assert.True(reader.Metrics.ForTier(remote.Name).IoErrors >= 2);
+    }
+
+    [Fact]
+    public async Task The_cancellation_the_caller_asked_for_reaches_the_caller()
+    {
+        var remote = new FakeRemoteTier();
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
+        using (var writer = new TieredStore([Dram(8), remote], ownsTiers: false))
+        {
+            Assert.Equal(2, writer.Store(Tiny, keys, PayloadForPrefix(keys)));
+        }
+
+        remote.Throws = ct => new OperationCanceledException(ct);
+        using var reader = new TieredStore([Dram(8, name: "dram-b"), remote], ownsTiers: false);
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.RetrieveAsync(Tiny, keys, new byte[keys.Length * Tiny.ChunkBytes], cancellationToken: cts.Token));
+        Assert.Equal(0, reader.Metrics.ForTier(remote.Name).IoErrors);
+    }
+
+    [Fact]
+    public async Task A_bad_argument_from_a_tier_is_a_bug_and_reaches_the_caller()
+    {
+        var remote = new FakeRemoteTier { Throws = _ => new ArgumentException("a tier's bug") };
+        using var store = NewStore(Dram(8), remote);
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
+        Assert.Throws<ArgumentException>(() => store.Store(Tiny, keys, PayloadForPrefix(keys)));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await store.StoreAsync(Tiny, keys, PayloadForPrefix(keys)));
+    }
+}
