@@ -1,5 +1,6 @@
 using TierKv.Keys;
 using TierKv.Store;
+using TierKv.Tests;
 using static TierKv.Core.Tests.TestLayouts;
 
 namespace TierKv.Core.Tests;
@@ -71,5 +72,45 @@ public class TieredStoreFaultTests
         var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
         Assert.Throws<ArgumentException>(() => store.Store(Tiny, keys, PayloadForPrefix(keys)));
         await Assert.ThrowsAsync<ArgumentException>(async () => await store.StoreAsync(Tiny, keys, PayloadForPrefix(keys)));
+    }
+
+    [SkippableFact]
+    public void The_synchronous_store_into_dram_allocates_nothing_per_chunk()
+    {
+        Skip.IfNot(OptimizedBuild.Of(typeof(TieredStore)), OptimizedBuild.SkipReason);
+
+        // One chunk per call, as a replay stores: the shared flow completes synchronously for DRAM.
+        using var store = NewStore(Dram(64));
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(4 * 640));
+        var payload = PayloadForPrefix(keys[..1]);
+        int next = 0;
+
+        // Warm up: fill and evict a few times, so the policy's structures and this call path are at their steady state.
+        while (next < 320)
+        {
+            Store(next++);
+        }
+
+        long allocated = long.MaxValue;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 160; i++)
+            {
+                Store(next++);
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(0, allocated);
+
+        void Store(int i)
+        {
+            if (store.Store(Tiny, keys.AsSpan(0, i + 1), payload, firstChunk: i) != 1)
+            {
+                Assert.Fail("a new chunk was not stored");
+            }
+        }
     }
 }
