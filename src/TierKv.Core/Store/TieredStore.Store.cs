@@ -106,7 +106,7 @@ public sealed partial class TieredStore
                 }
                 else if (t == _lower && _writeBehind is not null)
                 {
-                    bool room = WaitsForRoom && (block ? ReserveRoom() : await ReserveRoomAsync(ct).ConfigureAwait(false));
+                    bool room = WaitsForRoom && (block ? _gate!.Reserve() : await _gate!.ReserveAsync(ct).ConfigureAwait(false));
                     s = WriteBelowDram(layout, key, parent, chunk.Span, room);
                 }
                 else
@@ -188,7 +188,7 @@ public sealed partial class TieredStore
         {
             if (held)
             {
-                _writeBehind!.ReleaseWriteBehindReservation();
+                _gate!.Release();
             }
         }
     }
@@ -210,9 +210,9 @@ public sealed partial class TieredStore
             {
                 held = room switch
                 {
-                    RoomFirst.Block => ReserveRoom(),
-                    RoomFirst.NowOrSkip => _writeBehind!.ReserveWriteBehind(TimeSpan.Zero),
-                    _ => await ReserveRoomAsync(ct).ConfigureAwait(false),
+                    RoomFirst.Block => _gate!.Reserve(),
+                    RoomFirst.NowOrSkip => _gate!.TryReserveNow(),
+                    _ => await _gate!.ReserveAsync(ct).ConfigureAwait(false),
                 };
                 if (!held && room is RoomFirst.AwaitOrSkip or RoomFirst.NowOrSkip)
                 {
@@ -241,7 +241,7 @@ public sealed partial class TieredStore
         try
         {
             var s = roomHeld ? lower.WriteBehindReserved(layout, key, parent, chunk)
-                : WaitsForRoom ? ShedForNoRoom()
+                : WaitsForRoom ? _gate!.Shed()
                 : lower.TryWriteBehind(layout, key, parent, chunk);
             if (s == TierWriteStatus.NotAdmitted)
             {

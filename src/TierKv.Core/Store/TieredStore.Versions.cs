@@ -102,13 +102,12 @@ public sealed partial class TieredStore
         }
 
         long t0 = Stopwatch.GetTimestamp();
-        bool room = _options.WriteBackOverflow == WriteBackOverflow.Wait
-            ? await ReserveRoomAsync(cancellationToken).ConfigureAwait(false)
-            : lower.ReserveWriteBehind(TimeSpan.Zero, cancellationToken);
+        var gate = _gate!;
+        bool room = gate.Waits ? await gate.ReserveAsync(cancellationToken).ConfigureAwait(false) : gate.TryReserveNow(cancellationToken);
         TierWriteStatus s;
         if (!room)
         {
-            s = ShedForNoRoom();
+            s = gate.Shed();
             Interlocked.Increment(ref _shed);
         }
         else
