@@ -31,13 +31,7 @@ public class TieredStoreFaultTests
     [Fact]
     public async Task A_read_that_times_out_is_a_miss_for_the_synchronous_and_the_asynchronous_retrieve()
     {
-        var remote = new FakeRemoteTier();
-        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
-        using (var writer = new TieredStore([Dram(8), remote], ownsTiers: false))
-        {
-            Assert.Equal(2, writer.Store(Tiny, keys, PayloadForPrefix(keys)));
-        }
-
+        var (remote, keys) = RemoteHoldingTwoChunks();
         remote.Throws = _ => new TimeoutException();
         using var reader = new TieredStore([Dram(8, name: "dram-b"), remote], ownsTiers: false);
         var dst = new byte[keys.Length * Tiny.ChunkBytes];
@@ -49,13 +43,7 @@ public class TieredStoreFaultTests
     [Fact]
     public async Task The_cancellation_the_caller_asked_for_reaches_the_caller()
     {
-        var remote = new FakeRemoteTier();
-        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
-        using (var writer = new TieredStore([Dram(8), remote], ownsTiers: false))
-        {
-            Assert.Equal(2, writer.Store(Tiny, keys, PayloadForPrefix(keys)));
-        }
-
+        var (remote, keys) = RemoteHoldingTwoChunks();
         remote.Throws = ct => new OperationCanceledException(ct);
         using var reader = new TieredStore([Dram(8, name: "dram-b"), remote], ownsTiers: false);
         using var cts = new CancellationTokenSource();
@@ -112,5 +100,18 @@ public class TieredStoreFaultTests
                 Assert.Fail("a new chunk was not stored");
             }
         }
+    }
+
+    /// <summary>A remote tier holding the two chunks of an 8-token prefix, stored by another host's store.</summary>
+    private static (FakeRemoteTier Remote, ChunkKey[] Keys) RemoteHoldingTwoChunks()
+    {
+        var remote = new FakeRemoteTier();
+        var keys = PrefixHasher.ComputeKeys(Tiny, TenantSalt.None, Tokens(8));
+        using (var writer = new TieredStore([Dram(8), remote], ownsTiers: false))
+        {
+            Assert.Equal(2, writer.Store(Tiny, keys, PayloadForPrefix(keys)));
+        }
+
+        return (remote, keys);
     }
 }
