@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -8,7 +7,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TierKv.Metrics;
 using TierKv.Server.Connections;
 using TierKv.Server.Hosting;
-using TierKv.Server.Tenants;
 using TierKv.Tracing;
 
 namespace TierKv.Server;

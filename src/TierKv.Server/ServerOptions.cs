@@ -1,7 +1,5 @@
 using System.Net;
-using TierKv.Keys;
 using TierKv.Remote;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server;
 

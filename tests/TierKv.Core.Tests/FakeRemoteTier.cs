@@ -24,6 +24,9 @@ internal sealed class FakeRemoteTier : IKvTier
 
     public bool Failing { get; set; }
 
+    /// <summary>When set, reads and writes throw what this makes (given the call's token) instead of answering.</summary>
+    public Func<CancellationToken, Exception>? Throws { get; set; }
+
     public int ExistsCalls;
 
     public bool Contains(in ChunkKey key) => false;
@@ -43,6 +46,11 @@ internal sealed class FakeRemoteTier : IKvTier
 
     public ValueTask<TierReadStatus> ReadAsync(KvLayout layout, ChunkKey key, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
+        if (Throws is { } make)
+        {
+            throw make(cancellationToken);
+        }
+
         if (Failing)
         {
             return ValueTask.FromResult(TierReadStatus.Failed);
@@ -65,6 +73,11 @@ internal sealed class FakeRemoteTier : IKvTier
 
     public ValueTask<TierWriteStatus> WriteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
+        if (Throws is { } make)
+        {
+            throw make(cancellationToken);
+        }
+
         if (Failing)
         {
             return ValueTask.FromResult(TierWriteStatus.Failed);

@@ -110,26 +110,24 @@ public sealed class TierKvMetrics : IDisposable
     }
 
     /// <summary>Records a chunk read.</summary>
-    public void RecordRead(TierCounters tier, long bytes, double seconds)
-    {
-        Interlocked.Increment(ref tier.Reads);
-        Interlocked.Add(ref tier.ReadBytes, bytes);
-        tier.ReadLatency.Record(seconds);
-        var tag = new KeyValuePair<string, object?>("tier", tier.Name);
-        _readBytes.Add(bytes, tag);
-        _readSeconds.Record(seconds, tag);
-    }
+    public void RecordRead(TierCounters tier, long bytes, double seconds) =>
+        RecordTransfer(ref tier.Reads, ref tier.ReadBytes, tier.ReadLatency, _readBytes, _readSeconds, tier.Name, bytes, seconds);
 
     /// <summary>Records a chunk write.</summary>
-    public void RecordWrite(TierCounters tier, long bytes, double seconds)
+    public void RecordWrite(TierCounters tier, long bytes, double seconds) =>
+        _admissions.Add(1, RecordTransfer(ref tier.Writes, ref tier.WriteBytes, tier.WriteLatency, _writeBytes, _writeSeconds, tier.Name, bytes, seconds));
+
+    /// <summary>One read or write: the tier's own counters and latency, then the exported instruments; returns the tier's tag.</summary>
+    private static KeyValuePair<string, object?> RecordTransfer(
+        ref long count, ref long totalBytes, LatencyHistogram latency, Counter<long> bytesCounter, Histogram<double> durations, string tierName, long bytes, double seconds)
     {
-        Interlocked.Increment(ref tier.Writes);
-        Interlocked.Add(ref tier.WriteBytes, bytes);
-        tier.WriteLatency.Record(seconds);
-        var tag = new KeyValuePair<string, object?>("tier", tier.Name);
-        _writeBytes.Add(bytes, tag);
-        _writeSeconds.Record(seconds, tag);
-        _admissions.Add(1, tag);
+        Interlocked.Increment(ref count);
+        Interlocked.Add(ref totalBytes, bytes);
+        latency.Record(seconds);
+        var tag = new KeyValuePair<string, object?>("tier", tierName);
+        bytesCounter.Add(bytes, tag);
+        durations.Record(seconds, tag);
+        return tag;
     }
 
     /// <summary>Records evictions.</summary>

@@ -44,7 +44,7 @@ public sealed partial class TieredStore
                     Metrics.RecordWrite(_counters[_lower], lease.Length, 0);
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException and not ArgumentException)
+            catch (Exception ex) when (MediumFaults.Is(ex, cancellationToken))
             {
                 Metrics.RecordIoError(_counters[_lower], "write");
             }

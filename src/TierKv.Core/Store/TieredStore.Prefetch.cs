@@ -73,30 +73,6 @@ public sealed partial class TieredStore
         }
     }
 
-    /// <summary>The DRAM write of a prefetch: like a store's (it may await room), but without room in time it is skipped (the chunk stays below).</summary>
-    private async ValueTask<TierWriteStatus> PrefetchIntoDramAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
-    {
-        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
-        try
-        {
-            bool held = false;
-            if (NeedsRoomFirst(key, inFlight, writeThrough: false))
-            {
-                held = await ReserveRoomAsync(ct).ConfigureAwait(false);
-                if (!held)
-                {
-                    return TierWriteStatus.NotAdmitted;
-                }
-            }
-
-            return WriteDram(layout, key, parent, chunk.Span, held, writeThrough: false);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _dramWritesInFlight);
-        }
-    }
-
     private static unsafe void FreeNative(nint pointer) => System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)pointer);
 
     private static unsafe nint AllocNative(int bytes) => (nint)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, HostMemoryTierOptions.PageSize);
@@ -127,7 +103,8 @@ public sealed partial class TieredStore
 
             int t = Array.IndexOf(_tiers, tier);
             Metrics.RecordRead(_counters[t], cb, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            var w = await PrefetchIntoDramAsync(layout, key, parent, mm.Memory, ct).ConfigureAwait(false);
+            // Like a store's DRAM write (it may await room), but without room in time it is skipped (the chunk stays below).
+            var w = await WriteDramFirstRoomAsync(layout, key, parent, new ChunkPayload(mm.Memory), RoomFirst.AwaitOrSkip, writeThrough: false, ct).ConfigureAwait(false);
             if (w == TierWriteStatus.Stored)
             {
                 Interlocked.Increment(ref _prefetched);
@@ -135,7 +112,7 @@ public sealed partial class TieredStore
 
             return w is TierWriteStatus.Stored or TierWriteStatus.AlreadyPresent;
         }
-        catch (Exception ex) when (ex is not ArgumentException)
+        catch (Exception ex) when (MediumFaults.EndsBackgroundWork(ex))
         {
             // A prefetch is only a hint: its failure leaves the chunk where it was.
             return false;

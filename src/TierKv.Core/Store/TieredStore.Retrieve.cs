@@ -167,7 +167,7 @@ public sealed partial class TieredStore
             {
                 s = await tier.ReadAsync(layout, key, destination, ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && ex is not ArgumentException)
+            catch (Exception ex) when (MediumFaults.Is(ex, ct))
             {
                 // A tier must not throw for I/O trouble; if one does, it is still only a miss.
                 Metrics.RecordIoError(_counters[t], "read");
@@ -186,10 +186,18 @@ public sealed partial class TieredStore
                 _sightings?.Add(key);
                 if (t > 0 && _dram is not null && _options.PromoteOnHit && !ReferenceEquals(tier, _dram))
                 {
-                    // Promotion: the verified payload is in the caller's buffer now; DRAM keeps a copy.
-                    if (Promote(layout, key, parent, destination.Span))
+                    // Promotion: the verified payload is in the caller's buffer now; DRAM keeps a copy. A retrieve never
+                    // waits for writes: when the promotion would evict and the queue below has no room right now, it is
+                    // skipped (counted) and the chunk stays in the slower tier, instead of pushing a DRAM chunk out to be shed.
+                    var promoted = await WriteDramFirstRoomAsync(layout, key, parent, new ChunkPayload(destination), RoomFirst.NowOrSkip, writeThrough: false, ct).ConfigureAwait(false);
+                    if (promoted == TierWriteStatus.Stored)
                     {
                         Interlocked.Increment(ref _promotions);
+                    }
+                    else if (promoted == TierWriteStatus.NotAdmitted)
+                    {
+                        Interlocked.Increment(ref _promotionsSkipped);
+                        Metrics.RecordPromotionSkipped();
                     }
                 }
 
@@ -197,36 +205,6 @@ public sealed partial class TieredStore
             }
 
             status[idx] = s;
-        }
-    }
-
-    /// <summary>
-    /// The DRAM write of a promotion. A retrieve never waits for writes: with <see cref="WriteBackOverflow.Wait"/>, when
-    /// the promotion would evict and the queue below has no room right now, it is skipped (counted) and the chunk stays
-    /// in the slower tier, instead of pushing a DRAM chunk out to be shed.
-    /// </summary>
-    private bool Promote(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> payload)
-    {
-        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
-        try
-        {
-            bool held = false;
-            if (NeedsRoomFirst(key, inFlight, writeThrough: false))
-            {
-                held = _writeBehind!.ReserveWriteBehind(TimeSpan.Zero);
-                if (!held)
-                {
-                    Interlocked.Increment(ref _promotionsSkipped);
-                    Metrics.RecordPromotionSkipped();
-                    return false;
-                }
-            }
-
-            return WriteDram(layout, key, parent, payload, held, writeThrough: false) == TierWriteStatus.Stored;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _dramWritesInFlight);
         }
     }
 }

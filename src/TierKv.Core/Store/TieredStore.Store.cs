@@ -1,4 +1,3 @@
-using TierKv.Memory;
 using TierKv.Tiers.Slots;
 
 namespace TierKv.Store;
@@ -21,19 +20,25 @@ public sealed partial class TieredStore
     /// beyond <paramref name="keys"/>. A <paramref name="priority"/> above <see cref="ChunkPriorities.Normal"/> is given to
     /// every chunk stored or already held (<see cref="Priorities"/>); a normal store leaves a chunk's priority as it was.
     /// </summary>
-    public int Store(KvLayout layout, ReadOnlySpan<ChunkKey> keys, ReadOnlySpan<byte> payload, int firstChunk = 0, byte priority = ChunkPriorities.Normal)
+    public unsafe int Store(KvLayout layout, ReadOnlySpan<ChunkKey> keys, ReadOnlySpan<byte> payload, int firstChunk = 0, byte priority = ChunkPriorities.Normal)
     {
         int count = ValidateStore(layout, keys.Length, payload.Length, firstChunk);
         int cb = layout.ChunkBytes;
         int held = 0;
-        for (int c = 0; c < count; c++)
+        fixed (byte* p = payload)
         {
-            int i = firstChunk + c;
-            ChunkKey? parent = i > 0 ? keys[i - 1] : null;
-            Prioritize(keys[i], priority);
-            if (StoreOne(layout, keys[i], parent, payload.Slice(c * cb, cb)))
+            for (int c = 0; c < count; c++)
             {
-                held++;
+                int i = firstChunk + c;
+                ChunkKey? parent = i > 0 ? keys[i - 1] : null;
+                Prioritize(keys[i], priority);
+
+                // The same flow as StoreAsync, blocking where it would await: DRAM completes it synchronously.
+                var one = StoreOneAsync(block: true, layout, keys[i], parent, new ChunkPayload((nint)(p + ((long)c * cb)), cb), CancellationToken.None);
+                if (one.IsCompleted ? one.Result : one.AsTask().GetAwaiter().GetResult())
+                {
+                    held++;
+                }
             }
         }
 
@@ -57,7 +62,7 @@ public sealed partial class TieredStore
             int i = firstChunk + c;
             ChunkKey? parent = i > 0 ? keys.Span[i - 1] : null;
             Prioritize(keys.Span[i], priority);
-            inflight.Add(StoreOneAsync(layout, keys.Span[i], parent, payload.Slice(c * cb, cb), cancellationToken));
+            inflight.Add(StoreOneAsync(block: false, layout, keys.Span[i], parent, new ChunkPayload(payload.Slice(c * cb, cb)), cancellationToken).AsTask());
             if (inflight.Count >= window)
             {
                 var done = await Task.WhenAny(inflight).ConfigureAwait(false);
@@ -74,82 +79,12 @@ public sealed partial class TieredStore
         return held;
     }
 
-    private bool StoreOne(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
-    {
-        _sightings?.Add(key);
-        for (int t = 0; t < _tiers.Length; t++)
-        {
-            var tier = _tiers[t];
-            long t0 = Stopwatch.GetTimestamp();
-            bool viaDram = t == 0 && ReferenceEquals(tier, _dram);
-            TierWriteStatus s;
-            if (viaDram)
-            {
-                s = StoreInDram(layout, key, parent, chunk);
-            }
-            else if (tier is HostMemoryTier dram)
-            {
-                s = dram.Write(layout, key, parent, chunk);
-            }
-            else if (t == _lower && _writeBehind is not null)
-            {
-                s = WriteBelowDram(layout, key, parent, chunk, WaitsForRoom && ReserveRoom());
-            }
-            else
-            {
-                s = WriteSlow(tier, layout, key, parent, chunk);
-            }
-
-            if (s == TierWriteStatus.Stored)
-            {
-                Metrics.RecordWrite(_counters[t], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                if (t == 0 && !viaDram && _options.WriteMode == LowerTierWriteMode.WriteThrough)
-                {
-                    bool none = false;
-                    OfferToLower(layout, key, parent, chunk, 0, ref none);
-                }
-
-                if (t == 0 && _remoteTiers.Length > 0)
-                {
-                    foreach (int r in _remoteTiers)
-                    {
-                        long r0 = Stopwatch.GetTimestamp();
-                        if (WriteSlow(_tiers[r], layout, key, parent, chunk) == TierWriteStatus.Stored)
-                        {
-                            Metrics.RecordWrite(_counters[r], chunk.Length, Stopwatch.GetElapsedTime(r0).TotalSeconds);
-                        }
-                    }
-                }
-
-                return true;
-            }
-
-            if (s == TierWriteStatus.AlreadyPresent)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static unsafe TierWriteStatus WriteSlow(IKvTier tier, KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
-    {
-        fixed (byte* p = chunk)
-        {
-            using var mm = new NativeMemoryManager((nint)p, chunk.Length);
-            try
-            {
-                return tier.WriteAsync(layout, key, parent, mm.Memory).AsTask().GetAwaiter().GetResult();
-            }
-            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
-            {
-                return TierWriteStatus.Failed;
-            }
-        }
-    }
-
-    private async Task<bool> StoreOneAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    /// <summary>
+    /// Stores one chunk into the first tier that takes it; true when a tier holds it now. The one store flow of both
+    /// entry points: with <paramref name="block"/> (the synchronous store) a wait for room below blocks the thread,
+    /// else it is awaited; either way it is bounded.
+    /// </summary>
+    private async ValueTask<bool> StoreOneAsync(bool block, KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkPayload chunk, CancellationToken ct)
     {
         _sightings?.Add(key);
         for (int t = 0; t < _tiers.Length; t++)
@@ -162,19 +97,24 @@ public sealed partial class TieredStore
             {
                 if (viaDram)
                 {
-                    s = await StoreInDramAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                    bool writeThrough = _options.WriteMode == LowerTierWriteMode.WriteThrough;
+                    s = await WriteDramFirstRoomAsync(layout, key, parent, chunk, block ? RoomFirst.Block : RoomFirst.Await, writeThrough, ct).ConfigureAwait(false);
+                }
+                else if (tier is HostMemoryTier dram)
+                {
+                    s = dram.Write(layout, key, parent, chunk.Span);
                 }
                 else if (t == _lower && _writeBehind is not null)
                 {
-                    bool room = WaitsForRoom && await ReserveRoomAsync(ct).ConfigureAwait(false);
+                    bool room = WaitsForRoom && (block ? _gate!.Reserve() : await _gate!.ReserveAsync(ct).ConfigureAwait(false));
                     s = WriteBelowDram(layout, key, parent, chunk.Span, room);
                 }
                 else
                 {
-                    s = await tier.WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false);
+                    s = await tier.WriteAsync(layout, key, parent, chunk.Memory, ct).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException and not OperationCanceledException)
+            catch (Exception ex) when (MediumFaults.Is(ex, ct))
             {
                 Metrics.RecordIoError(_counters[t], "write");
                 s = TierWriteStatus.Failed;
@@ -207,19 +147,19 @@ public sealed partial class TieredStore
     }
 
     /// <summary>Writes a chunk new to this process to the remote tiers, so other hosts sharing the cluster hit it.</summary>
-    private async ValueTask ShareWithRemoteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
+    private async ValueTask ShareWithRemoteAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkPayload chunk, CancellationToken ct)
     {
         foreach (int r in _remoteTiers)
         {
             long t0 = Stopwatch.GetTimestamp();
             try
             {
-                if (await _tiers[r].WriteAsync(layout, key, parent, chunk, ct).ConfigureAwait(false) == TierWriteStatus.Stored)
+                if (await _tiers[r].WriteAsync(layout, key, parent, chunk.Memory, ct).ConfigureAwait(false) == TierWriteStatus.Stored)
                 {
                     Metrics.RecordWrite(_counters[r], chunk.Length, Stopwatch.GetElapsedTime(t0).TotalSeconds);
                 }
             }
-            catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
+            catch (Exception ex) when (MediumFaults.Is(ex, ct))
             {
                 Metrics.RecordIoError(_counters[r], "write");
             }
@@ -248,42 +188,38 @@ public sealed partial class TieredStore
         {
             if (held)
             {
-                _writeBehind!.ReleaseWriteBehindReservation();
+                _gate!.Release();
             }
         }
     }
 
     /// <summary>
-    /// The DRAM write of a synchronous store. With <see cref="WriteBackOverflow.Wait"/>, when the write will likely
-    /// evict (or writes through), room below is waited for first, bounded, before any lock is taken and before
-    /// anything is evicted, so a waiting store holds no DRAM slot either.
+    /// The DRAM write of a store, a prefetch or a promotion, written once. With <see cref="WriteBackOverflow.Wait"/>,
+    /// when the write will likely evict (or writes through), room below is reserved first as <paramref name="room"/>
+    /// says, before any lock is taken and before anything is evicted, so a waiting write holds no DRAM slot either. A
+    /// cancelled wait throws here with DRAM unchanged and nothing evicted, so nothing is lost. Without room, a prefetch
+    /// or promotion is skipped (<see cref="TierWriteStatus.NotAdmitted"/>) and the chunk stays where it was.
     /// </summary>
-    private TierWriteStatus StoreInDram(KvLayout layout, in ChunkKey key, ChunkKey? parent, ReadOnlySpan<byte> chunk)
+    private async ValueTask<TierWriteStatus> WriteDramFirstRoomAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ChunkPayload chunk, RoomFirst room, bool writeThrough, CancellationToken ct)
     {
         int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
         try
         {
-            bool writeThrough = _options.WriteMode == LowerTierWriteMode.WriteThrough;
-            bool held = NeedsRoomFirst(key, inFlight, writeThrough) && ReserveRoom();
-            return WriteDram(layout, key, parent, chunk, held, writeThrough);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _dramWritesInFlight);
-        }
-    }
+            bool held = false;
+            if (NeedsRoomFirst(key, inFlight, writeThrough))
+            {
+                held = room switch
+                {
+                    RoomFirst.Block => _gate!.Reserve(),
+                    RoomFirst.NowOrSkip => _gate!.TryReserveNow(),
+                    _ => await _gate!.ReserveAsync(ct).ConfigureAwait(false),
+                };
+                if (!held && room is RoomFirst.AwaitOrSkip or RoomFirst.NowOrSkip)
+                {
+                    return TierWriteStatus.NotAdmitted;
+                }
+            }
 
-    /// <summary>
-    /// The DRAM write of an asynchronous store: like <see cref="StoreInDram"/>, but the wait for room is awaited (no
-    /// thread blocked). A cancelled wait throws here with DRAM unchanged and nothing evicted, so nothing is lost.
-    /// </summary>
-    private async ValueTask<TierWriteStatus> StoreInDramAsync(KvLayout layout, ChunkKey key, ChunkKey? parent, ReadOnlyMemory<byte> chunk, CancellationToken ct)
-    {
-        int inFlight = Interlocked.Increment(ref _dramWritesInFlight);
-        try
-        {
-            bool writeThrough = _options.WriteMode == LowerTierWriteMode.WriteThrough;
-            bool held = NeedsRoomFirst(key, inFlight, writeThrough) && await ReserveRoomAsync(ct).ConfigureAwait(false);
             return WriteDram(layout, key, parent, chunk.Span, held, writeThrough);
         }
         finally
@@ -305,7 +241,7 @@ public sealed partial class TieredStore
         try
         {
             var s = roomHeld ? lower.WriteBehindReserved(layout, key, parent, chunk)
-                : WaitsForRoom ? ShedForNoRoom()
+                : WaitsForRoom ? _gate!.Shed()
                 : lower.TryWriteBehind(layout, key, parent, chunk);
             if (s == TierWriteStatus.NotAdmitted)
             {
@@ -314,7 +250,7 @@ public sealed partial class TieredStore
 
             return s;
         }
-        catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
+        catch (Exception ex) when (MediumFaults.Is(ex, CancellationToken.None))
         {
             Metrics.RecordIoError(_counters[_lower], "write");
             return TierWriteStatus.Failed;

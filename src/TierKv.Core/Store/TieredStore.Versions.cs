@@ -102,13 +102,12 @@ public sealed partial class TieredStore
         }
 
         long t0 = Stopwatch.GetTimestamp();
-        bool room = _options.WriteBackOverflow == WriteBackOverflow.Wait
-            ? await ReserveRoomAsync(cancellationToken).ConfigureAwait(false)
-            : lower.ReserveWriteBehind(TimeSpan.Zero, cancellationToken);
+        var gate = _gate!;
+        bool room = gate.Waits ? await gate.ReserveAsync(cancellationToken).ConfigureAwait(false) : gate.TryReserveNow(cancellationToken);
         TierWriteStatus s;
         if (!room)
         {
-            s = ShedForNoRoom();
+            s = gate.Shed();
             Interlocked.Increment(ref _shed);
         }
         else
@@ -117,7 +116,7 @@ public sealed partial class TieredStore
             {
                 s = lower.WriteBehindReserved(layout, key, parent, lease.Span, version);
             }
-            catch (Exception ex) when (ex is not ArgumentException and not ObjectDisposedException)
+            catch (Exception ex) when (MediumFaults.Is(ex, CancellationToken.None))
             {
                 Metrics.RecordIoError(_counters[_lower], "write");
                 s = TierWriteStatus.Failed;
@@ -169,7 +168,7 @@ public sealed partial class TieredStore
                     await tier.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
+            catch (Exception ex) when (MediumFaults.Is(ex, cancellationToken))
             {
                 Metrics.RecordIoError(_counters[r], "write");
             }

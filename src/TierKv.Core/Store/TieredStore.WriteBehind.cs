@@ -1,7 +1,7 @@
 
 namespace TierKv.Store;
 
-/// <summary>The hand-over to the write-behind tier below DRAM: room, back-pressure, shedding, and the eviction sink.</summary>
+/// <summary>The hand-over to the write-behind tier below DRAM (through its <see cref="WriteBehindGate"/>) and the eviction sink.</summary>
 public sealed partial class TieredStore
 {
     /// <summary>
@@ -37,14 +37,14 @@ public sealed partial class TieredStore
             {
                 // No room reserved beforehand (a writer using the DRAM tier directly, or an eviction the estimate did
                 // not foresee because another writer took the free slot first): wait here, bounded; no lock is held.
-                s = ReserveRoom() ? lower.WriteBehindReserved(layout, key, parent, payload, version) : ShedForNoRoom();
+                s = _gate!.Reserve() ? lower.WriteBehindReserved(layout, key, parent, payload, version) : _gate.Shed();
             }
             else
             {
                 s = lower.TryWriteBehind(layout, key, parent, payload, version);
             }
         }
-        catch (Exception ex) when (ex is not ArgumentException)
+        catch (Exception ex) when (MediumFaults.EndsBackgroundWork(ex))
         {
             Metrics.RecordIoError(_counters[_lower], "write");
             s = TierWriteStatus.Failed;
@@ -70,7 +70,7 @@ public sealed partial class TieredStore
     private bool DramWriteMayEvict(int dramWritesInFlight) =>
         _options.WriteMode == LowerTierWriteMode.WriteBack && _dram!.ChunkCount + dramWritesInFlight > _dram.SlotCount;
 
-    private bool WaitsForRoom => _writeBehind is not null && _options.WriteBackOverflow == WriteBackOverflow.Wait;
+    private bool WaitsForRoom => _gate is { Waits: true };
 
     /// <summary>
     /// Whether a DRAM write of <paramref name="key"/> should reserve room below before it starts: with
@@ -79,74 +79,6 @@ public sealed partial class TieredStore
     /// </summary>
     private bool NeedsRoomFirst(in ChunkKey key, int dramWritesInFlight, bool writeThrough) =>
         WaitsForRoom && !_dram!.Contains(key) && (writeThrough || DramWriteMayEvict(dramWritesInFlight));
-
-    /// <summary>How long to wait for room now: not at all while a timeout is unresolved (a hung disk costs one timeout).</summary>
-    private TimeSpan RoomWait => Volatile.Read(ref _waitTripped) != 0 ? TimeSpan.Zero : _options.WriteBackWaitTimeout;
-
-    private void RoomFound()
-    {
-        if (Volatile.Read(ref _waitTripped) != 0)
-        {
-            Volatile.Write(ref _waitTripped, 0);
-        }
-    }
-
-    private void RoomTimedOut()
-    {
-        Interlocked.Increment(ref _writeBackWaitTimeouts);
-        Metrics.RecordWriteBackWait(timedOut: true);
-        Volatile.Write(ref _waitTripped, 1);
-    }
-
-    /// <summary>A chunk for the tier below that found no room in time: shed and counted.</summary>
-    private TierWriteStatus ShedForNoRoom()
-    {
-        Metrics.RecordRejection(_counters[_lower], "queue_full");
-        return TierWriteStatus.NotAdmitted;
-    }
-
-    /// <summary>Reserves room below, blocking the calling thread at most <see cref="RoomWait"/>; false when there is none.</summary>
-    private bool ReserveRoom()
-    {
-        var reserved = ReserveRoomCore(block: true, CancellationToken.None);
-        Debug.Assert(reserved.IsCompleted, "a blocking reservation completes synchronously");
-        return reserved.GetAwaiter().GetResult();
-    }
-
-    /// <summary>
-    /// Reserves room below, awaiting it at most <see cref="RoomWait"/> without blocking a thread; false when there is
-    /// none. Throws <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (nothing held then).
-    /// </summary>
-    private ValueTask<bool> ReserveRoomAsync(CancellationToken ct) => ReserveRoomCore(block: false, ct);
-
-    /// <summary>The room protocol, written once: room now, else one bounded wait (counted), blocking or awaited.</summary>
-    private async ValueTask<bool> ReserveRoomCore(bool block, CancellationToken ct)
-    {
-        var lower = _writeBehind!;
-        if (lower.ReserveWriteBehind(TimeSpan.Zero, ct))
-        {
-            RoomFound();
-            return true;
-        }
-
-        var wait = RoomWait;
-        if (wait == TimeSpan.Zero)
-        {
-            return false;
-        }
-
-        Interlocked.Increment(ref _writeBackWaits);
-        bool room = block ? lower.ReserveWriteBehind(wait, ct) : await lower.ReserveWriteBehindAsync(wait, ct).ConfigureAwait(false);
-        if (room)
-        {
-            RoomFound();
-            Metrics.RecordWriteBackWait(timedOut: false);
-            return true;
-        }
-
-        RoomTimedOut();
-        return false;
-    }
 
     /// <summary>DRAM's eviction callback: hands the evicted chunk to the tier below while its bytes are intact.</summary>
     private sealed class WriteBackSink(TieredStore store) : IEvictionSink

@@ -18,6 +18,7 @@ public sealed partial class TieredStore : IDisposable
     private readonly HostMemoryTier? _dram;
     private readonly int _lower = -1;
     private readonly IWriteBehindTier? _writeBehind;
+    private readonly WriteBehindGate? _gate;
     private readonly int[] _remoteTiers;
     private readonly SightingCounter? _sightings;
     private readonly SemaphoreSlim _prefetchPermits;
@@ -29,11 +30,8 @@ public sealed partial class TieredStore : IDisposable
     private long _notAdmitted;
     private long _prefetched;
     private long _prefetchShed;
-    private long _writeBackWaits;
-    private long _writeBackWaitTimeouts;
     private long _promotionsSkipped;
     private int _dramWritesInFlight;
-    private int _waitTripped;
 
     /// <summary>
     /// Creates a store over <paramref name="tiers"/>, fastest first. Its local tiers obey <paramref name="priorities"/>
@@ -93,6 +91,7 @@ public sealed partial class TieredStore : IDisposable
         {
             _lower = 1;
             _writeBehind = writeBehind;
+            _gate = new WriteBehindGate(writeBehind, _options, Metrics, _counters[1]);
         }
 
         if (_options.Admission == LowerTierAdmission.SeenTwice)
@@ -132,10 +131,10 @@ public sealed partial class TieredStore : IDisposable
     public long ShedWrites => Interlocked.Read(ref _shed);
 
     /// <summary>Chunks for the tier below DRAM that found its write queue full and waited for room (<see cref="WriteBackOverflow.Wait"/>).</summary>
-    public long WriteBackWaits => Interlocked.Read(ref _writeBackWaits);
+    public long WriteBackWaits => _gate?.WaitCount ?? 0;
 
     /// <summary>Waits for room in the write queue below DRAM that ran out of time; their chunks are also in <see cref="ShedWrites"/>.</summary>
-    public long WriteBackWaitTimeouts => Interlocked.Read(ref _writeBackWaitTimeouts);
+    public long WriteBackWaitTimeouts => _gate?.WaitTimeouts ?? 0;
 
     /// <summary>
     /// Promotions not made because DRAM would have had to evict a chunk while the write queue below had no room for it

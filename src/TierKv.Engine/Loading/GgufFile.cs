@@ -187,16 +187,7 @@ public sealed class GgufFile : ITensorSource
             throw new InvalidDataException($"{_path}: no tensor '{g}' (for {name}).");
         }
 
-        long elements = 1;
-        foreach (long d in t.Dims)
-        {
-            elements *= d;
-        }
-
-        if (elements != expectedElements)
-        {
-            throw new InvalidDataException($"{_path}: tensor '{g}' has {elements} elements (dims [{string.Join(", ", t.Dims)}]); the config implies {expectedElements}.");
-        }
+        long elements = TensorDecoding.CheckElements($"{_path}: tensor '{g}'", "dims", t.Dims, expectedElements);
 
         long bytes = t.Type switch
         {

@@ -79,16 +79,7 @@ public sealed class SafetensorsFile : ITensorSource
             throw new InvalidDataException($"The safetensors files have no tensor '{name}'.");
         }
 
-        long elements = 1;
-        foreach (long d in t.Shape)
-        {
-            elements *= d;
-        }
-
-        if (elements != expectedElements)
-        {
-            throw new InvalidDataException($"Tensor '{name}' has {elements} elements (shape [{string.Join(", ", t.Shape)}]); the config implies {expectedElements}.");
-        }
+        long elements = TensorDecoding.CheckElements($"Tensor '{name}'", "shape", t.Shape, expectedElements);
 
         int size = t.Dtype switch
         {

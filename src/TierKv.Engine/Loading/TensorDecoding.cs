@@ -53,4 +53,25 @@ public static class TensorDecoding
             }
         }
     }
+
+    /// <summary>
+    /// The number of elements of a tensor of <paramref name="dims"/>; throws <see cref="InvalidDataException"/> naming
+    /// <paramref name="tensor"/> and its <paramref name="dimsLabel"/> when it is not what the model's config implies.
+    /// </summary>
+    internal static long CheckElements(string tensor, string dimsLabel, long[] dims, long expectedElements)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        long elements = 1;
+        foreach (long d in dims)
+        {
+            elements *= d;
+        }
+
+        if (elements != expectedElements)
+        {
+            throw new InvalidDataException($"{tensor} has {elements} elements ({dimsLabel} [{string.Join(", ", dims)}]); the config implies {expectedElements}.");
+        }
+
+        return elements;
+    }
 }

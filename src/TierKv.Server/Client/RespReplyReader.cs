@@ -1,8 +1,5 @@
 using System.Buffers;
 using System.Buffers.Text;
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace TierKv.Server.Client;
 

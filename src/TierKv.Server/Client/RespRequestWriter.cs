@@ -1,10 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
-using TierKv.Keys;
 
 namespace TierKv.Server.Client;
 

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using TierKv.Keys;
-
 namespace TierKv.Server.Client;
 
 // The async client's commands, each a message plus its reply processor (struct calls: no allocation, no closures).

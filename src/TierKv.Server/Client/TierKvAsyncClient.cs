@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using TierKv.Keys;
 
 namespace TierKv.Server.Client;
 

@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using TierKv.Keys;
 
 namespace TierKv.Server.Client;
 

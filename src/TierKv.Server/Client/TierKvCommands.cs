@@ -1,5 +1,4 @@
 using System.Globalization;
-using TierKv.Keys;
 
 namespace TierKv.Server.Client;
 

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace TierKv.Server.Connections;
 
 /// <summary>The commands the server understands.</summary>

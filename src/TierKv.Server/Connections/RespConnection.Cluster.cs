@@ -1,6 +1,4 @@
 using System.Net;
-using System.Text;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server.Connections;
 

@@ -1,7 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Text;
 using TierKv.Server.Hosting;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server.Connections;
 

@@ -1,6 +1,4 @@
-using System.Text;
 using TierKv.Server.Hosting;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server.Connections;
 

@@ -1,9 +1,4 @@
 using System.Buffers.Text;
-using System.Runtime.CompilerServices;
-using System.Text;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Connections;
 

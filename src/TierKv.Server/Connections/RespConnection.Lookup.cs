@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server.Connections;
 

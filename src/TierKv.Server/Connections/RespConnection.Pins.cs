@@ -1,7 +1,4 @@
 using System.Buffers.Text;
-using System.Text;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
 using TierKv.Tiers.Slots;
 
 namespace TierKv.Server.Connections;

@@ -1,11 +1,4 @@
 using System.Buffers.Text;
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Text;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
-using TierKv.Tiers;
 
 namespace TierKv.Server.Connections;
 
@@ -109,29 +102,11 @@ internal sealed partial class RespConnection
                 long ns = (long)Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
                 tenant.Stats.RecordPut(length, ns);
                 tenant.Store.Metrics.RecordWrite(tenant.DramCounters, length, ns / 1e9);
-                if (kind == CommandKind.Set)
-                {
-                    _out.Ok();
-                }
-                else
-                {
-                    _out.Integer(1);
-                }
-
-                return True;
+                return Acknowledged(kind, stored: true);
             case TierWriteStatus.AlreadyPresent:
                 // KV.PUT keeps the first copy (equal keys mean equal content); a SET that lost to a concurrent newer SET
                 // is acknowledged as ordered before it.
-                if (kind == CommandKind.Set)
-                {
-                    _out.Ok();
-                }
-                else
-                {
-                    _out.Integer(0);
-                }
-
-                return True;
+                return Acknowledged(kind, stored: false);
             case TierWriteStatus.ConditionNotMet:
                 // SET NX found the key (or XX did not) when the value was about to be published.
                 _out.Null();
@@ -140,6 +115,21 @@ internal sealed partial class RespConnection
                 tenant.Stats.RecordPutRejection();
                 return Fail(Replies.AllSlotsBusy);
         }
+    }
+
+    /// <summary>A write's reply: SET answers OK either way; KV.PUT answers 1 when it stored the value, 0 when a copy was held.</summary>
+    private ValueTask<bool> Acknowledged(CommandKind kind, bool stored)
+    {
+        if (kind == CommandKind.Set)
+        {
+            _out.Ok();
+        }
+        else
+        {
+            _out.Integer(stored ? 1 : 0);
+        }
+
+        return True;
     }
 
     /// <summary>

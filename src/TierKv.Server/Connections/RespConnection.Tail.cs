@@ -1,10 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
-using TierKv.Tiers;
 
 namespace TierKv.Server.Connections;
 

@@ -1,10 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
-using TierKv.Tiers;
-
 namespace TierKv.Server.Connections;
 
 /// <summary>

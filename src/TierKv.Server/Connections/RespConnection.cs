@@ -1,12 +1,8 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using TierKv.Server.Hosting;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Connections;
 

@@ -1,7 +1,4 @@
 using System.Buffers.Text;
-using System.Text;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Connections;
 

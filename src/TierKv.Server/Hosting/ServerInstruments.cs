@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using TierKv.Server.Connections;
-using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Hosting;
 

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using TierKv.Server.Protocol;
-using TierKv.Server.Tenants;
 
 namespace TierKv.Server.Hosting;
 

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
-using TierKv.Keys;
 
 namespace TierKv.Server.Protocol;
 

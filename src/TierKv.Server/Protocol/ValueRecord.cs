@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using TierKv.Keys;
 
 namespace TierKv.Server.Protocol;
 

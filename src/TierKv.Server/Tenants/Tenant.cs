@@ -1,10 +1,6 @@
 using System.Security.Cryptography;
-using System.Text;
-using TierKv.Keys;
 using TierKv.Metrics;
-using TierKv.Server.Protocol;
 using TierKv.Store;
-using TierKv.Tiers;
 
 namespace TierKv.Server.Tenants;
 

@@ -1,12 +1,9 @@
 using TierKv.Curves;
-using TierKv.Keys;
 using TierKv.Metrics;
 using TierKv.Nvme;
 using TierKv.Rebalancing;
 using TierKv.Remote;
-using TierKv.Server.Protocol;
 using TierKv.Store;
-using TierKv.Tiers;
 using TierKv.Tiers.Slots;
 
 namespace TierKv.Server.Tenants;

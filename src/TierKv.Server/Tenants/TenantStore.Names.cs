@@ -1,7 +1,5 @@
 using Microsoft.Win32.SafeHandles;
 using TierKv.Chunks;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
 
 namespace TierKv.Server.Tenants;
 

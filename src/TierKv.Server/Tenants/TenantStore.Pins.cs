@@ -1,4 +1,3 @@
-using TierKv.Keys;
 using TierKv.Tiers.Slots;
 
 namespace TierKv.Server.Tenants;

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using TierKv.Keys;
-using TierKv.Server.Protocol;
-using TierKv.Tiers;
 
 namespace TierKv.Server.Tenants;
 

@@ -1,9 +1,6 @@
-using TierKv.Keys;
 using TierKv.Metrics;
 using TierKv.Nvme;
-using TierKv.Server.Protocol;
 using TierKv.Store;
-using TierKv.Tiers;
 
 namespace TierKv.Server.Tenants;
 
