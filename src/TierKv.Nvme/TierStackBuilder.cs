@@ -5,7 +5,10 @@ using TierKv.Tiers;
 
 namespace TierKv.Nvme;
 
-/// <summary>Builds the standard tier stack: DRAM first, then the local SSD in a data folder (warm after a restart).</summary>
+/// <summary>
+/// Builds the standard tier stack: DRAM first, then the local SSD in a data folder (warm after a restart), then
+/// optionally a tier below (a remote cluster). The daemon builds every tenant's stores with it.
+/// </summary>
 public static class TierStackBuilder
 {
     /// <summary>The subfolder of the data folder that holds the SSD tier's files.</summary>
@@ -20,7 +23,7 @@ public static class TierStackBuilder
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         metrics ??= new TierKvMetrics();
-        var tiers = new List<IKvTier>(2);
+        var tiers = new List<IKvTier>(3);
         var dram = new HostMemoryTier(
             new HostMemoryTierOptions
             {
@@ -28,6 +31,8 @@ public static class TierStackBuilder
                 SlotBytes = options.ChunkBytes,
                 EvictionPolicy = options.DramEvictionPolicy,
                 Allocator = options.Allocator,
+                Name = "dram" + options.TierSuffix,
+                Curves = options.DramCurves,
             },
             metrics);
         tiers.Add(dram);
@@ -38,18 +43,25 @@ public static class TierStackBuilder
                 tiers.Add(new NvmeTier(
                     new NvmeTierOptions
                     {
-                        Directory = Path.Combine(options.DataDirectory, SsdFolder),
+                        Directory = options.SsdDirectory ?? Path.Combine(options.DataDirectory, SsdFolder),
                         CapacityBytes = options.SsdCapacityBytes,
                         SlotBytes = options.ChunkBytes,
                         QueueDepth = options.SsdQueueDepth,
                         EvictionPolicy = options.SsdEvictionPolicy,
                         UseDirectIo = options.UseDirectIo,
                         Log = options.Log,
+                        Name = "ssd" + options.TierSuffix,
+                        Curves = options.SsdCurves,
                     },
                     metrics));
             }
 
-            return new TieredStore(tiers, metrics, options.Store, ownsTiers: true);
+            if (options.Below is { } below)
+            {
+                tiers.Add(below(metrics));
+            }
+
+            return new TieredStore(tiers, metrics, options.Store, ownsTiers: true, priorities: options.Priorities);
         }
         catch
         {

@@ -1,14 +1,39 @@
+using TierKv.Curves;
 using TierKv.Eviction;
 using TierKv.Memory;
+using TierKv.Metrics;
 using TierKv.Store;
+using TierKv.Tiers;
+using TierKv.Tiers.Slots;
 
 namespace TierKv.Nvme;
 
 /// <summary>Settings of the standard DRAM + SSD stack that <see cref="TierStackBuilder"/> builds.</summary>
 public sealed record TierStackOptions
 {
-    /// <summary>Data folder; the SSD tier keeps its files in its <c>ssd</c> subfolder. Required when <see cref="SsdCapacityBytes"/> is positive.</summary>
+    /// <summary>
+    /// Data folder; the SSD tier keeps its files in its <c>ssd</c> subfolder. Required when <see cref="SsdCapacityBytes"/>
+    /// is positive, unless <see cref="SsdDirectory"/> names the SSD folder itself.
+    /// </summary>
     public string DataDirectory { get; init; } = "";
+
+    /// <summary>The SSD tier's own folder, instead of <see cref="DataDirectory"/>'s <c>ssd</c> subfolder (the daemon keeps one per tenant and size class).</summary>
+    public string? SsdDirectory { get; init; }
+
+    /// <summary>Appended to the tiers' names (<c>dram</c>, <c>ssd</c>): the daemon names a tenant's tiers <c>dram.&lt;tenant&gt;</c>.</summary>
+    public string TierSuffix { get; init; } = "";
+
+    /// <summary>The DRAM tier's live miss-ratio curve (none when null).</summary>
+    public MissRatioCurveOptions? DramCurves { get; init; }
+
+    /// <summary>The SSD tier's live miss-ratio curve (none when null).</summary>
+    public MissRatioCurveOptions? SsdCurves { get; init; }
+
+    /// <summary>Makes a tier to put below the SSD (a remote cluster), given the stack's metrics; none when null.</summary>
+    public Func<TierKvMetrics, IKvTier>? Below { get; init; }
+
+    /// <summary>The priorities and pins the store shares (with another store of the same tenant); a new registry when null.</summary>
+    public ChunkPriorities? Priorities { get; init; }
 
     /// <summary>Bytes of the DRAM pool. Required.</summary>
     public long DramCapacityBytes { get; init; }
@@ -58,9 +83,9 @@ public sealed record TierStackOptions
             throw new ArgumentOutOfRangeException(nameof(SsdCapacityBytes), SsdCapacityBytes, $"SsdCapacityBytes must be 0 (no SSD tier) or hold at least one chunk of {ChunkBytes} bytes.");
         }
 
-        if (SsdCapacityBytes > 0 && string.IsNullOrWhiteSpace(DataDirectory))
+        if (SsdCapacityBytes > 0 && string.IsNullOrWhiteSpace(DataDirectory) && string.IsNullOrWhiteSpace(SsdDirectory))
         {
-            throw new ArgumentException("TierStackOptions.DataDirectory must name a folder when the SSD tier is on.", nameof(DataDirectory));
+            throw new ArgumentException("TierStackOptions.DataDirectory (or SsdDirectory) must name a folder when the SSD tier is on.", nameof(DataDirectory));
         }
 
         Store.Validate();

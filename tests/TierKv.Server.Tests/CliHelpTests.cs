@@ -15,7 +15,7 @@ public sealed partial class CliHelpTests
         { "demo-synthetic", "--json --seed --record-trace --users --turns --system-tokens --model --dram-mib" },
         { "bench dram", "--json --model --reps --chunks --lookups --policy" },
         { "bench remote", "--json --model --reps --endpoints --chunks --concurrency --lookups --bulk-connections" },
-        { "bench ssd", "--json --model --dir --chunks --reps --qd --random-reads --reads-under-writes" },
+        { "bench ssd", "--json --model --dir --chunks --reps --qd --random-reads --reads-under-writes --submission --writes-during-reads" },
         { "bench server", "--json --concurrency --value-bytes --ops --reps --lookup-keys --lookups --workload --redis-server" },
         { "bench gpu", "--json --model --reps --tokens --block-size --device" },
         { "bench matmul", "--json --rows --reps" },

@@ -125,57 +125,32 @@ internal sealed class TenantDirectory : IDisposable
 
     private static ValueClass CreateClass(ServerOptions options, TierKvMetrics metrics, Action<string>? log, int record, long dramBytes, long ssdBytes, string folder, string tierSuffix, ChunkPriorities priorities)
     {
-        var dram = new HostMemoryTier(
-            new HostMemoryTierOptions
+        bool ssd = !string.IsNullOrEmpty(options.DataDir);
+
+        // Each size class has its own key space in the cluster: a key's value moves between classes when its size does,
+        // and a record of one class read as the other's would be a damaged value.
+        string prefix = record == options.RecordBytes ? options.Remote.KeyPrefix : options.Remote.KeyPrefix + "-small";
+        var store = TierStackBuilder.Build(
+            new TierStackOptions
             {
-                CapacityBytes = dramBytes,
-                SlotBytes = record,
-                EvictionPolicy = options.EvictionPolicy,
-                Name = "dram" + tierSuffix,
-                Curves = CurvesOf(options),
+                DramCapacityBytes = dramBytes,
+                ChunkBytes = record,
+                DramEvictionPolicy = options.EvictionPolicy,
+                SsdEvictionPolicy = options.EvictionPolicy,
+                SsdCapacityBytes = ssd ? Math.Max(ssdBytes, record) : 0,
+                SsdDirectory = ssd ? Path.Combine(options.DataDir!, folder) : null,
+                TierSuffix = tierSuffix,
+                DramCurves = CurvesOf(options),
+                SsdCurves = options.Curves.ToEstimatorOptions(),
+                Below = options.HasRemote ? m => RedisTier.Connect(options.Remote with { Name = "remote" + tierSuffix, KeyPrefix = prefix }, m, log) : null,
+                Priorities = priorities,
+                Store = new TieredStoreOptions
+                {
+                    WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
+                    PromoteOnHit = false,
+                },
             },
             metrics);
-        var tiers = new List<IKvTier> { dram };
-        try
-        {
-            if (!string.IsNullOrEmpty(options.DataDir))
-            {
-                tiers.Add(new NvmeTier(
-                    new NvmeTierOptions
-                    {
-                        Directory = Path.Combine(options.DataDir, folder),
-                        CapacityBytes = Math.Max(ssdBytes, record),
-                        SlotBytes = record,
-                        Name = "ssd" + tierSuffix,
-                        EvictionPolicy = options.EvictionPolicy,
-                        Curves = options.Curves.ToEstimatorOptions(),
-                    },
-                    metrics));
-            }
-
-            if (options.HasRemote)
-            {
-                // Each size class has its own key space in the cluster: a key's value moves between classes when its
-                // size does, and a record of one class read as the other's would be a damaged value.
-                string prefix = record == options.RecordBytes ? options.Remote.KeyPrefix : options.Remote.KeyPrefix + "-small";
-                tiers.Add(RedisTier.Connect(options.Remote with { Name = "remote" + tierSuffix, KeyPrefix = prefix }, metrics, log));
-            }
-
-            var storeOptions = new TieredStoreOptions
-            {
-                WriteMode = options.SsdWriteThrough ? LowerTierWriteMode.WriteThrough : LowerTierWriteMode.WriteBack,
-                PromoteOnHit = false,
-            };
-            return new ValueClass(new TieredStore(tiers, metrics, storeOptions, priorities: priorities), dram, record);
-        }
-        catch
-        {
-            foreach (var t in tiers)
-            {
-                t.Dispose();
-            }
-
-            throw;
-        }
+        return new ValueClass(store, (HostMemoryTier)store.Tiers[0], record);
     }
 }
