@@ -1,10 +1,11 @@
 using CsCheck;
 using TierKv.Eviction;
+using Xunit.Abstractions;
 
 namespace TierKv.Core.Tests.Eviction;
 
 /// <summary>Policies follow the tier's slot limit (<see cref="EvictionPolicy.Resize"/>; docs/operations.md, "DRAM shared among tenants").</summary>
-public class PolicyResizeTests
+public class PolicyResizeTests(ITestOutputHelper output)
 {
     /// <summary>Every registered policy, plain and prefix-aware.</summary>
     public static TheoryData<string> AllPolicies
@@ -112,6 +113,7 @@ public class PolicyResizeTests
         var trace = ChatTrace(seed: 12, requests: 8000, sessions: 600);
         double resized = HitRatio(EvictionPolicies.Create(name, 4096), 512, trace, from: 0);
         double built = HitRatio(EvictionPolicies.Create(name, 512), 512, trace, from: 0);
+        output.WriteLine($"{name}: resized {resized:F4}, built for the limit {built:F4}");
         Assert.True(Math.Abs(resized - built) <= tolerance, $"{name}: resized {resized:F4}, built for the limit {built:F4}");
     }
 
@@ -130,6 +132,7 @@ public class PolicyResizeTests
         var trace = ChatTrace(seed: 13, requests: 12000, sessions: 600);
         double resized = HitRatio(EvictionPolicies.Create(name, 2048), 512, trace, from: trace.Length / 2, resizeAt: trace.Length / 4);
         double built = HitRatio(EvictionPolicies.Create(name, 512), 512, trace, from: trace.Length / 2);
+        output.WriteLine($"{name}: resized {resized:F4}, built for the limit {built:F4}");
         Assert.True(Math.Abs(resized - built) <= tolerance, $"{name}: resized {resized:F4}, built for the limit {built:F4}");
     }
 
