@@ -70,6 +70,12 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
     // Learning state per class: reuse-age histogram, censored count, pending entries by birth bucket, births.
     private readonly long[] _hist = new long[Classes * Ages];
     private readonly long[] _censored = new long[Classes];
+
+    // What a resize rebuilds the histograms from: entries censored by expiry, and reuse ages in fine bins (16 per
+    // octave, so spreading a bin uniformly over the new buckets errs by at most a sixteenth of an age).
+    private readonly long[] _expired = new long[Classes];
+    private readonly long[] _fineAges;
+    private readonly int _fineBins;
     private readonly long[] _pending = new long[Classes * Ages];
     private readonly long[] _births = new long[Classes];
     private readonly long[] _tau = new long[Classes];
@@ -141,6 +147,8 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
         _ghostKey = new ChunkKey[_ring];
         _ghostClass = new sbyte[_ring];
         _ghostIndex = new SlotIndex(_ghostKey);
+        _fineBins = FineBin(_ring - 1) + 1;
+        _fineAges = new long[Classes * _fineBins];
 
         // f must tell "never seen" reliably: a wide sketch, halved after a quarter of its width in accesses so that in a
         // tier that runs for days it does not fill up (then nearly every new key would read as seen before); at most
@@ -292,6 +300,7 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
                 _ghostIndex.RemoveSlot(re);
                 int c0 = _ghostClass[re];
                 _censored[c0]++;
+                _expired[c0]++;
                 _pending[(c0 * Ages) + (int)((t - _horizon) / w % Ages)]--;
             }
         }
@@ -301,6 +310,7 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
             long t0 = t - ((t - r0) % _ring);
             int c0 = _ghostClass[r0];
             _hist[(c0 * Ages) + (int)((t - t0) / w)]++;
+            _fineAges[(c0 * _fineBins) + FineBin(t - t0)]++;
             _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
 
             _ghostIndex.RemoveSlot(r0);
