@@ -109,6 +109,10 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy, ITailDemotion
     {
         _shadowLru?.SetLimit(Limit);
         _tails?.Resize(Limit);
+        if (_options.HalvingPeriodPerSlot > 0)
+        {
+            _sketch.HalveAfter = (long)_options.HalvingPeriodPerSlot * Limit;
+        }
     }
 
     void ITailDemotion.Demote(int slot, double ranks)

@@ -119,21 +119,57 @@ public class PolicyResizeTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("lru", 0.0)]
-    [InlineData("s3fifo", 0.01)]
-    [InlineData("arc", 0.01)]
-    [InlineData("alfu", 0.01)]
-    [InlineData("leader", 0.01)]
-    [InlineData("lc", 0.01)]
-    [InlineData("hedge", 0.01)]
+    [InlineData("s3fifo", 0.002)]
+    [InlineData("arc", 0.002)]
+    [InlineData("alfu", 0.002)]
+    [InlineData("leader", 0.002)]
+    [InlineData("lc", 0.002)]
+    [InlineData("hedge", 0.002)]
     public void A_policy_shrunk_while_serving_hits_nearly_as_one_built_for_the_limit(string name, double tolerance)
     {
-        // Shrunk after a quarter of the trace (what it learned at the pool's size stays), compared over the second half,
-        // once the contents have turned over. Not exact: what each kept and learned before the shrink differs.
+        // Shrunk to a quarter after a quarter of the trace (what it learned at the pool's size stays), compared over the
+        // second half. LRU keeps exactly the newest chunks, as an LRU of the limit would: equal. The others are not exact:
+        // what each kept and learned before the shrink differs (measured within 0.0001 on this trace; lc's histograms
+        // rebuilt by spreading its old buckets were 0.014 below, which this tolerance catches).
         var trace = ChatTrace(seed: 13, requests: 12000, sessions: 600);
         double resized = HitRatio(EvictionPolicies.Create(name, 2048), 512, trace, from: trace.Length / 2, resizeAt: trace.Length / 4);
         double built = HitRatio(EvictionPolicies.Create(name, 512), 512, trace, from: trace.Length / 2);
         output.WriteLine($"{name}: resized {resized:F4}, built for the limit {built:F4}");
         Assert.True(Math.Abs(resized - built) <= tolerance, $"{name}: resized {resized:F4}, built for the limit {built:F4}");
+    }
+
+    [Theory]
+    [InlineData("lc", 0.002)]
+    [InlineData("hedge", 0.002)]
+    [InlineData("s3fifo", 0.002)]
+    [InlineData("arc", 0.002)]
+    public void A_policy_shrunk_and_grown_back_hits_at_least_nearly_as_one_that_kept_its_size(string name, double tolerance)
+    {
+        // Down to a quarter for a quarter of the trace, then back to the pool: over the last third it hits at least nearly
+        // as well as a policy that stayed at the pool's size (what it learned while small is kept; the contents refill).
+        // One-sided: the paths differ, and hedge's leader switched at other times and came out 0.0034 above on this trace.
+        var trace = ChatTrace(seed: 14, requests: 12000, sessions: 600);
+        var h = new PolicyHarness(EvictionPolicies.Create(name, 2048));
+        var same = new PolicyHarness(EvictionPolicies.Create(name, 2048));
+        long hits = 0, sameHits = 0, accesses = 0;
+        for (int i = 0; i < trace.Length; i++)
+        {
+            if (i == trace.Length / 4 || i == trace.Length / 2)
+            {
+                h.Resize(i == trace.Length / 4 ? 512 : 2048);
+            }
+
+            bool counted = i >= trace.Length * 2 / 3;
+            accesses += counted ? 1 : 0;
+            hits += counted && h.IsResident(trace[i]) ? 1 : 0;
+            sameHits += counted && same.IsResident(trace[i]) ? 1 : 0;
+            h.Access(trace[i], out _);
+            same.Access(trace[i], out _);
+        }
+
+        double resized = hits / (double)accesses, kept = sameHits / (double)accesses;
+        output.WriteLine($"{name}: shrunk and grown back {resized:F4}, kept its size {kept:F4}");
+        Assert.True(resized >= kept - tolerance, $"{name}: shrunk and grown back {resized:F4}, kept its size {kept:F4}");
     }
 
     /// <summary>Hit ratio over accesses from <paramref name="from"/> on; the limit applies from <paramref name="resizeAt"/> (0: from the start).</summary>
