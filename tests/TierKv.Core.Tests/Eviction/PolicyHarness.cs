@@ -80,6 +80,37 @@ internal sealed class PolicyHarness : IEvictionCandidates
     }
 
     /// <summary>
+    /// One operation of the property tests on <paramref name="key"/>: 7 pins and 8 unpins it (when resident), 9 deletes
+    /// it, anything else accesses it, checking that a tier at its limit rejects an insert exactly when every resident
+    /// chunk is pinned (and, in <see cref="Access"/>, that no pinned or empty slot is chosen).
+    /// </summary>
+    public void Apply(int kind, int key)
+    {
+        switch (kind)
+        {
+            case 7 when IsResident(key):
+                SetPinned(key, true);
+                break;
+            case 8 when IsResident(key):
+                SetPinned(key, false);
+                break;
+            case 9:
+                Delete(key);
+                break;
+            default:
+                bool allPinned = Count >= Policy.Limit && AllPinned();
+                bool wasResident = IsResident(key);
+                Access(key, out bool rejected);
+                if (rejected != (!wasResident && allPinned))
+                {
+                    throw new InvalidOperationException($"policy {Policy.Name}: insert rejected {rejected}, but every resident chunk pinned at the limit {allPinned}");
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
     /// Lowers or raises the limit as <c>HostMemoryTier.SetSlotLimit</c> and <c>TrimToLimit</c> do: the policy is resized,
     /// then its trim victims go until the limit is met or none is evictable. Returns the keys evicted.
     /// </summary>

@@ -40,34 +40,20 @@ public class PolicyResizeTests(ITestOutputHelper output)
             int ceiling = sc.Pool;
             foreach (var (kind, chain, depth, newLimit) in sc.Ops)
             {
-                int key = PolicyHarness.Key(chain, depth);
-                switch (kind)
+                if (kind >= 10)
                 {
-                    case 7 when h.IsResident(key):
-                        h.SetPinned(key, true);
-                        break;
-                    case 8 when h.IsResident(key):
-                        h.SetPinned(key, false);
-                        break;
-                    case 9:
-                        h.Delete(key);
-                        break;
-                    case 10 or 11:
-                        int limit = Math.Min(newLimit, sc.Pool);
-                        var evicted = h.Resize(limit); // throws when a pinned or empty slot is chosen
-                        Assert.Equal(limit, h.Policy.Limit);
-                        // Trimming stops short of the limit only when every chunk left is pinned.
-                        Assert.True(h.Count <= limit || h.AllPinned(), $"{name}: {h.Count} held after a resize to {limit}");
-                        Assert.All(evicted, k => Assert.False(h.IsResident(k)));
-                        ceiling = Math.Max(limit, h.Count);
-                        break;
-                    default:
-                        bool full = h.Count >= h.Policy.Limit;
-                        bool allPinned = full && h.AllPinned();
-                        bool wasResident = h.IsResident(key);
-                        h.Access(key, out bool rejected);
-                        Assert.Equal(!wasResident && allPinned, rejected);
-                        break;
+                    int limit = Math.Min(newLimit, sc.Pool);
+                    var evicted = h.Resize(limit); // throws when a pinned or empty slot is chosen
+                    Assert.Equal(limit, h.Policy.Limit);
+                    // Trimming stops short of the limit only when every chunk left is pinned.
+                    Assert.True(h.Count <= limit || h.AllPinned(), $"{name}: {h.Count} held after a resize to {limit}");
+                    Assert.All(evicted, k => Assert.False(h.IsResident(k)));
+                    ceiling = Math.Max(limit, h.Count);
+                }
+                else
+                {
+                    // Pins, unpins, deletes and accesses (checked as in PolicyPropertyTests) at the current limit.
+                    h.Apply(kind, PolicyHarness.Key(chain, depth));
                 }
 
                 Assert.True(h.Count <= ceiling, $"{name}: {h.Count} held, limit {h.Policy.Limit}");
