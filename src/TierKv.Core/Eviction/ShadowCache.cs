@@ -4,8 +4,8 @@ using TierKv.Tiers.Slots;
 namespace TierKv.Eviction;
 
 /// <summary>
-/// A key-only simulation of one eviction policy at a tier's capacity (at most its slot limit of keys): the policy runs on virtual slots of its own, an
-/// open-addressing table (linear probing, backward-shift deletion, keys held in the table) maps a key to its virtual slot, and each entry
+/// A key-only simulation of one eviction policy at a tier's capacity (holding at most the tier's slot limit of keys):
+/// the policy runs on virtual slots of its own, an open-addressing table (linear probing, backward-shift deletion, keys held in the table) maps a key to its virtual slot, and each entry
 /// remembers the tier's real slot for the key while the tier holds it. <see cref="LeaderPolicy"/> runs one per expert
 /// and learns from each whether that expert would have hit, and which of the tier's chunks it would not keep.
 /// Everything is allocated once.

@@ -116,7 +116,7 @@ public class PolicyResizeTests(ITestOutputHelper output)
         // Shrunk to a quarter after a quarter of the trace (what it learned at the pool's size stays), compared over the
         // second half. LRU keeps exactly the newest chunks, as an LRU of the limit would: equal. The others are not exact:
         // what each kept and learned before the shrink differs (measured within 0.0001 on this trace; lc's histograms
-        // rebuilt by spreading its old buckets were 0.014 below, which this tolerance catches).
+        // rebuilt by spreading its old buckets were 0.0083 below, which this tolerance catches).
         var trace = ChatTrace(seed: 13, requests: 12000, sessions: 600);
         double resized = HitRatio(EvictionPolicies.Create(name, 2048), 512, trace, from: trace.Length / 2, resizeAt: trace.Length / 4);
         double built = HitRatio(EvictionPolicies.Create(name, 512), 512, trace, from: trace.Length / 2);
