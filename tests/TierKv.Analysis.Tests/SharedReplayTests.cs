@@ -54,4 +54,27 @@ public sealed class SharedReplayTests(ITestOutputHelper output)
 
         Assert.All(rebalanced.Timeline, p => Assert.Equal(Total, p.Blocks.Sum()));
     }
+
+    [Theory]
+    [InlineData("lru", 0.0)]
+    [InlineData("s3fifo", 0.0)]
+    [InlineData("arc", 0.0)]
+    [InlineData("alfu", 0.0)]
+    [InlineData("leader", 0.0)]
+    [InlineData("lc", 0.002)]
+    [InlineData("hedge", 0.002)]
+    public void A_tier_held_below_its_pool_hits_as_a_static_tier_of_that_size(string policy, double tolerance)
+    {
+        // The rebalanced tiers' pools are their maxima (1,440 blocks) and their limits the even split (800): the policy
+        // follows the limit, so it evicts as one built for 800. lc's sketch stays as wide as the pool (fewer
+        // collisions), the only difference, hence the tolerance for lc and hedge.
+        var options = Options with { Policy = policy, Rebalance = Options.Rebalance with { Hysteresis = 1 } };
+        var replay = new SharedDramReplay(Traces("chat+documents"), options);
+        var even = new[] { Total / 2, Total - (Total / 2) };
+        var fixedSplit = replay.Run(even, rebalance: false);
+        var held = replay.Run(even, rebalance: true);
+        output.WriteLine($"{policy}: static {fixedSplit.HitRatio:F4}, held below the pool {held.HitRatio:F4}");
+        Assert.Equal(0, held.Moves);
+        Assert.True(Math.Abs(held.HitRatio - fixedSplit.HitRatio) <= tolerance, $"{policy}: static {fixedSplit.HitRatio:F4}, held below the pool {held.HitRatio:F4}");
+    }
 }

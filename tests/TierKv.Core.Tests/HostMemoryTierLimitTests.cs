@@ -34,6 +34,34 @@ public class HostMemoryTierLimitTests
         Assert.Equal(3, t.ChunkCount);
     }
 
+    [Theory]
+    [InlineData("lru")]
+    [InlineData("s3fifo")]
+    [InlineData("arc")]
+    [InlineData("alfu")]
+    [InlineData("leader")]
+    [InlineData("lc")]
+    [InlineData("hedge")]
+    [InlineData("hedge-prefix")]
+    public void Every_policy_follows_a_lowered_and_raised_limit(string policy)
+    {
+        using var t = Dram(16, policy);
+        Fill(t, 0, 16);
+        t.SetSlotLimit(5);
+        Assert.Equal(11, t.TrimToLimit());
+        for (int round = 0; round < 3; round++)
+        {
+            Fill(t, 100 + (round * 20), 12);
+            Fill(t, 100, 4); // some come back
+            Assert.Equal(5, t.ChunkCount);
+        }
+
+        t.SetSlotLimit(9);
+        Fill(t, 300, 12);
+        Assert.Equal(9, t.ChunkCount);
+        Assert.Equal(9 * t.SlotBytes, t.CapacityBytes);
+    }
+
     [Fact]
     public void Trimming_is_gradual_when_bounded()
     {

@@ -79,6 +79,10 @@ internal sealed class ReplayTenantsCommand : Command<ReplayTenantsCommand.Settin
         [DefaultValue(0.9)]
         public double CurveDecay { get; init; } = 0.9;
 
+        [CommandOption("--policy-curves")]
+        [Description("The rebalancer reads the tiers' own policy's curves (miniature caches, as Curves:Policies naming it) instead of LRU's.")]
+        public bool PolicyCurves { get; init; }
+
         [CommandOption("--chunk-bytes")]
         [Description("Synthetic payload bytes per block (a multiple of 256; each block takes a 4 KiB-aligned slot).")]
         [DefaultValue(256)]
@@ -113,12 +117,14 @@ internal sealed class ReplayTenantsCommand : Command<ReplayTenantsCommand.Settin
         int total = settings.DramBlocks;
         int min = Math.Max(1, (int)(total * settings.MinShare));
         int max = Math.Min(total - min, (int)Math.Ceiling(total * settings.MaxShare));
+        string policy = settings.Policy ?? EvictionPolicies.Default;
         var options = new SharedReplayOptions
         {
             TotalBlocks = total,
             MinBlocks = [min, min],
             MaxBlocks = [max, max],
-            Policy = settings.Policy ?? EvictionPolicies.Default,
+            Policy = policy,
+            Curves = new() { Multiples = RebalanceOptions.CurveMultiples, Policies = settings.PolicyCurves ? [policy] : [] },
             ChunkBytes = settings.ChunkBytes,
             RebalanceEvery = settings.RebalanceEvery,
             AlignSpans = settings.AlignSpans,
@@ -162,6 +168,7 @@ internal sealed class ReplayTenantsCommand : Command<ReplayTenantsCommand.Settin
             ["rebalance_every"] = options.RebalanceEvery,
             ["step_blocks"] = options.Rebalance.StepSlots,
             ["hysteresis"] = options.Rebalance.Hysteresis,
+            ["curves"] = settings.PolicyCurves ? options.Policy : "lru",
             ["static_sweep"] = sweep,
             ["best_static"] = new JsonObject { ["split"] = Blocks(splits[best]), ["hit_ratio"] = Math.Round(runs[best].HitRatio, 4) },
             ["rebalanced"] = new JsonObject

@@ -5,7 +5,7 @@ namespace TierKv.Eviction;
 /// TierKV's default: recency with a frequency credit whose size tunes itself against a shadow LRU. Each access ranks a
 /// chunk at <c>t + f x C / a</c>: <c>t</c> is the access time (a counter of accesses), <c>f</c> how often the key was
 /// seen before, capped at 2 (remembered in a sketch even after eviction, so a prefix that comes back after a long gap
-/// keeps its history), <c>C</c> the capacity in slots and <c>a</c> the recency weight. The lowest rank is evicted: a
+/// keeps its history), <c>C</c> the capacity in slots (the tier's limit) and <c>a</c> the recency weight. The lowest rank is evicted: a
 /// chunk seen before outlives a new one by <c>f / a</c> turnovers of the cache. A directory of the keys an LRU of the
 /// same size would hold (keys only) tells, on every access, which of the two would have had the chunk: LRU-only hits
 /// raise <c>a</c> (towards plain LRU), own-only hits lower it. So the policy leans on reuse history where that pays
@@ -101,6 +101,20 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy, ITailDemotion
         return _heap.MinEvictable(candidates);
     }
 
+    /// <summary>
+    /// The credit (<c>f x C / a</c>), the tail demotion and the shadow LRU follow the limit; the learned recency weight,
+    /// the frequency sketch and the ranks already given stay (they move to the new scale as chunks are accessed again).
+    /// </summary>
+    protected override void OnResize(int previous)
+    {
+        _shadowLru?.SetLimit(Limit);
+        _tails?.Resize(Limit);
+        if (_options.HalvingPeriodPerSlot > 0)
+        {
+            _sketch.HalveAfter = (long)_options.HalvingPeriodPerSlot * Limit;
+        }
+    }
+
     void ITailDemotion.Demote(int slot, double ranks)
     {
         if (_heap.Contains(slot))
@@ -141,7 +155,7 @@ public sealed class AdaptiveLfuPolicy : EvictionPolicy, ITailDemotion
 
         // Rank = access time + a credit of f x capacity / a accesses: a chunk seen before outlives a new one by up to
         // f / a turnovers of the cache. As a grows the credit vanishes and the order is exactly LRU's.
-        _heap.Set(slot, _clock + (credit * (double)Capacity / _recencyWeight), _clock);
+        _heap.Set(slot, _clock + (credit * (double)Limit / _recencyWeight), _clock);
         _clock++;
         return seen;
     }

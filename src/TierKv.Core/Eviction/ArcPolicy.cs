@@ -42,7 +42,7 @@ public sealed class ArcPolicy : EvictionPolicy
         int b1 = _b1.Count, b2 = _b2.Count;
         if (b1 > 0 && _b1.Remove(key))
         {
-            _p = Math.Min(Capacity, _p + Math.Max(1.0, (double)b2 / b1));
+            _p = Math.Min(Limit, _p + Math.Max(1.0, (double)b2 / b1));
             _inT2[slot] = true;
             _links.PushTail(ref _t2, slot);
         }
@@ -58,12 +58,27 @@ public sealed class ArcPolicy : EvictionPolicy
             _links.PushTail(ref _t1, slot);
         }
 
-        // Directory bounds of ARC: |T1| + |B1| <= c and |T1| + |T2| + |B1| + |B2| <= 2c.
-        while (_t1.Count + _b1.Count > Capacity && _b1.RemoveOldest())
+        TrimGhosts();
+    }
+
+    /// <summary>
+    /// The target p is scaled to the new limit (the learned split between recency and frequency is kept) and the ghost
+    /// lists are cut to ARC's directory bounds for it, oldest ghosts first.
+    /// </summary>
+    protected override void OnResize(int previous)
+    {
+        _p = Math.Clamp(_p * Limit / previous, 0.0, Limit);
+        TrimGhosts();
+    }
+
+    private void TrimGhosts()
+    {
+        // Directory bounds of ARC: |T1| + |B1| <= c and |T1| + |T2| + |B1| + |B2| <= 2c (c the limit).
+        while (_t1.Count + _b1.Count > Limit && _b1.RemoveOldest())
         {
         }
 
-        while (_t1.Count + _t2.Count + _b1.Count + _b2.Count > 2 * Capacity && _b2.RemoveOldest())
+        while (_t1.Count + _t2.Count + _b1.Count + _b2.Count > 2 * Limit && _b2.RemoveOldest())
         {
         }
     }

@@ -21,7 +21,8 @@ internal sealed class CreditExpert : EvictionPolicy
     private readonly double[] _rank;
     private readonly sbyte[] _list;
     private readonly CreditSignals _signals;
-    private readonly double _credit;
+    private readonly double _weight;
+    private double _credit;
     private long _clock;
 
     public CreditExpert(int capacity, double weight, CreditSignals signals)
@@ -32,6 +33,7 @@ internal sealed class CreditExpert : EvictionPolicy
         _list = new sbyte[capacity];
         _list.AsSpan().Fill(-1);
         _signals = signals;
+        _weight = weight;
         _credit = capacity / weight;
     }
 
@@ -42,6 +44,9 @@ internal sealed class CreditExpert : EvictionPolicy
     public override void OnHit(int slot) => Rank(slot);
 
     public override void OnRemove(int slot) => Unlist(slot);
+
+    /// <summary>The credit is <c>C / a</c> of the limit from now on; ranks already given stay until their chunks are accessed again.</summary>
+    protected override void OnResize(int previous) => _credit = Limit / _weight;
 
     public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates)
     {

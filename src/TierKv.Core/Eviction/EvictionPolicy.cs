@@ -13,10 +13,54 @@ public abstract class EvictionPolicy
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
+        Limit = capacity;
     }
 
-    /// <summary>Number of slots the policy manages.</summary>
+    /// <summary>Number of slots the policy manages: slot numbers are in <c>[0, Capacity)</c>.</summary>
     public int Capacity { get; }
+
+    /// <summary>
+    /// How many of those slots the tier may fill now (its slot limit: <see cref="Capacity"/> unless lowered by
+    /// <see cref="Resize"/>). Policies size what depends on the cache's size (shadow caches, ghost lists, queue targets,
+    /// credits, warm-ups, decays) by the limit, so a tier limited to N slots behaves as one built for N.
+    /// </summary>
+    public int Limit { get; private set; }
+
+    /// <summary>
+    /// The tier's slot limit changed to <paramref name="limit"/> (1 to <see cref="Capacity"/>). The policy keeps what it
+    /// has learned (hits, frequencies, ghost entries that still fit) and resizes the rest; it evicts nothing of the
+    /// tier's itself (the tier trims to its limit through <see cref="SelectTrimVictim"/>). Called under the tier's lock.
+    /// </summary>
+    public void Resize(int limit)
+    {
+        if (limit < 1 || limit > Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, $"The limit of eviction policy '{Name}' must be 1 to its {Capacity} slots.");
+        }
+
+        int previous = Limit;
+        if (limit == previous)
+        {
+            return;
+        }
+
+        Limit = limit;
+        OnResize(previous);
+    }
+
+    /// <summary>
+    /// <see cref="Limit"/> changed from <paramref name="previous"/>; policies whose state depends on the cache's size
+    /// override this (the default does nothing: the order of <c>lru</c> does not depend on the size).
+    /// </summary>
+    protected virtual void OnResize(int previous)
+    {
+    }
+
+    /// <summary>
+    /// Picks a resident slot to evict because the tier is over its lowered limit, not to make room for a chunk (no access
+    /// comes with it), or -1 when no slot can be evicted. The default asks <see cref="SelectVictim"/> for a default key.
+    /// </summary>
+    public virtual int SelectTrimVictim(IEvictionCandidates candidates) => SelectVictim(default, candidates);
 
     /// <summary>Lower-case name, e.g. <c>lru</c>, as used on the command line and in reports.</summary>
     public abstract string Name { get; }

@@ -11,7 +11,7 @@ internal sealed class FrequencySketch
 {
     private readonly byte[] _counters;
     private readonly int _mask;
-    private readonly long _resetAfter;
+    private long _resetAfter;
     private long _increments;
 
     public FrequencySketch(int width, long halveAfter = 0)
@@ -20,6 +20,13 @@ internal sealed class FrequencySketch
         _counters = new byte[w * 2];
         _mask = w - 1;
         _resetAfter = halveAfter > 0 ? halveAfter : 10L * w;
+    }
+
+    /// <summary>Increments between halvings (a policy resized to its tier's limit halves as often as one built for it).</summary>
+    public long HalveAfter
+    {
+        get => _resetAfter;
+        set => _resetAfter = Math.Max(1, value);
     }
 
     /// <summary>Estimated number of recorded accesses of <paramref name="key"/>.</summary>

@@ -65,4 +65,10 @@ public sealed class HedgePolicy : EvictionPolicy
 
     /// <inheritdoc />
     public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates) => _inner.SelectVictim(incoming, candidates);
+
+    /// <inheritdoc />
+    public override int SelectTrimVictim(IEvictionCandidates candidates) => _inner.SelectTrimVictim(candidates);
+
+    /// <inheritdoc />
+    protected override void OnResize(int previous) => _inner.Resize(Limit);
 }

@@ -35,9 +35,14 @@ internal sealed class KeyList
         }
 
         _freeCount = capacity;
+        Limit = capacity;
     }
 
+    /// <summary>Entries allocated.</summary>
     public int Capacity { get; }
+
+    /// <summary>Entries kept (at most <see cref="Capacity"/>): adding one beyond drops the oldest.</summary>
+    public int Limit { get; private set; }
 
     public int Count => _order.Count;
 
@@ -53,7 +58,7 @@ internal sealed class KeyList
             return;
         }
 
-        if (_freeCount == 0)
+        if (_order.Count >= Limit)
         {
             RemoveEntry(_order.Head);
         }
@@ -68,6 +73,16 @@ internal sealed class KeyList
         }
 
         _table[i] = e;
+    }
+
+    /// <summary>Keeps at most <paramref name="limit"/> entries from now on (clamped to 1 to <see cref="Capacity"/>), dropping the oldest beyond it.</summary>
+    public void SetLimit(int limit)
+    {
+        Limit = Math.Clamp(limit, 1, Capacity);
+        while (_order.Count > Limit)
+        {
+            RemoveEntry(_order.Head);
+        }
     }
 
     /// <summary>Moves a present key to the newest end; false when absent.</summary>

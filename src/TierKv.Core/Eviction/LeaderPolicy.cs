@@ -25,8 +25,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly double[] _longScore;
     private readonly double[] _fastScore;
     private readonly double[] _fastDisagree;
-    private readonly double _fastDecay;
-    private readonly double _longDecay;
+    private double _fastDecay;
+    private double _longDecay;
     private readonly long[] _hits;
     private readonly SlotLinks[] _strangerLinks;
     private readonly SlotList[] _strangers;
@@ -43,8 +43,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
     private readonly ChunkKey[] _runKey;
     private readonly SlotLinks _recency;
     private readonly LeaderPolicyOptions _options;
-    private readonly double _decay;
-    private readonly long _warmup;
+    private double _decay;
+    private long _warmup;
     private SlotList _resident = SlotList.Empty;
     private IEvictionCandidates? _candidates;
     private int _leader;
@@ -116,11 +116,8 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         _runValid = new bool[n];
         _runKey = new ChunkKey[n];
         _recency = new SlotLinks(capacity);
-        _decay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.HalfLifeTurnovers * capacity));
-        _longDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.LongHalfLifeTurnovers * capacity));
-        _fastDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, options.FastHalfLifeTurnovers * capacity));
         _leader = options.InitialLeader;
-        _warmup = (long)Math.Min(long.MaxValue / 2, options.WarmupTurnovers * capacity);
+        SetHorizons(capacity);
     }
 
     /// <inheritdoc />
@@ -168,6 +165,34 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         }
     }
 
+    /// <summary>
+    /// Every expert is resized to the limit (a shadow cache holds at most that many keys: when it held more, its own
+    /// victims go, and the tier's chunks among them become strangers, evicted first as the tier trims), and the score
+    /// horizons, the warm-up and the tail demotion are counted in turnovers of the limit. Scores, hits, the leader and
+    /// the learned cost of a switch stay.
+    /// </summary>
+    protected override void OnResize(int previous)
+    {
+        SetHorizons(Limit);
+        _tails.Resize(Limit);
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            _experts[e].Resize(Limit);
+            while (_experts[e].TryShrink(out int evictedReal))
+            {
+                MarkStranger(e, evictedReal);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override int SelectTrimVictim(IEvictionCandidates candidates)
+    {
+        // No chunk comes in: the experts see no access, the tier gives up a stranger (or its least recent chunk).
+        _candidates = candidates;
+        return StrangerOrOldest(candidates);
+    }
+
     /// <inheritdoc />
     public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates)
     {
@@ -183,6 +208,23 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             _lastVirtual.CopyTo(_preVirtual, 0);
         }
 
+        return StrangerOrOldest(candidates);
+    }
+
+    void ITailDemotion.Demote(int slot, double ranks)
+    {
+        for (int e = 0; e < _experts.Length; e++)
+        {
+            _experts[e].Demote(_keys[slot], ranks);
+        }
+    }
+
+    bool IEvictionCandidates.CanEvict(int slot) => true;
+
+    bool IEvictionCandidates.IsLeaf(int slot) => _candidates?.IsLeaf(slot) ?? true;
+
+    private int StrangerOrOldest(IEvictionCandidates candidates)
+    {
         // A chunk the leader does not hold: oldest first (the tier converges to the leader's contents).
         var links = _strangerLinks[_leader];
         for (int s = _strangers[_leader].Head; s >= 0; s = links.Next(s))
@@ -205,17 +247,14 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         return -1;
     }
 
-    void ITailDemotion.Demote(int slot, double ranks)
+    /// <summary>Score decays, the warm-up and the switch measurement counted in turnovers of <paramref name="slots"/>.</summary>
+    private void SetHorizons(int slots)
     {
-        for (int e = 0; e < _experts.Length; e++)
-        {
-            _experts[e].Demote(_keys[slot], ranks);
-        }
+        _decay = Math.Pow(0.5, 1.0 / Math.Max(1.0, _options.HalfLifeTurnovers * slots));
+        _longDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, _options.LongHalfLifeTurnovers * slots));
+        _fastDecay = Math.Pow(0.5, 1.0 / Math.Max(1.0, _options.FastHalfLifeTurnovers * slots));
+        _warmup = (long)Math.Min(long.MaxValue / 2, _options.WarmupTurnovers * slots);
     }
-
-    bool IEvictionCandidates.CanEvict(int slot) => true;
-
-    bool IEvictionCandidates.IsLeaf(int slot) => _candidates?.IsLeaf(slot) ?? true;
 
     private void Insert(int slot, in ChunkKey key, bool hasParent, in ChunkKey parent)
     {
@@ -269,11 +308,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         for (int e = 0; e < _experts.Length; e++)
         {
             _lastHit[e] = _experts[e].Access(key, realSlot, hasParent, parent, parentLater, out int evictedReal, out _lastVirtual[e]);
-            if (evictedReal >= 0 && !_isStranger[e][evictedReal])
-            {
-                _isStranger[e][evictedReal] = true;
-                _strangerLinks[e].PushTail(ref _strangers[e], evictedReal);
-            }
+            MarkStranger(e, evictedReal);
 
             if (realSlot >= 0)
             {
@@ -329,7 +364,7 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
             _realHits++;
         }
 
-        if (_measuring && (_strangers[_leader].Count <= _measureStrangers / 8 || _accesses - _measureStart >= 4L * Capacity))
+        if (_measuring && (_strangers[_leader].Count <= _measureStrangers / 8 || _accesses - _measureStart >= 4L * Limit))
         {
             FinishSwitchMeasurement();
         }
@@ -412,6 +447,16 @@ public sealed class LeaderPolicy : EvictionPolicy, IEvictionCandidates, ITailDem
         double sample = Math.Max(0, lost) / (double)Math.Max(1, _measureStrangers);
         _costPerStranger = _costSamples == 0 ? sample : (_costPerStranger + sample) / 2;
         _costSamples++;
+    }
+
+    /// <summary>Expert <paramref name="e"/> evicted the tier's chunk in <paramref name="realSlot"/> (-1: one the tier lacks): a stranger.</summary>
+    private void MarkStranger(int e, int realSlot)
+    {
+        if (realSlot >= 0 && !_isStranger[e][realSlot])
+        {
+            _isStranger[e][realSlot] = true;
+            _strangerLinks[e].PushTail(ref _strangers[e], realSlot);
+        }
     }
 
     /// <summary>Expert <paramref name="e"/> holds the chunk in <paramref name="slot"/> (or the slot is free): not a stranger.</summary>

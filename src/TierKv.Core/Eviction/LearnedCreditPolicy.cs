@@ -29,7 +29,7 @@ namespace TierKv.Eviction;
 /// its final class and the suffix maximum, and their ghost entries move to the final class.
 /// </para>
 /// </summary>
-public sealed class LearnedCreditPolicy : EvictionPolicy
+public sealed partial class LearnedCreditPolicy : EvictionPolicy
 {
     private const int Ages = 128;
     private const int Features = 14;
@@ -58,10 +58,11 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private readonly double _alpha;
     private readonly long _minBirths;
 
-    // Ghost entries: a ring of the last H accesses (record of time t at t mod H) and a SlotIndex from key
-    // to the ring position of its latest access.
-    private readonly int _bucketWidth;
-    private readonly int _horizon;
+    // Ghost entries: a ring of the last H accesses (record of time t at t mod R, R the horizon at the pool's size, at
+    // least H: H follows the tier's limit) and a SlotIndex from key to the ring position of its latest access.
+    private readonly int _ring;
+    private int _bucketWidth;
+    private int _horizon;
     private readonly ChunkKey[] _ghostKey;
     private readonly sbyte[] _ghostClass;
     private readonly SlotIndex _ghostIndex;
@@ -69,6 +70,12 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     // Learning state per class: reuse-age histogram, censored count, pending entries by birth bucket, births.
     private readonly long[] _hist = new long[Classes * Ages];
     private readonly long[] _censored = new long[Classes];
+
+    // What a resize rebuilds the histograms from: entries censored by expiry, and reuse ages in fine bins (16 per
+    // octave, so spreading a bin uniformly over the new buckets errs by at most a sixteenth of an age).
+    private readonly long[] _expired = new long[Classes];
+    private readonly long[] _fineAges;
+    private readonly int _fineBins;
     private readonly long[] _pending = new long[Classes * Ages];
     private readonly long[] _births = new long[Classes];
     private readonly long[] _tau = new long[Classes];
@@ -136,14 +143,17 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         _accessedAt.AsSpan().Fill(-1);
         _bucketWidth = Math.Max(8, capacity / 16);
         _horizon = checked(Ages * _bucketWidth);
-        _ghostKey = new ChunkKey[_horizon];
-        _ghostClass = new sbyte[_horizon];
+        _ring = _horizon;
+        _ghostKey = new ChunkKey[_ring];
+        _ghostClass = new sbyte[_ring];
         _ghostIndex = new SlotIndex(_ghostKey);
+        _fineBins = FineBin(_ring - 1) + 1;
+        _fineAges = new long[Classes * _fineBins];
 
         // f must tell "never seen" reliably: a wide sketch, halved after a quarter of its width in accesses so that in a
         // tier that runs for days it does not fill up (then nearly every new key would read as seen before); at most
         // about a quarter of its counters are then set by keys since the last halving.
-        int width = (int)Math.Min(1 << 22, Math.Max(1024L * capacity, 8L * _horizon));
+        int width = SketchWidth(capacity, _horizon);
         _sketch = new FrequencySketch(width, width / 4);
     }
 
@@ -280,24 +290,27 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
     private void Learn(in ChunkKey key, long t, int c)
     {
         int w = _bucketWidth;
-        int r = (int)(t % _horizon);
+        int r = (int)(t % _ring);
         if (t >= _horizon)
         {
             // The record of time t - H expires: if it is still its key's latest access, the key was not reused within H.
-            if (_ghostIndex.TryGet(_ghostKey[r], out int latest) && latest == r)
+            int re = (int)((t - _horizon) % _ring);
+            if (_ghostIndex.TryGet(_ghostKey[re], out int latest) && latest == re)
             {
-                _ghostIndex.RemoveSlot(r);
-                int c0 = _ghostClass[r];
+                _ghostIndex.RemoveSlot(re);
+                int c0 = _ghostClass[re];
                 _censored[c0]++;
+                _expired[c0]++;
                 _pending[(c0 * Ages) + (int)((t - _horizon) / w % Ages)]--;
             }
         }
 
         if (_ghostIndex.TryGet(key, out int r0))
         {
-            long t0 = t - ((t - r0) % _horizon);
+            long t0 = t - ((t - r0) % _ring);
             int c0 = _ghostClass[r0];
             _hist[(c0 * Ages) + (int)((t - t0) / w)]++;
+            _fineAges[(c0 * _fineBins) + FineBin(t - t0)]++;
             _pending[(c0 * Ages) + (int)(t0 / w % Ages)]--;
 
             _ghostIndex.RemoveSlot(r0);
@@ -342,7 +355,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
             // Move the ghost entry unless it was already resolved or has expired.
             if (final != provisional && _clock - t < _horizon)
             {
-                int r = (int)(t % _horizon);
+                int r = (int)(t % _ring);
                 if (_ghostIndex.TryGet(_ghostKey[r], out int latest) && latest == r && _ghostClass[r] == provisional)
                 {
                     int b = (int)(t / w % Ages);
@@ -469,7 +482,7 @@ public sealed class LearnedCreditPolicy : EvictionPolicy
         }
 
         // Bisect the price per slot-access (log scale) until the expected occupancy equals beta x capacity.
-        double target = _beta * Capacity;
+        double target = _beta * Limit;
         double lo = 1e-6, hi = 1.0;
         for (int step = 0; step < BisectionSteps; step++)
         {

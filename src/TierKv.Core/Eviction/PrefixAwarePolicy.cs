@@ -39,6 +39,18 @@ public sealed class PrefixAwarePolicy : EvictionPolicy
         return v >= 0 ? v : _inner.SelectVictim(incoming, candidates);
     }
 
+    /// <inheritdoc />
+    public override int SelectTrimVictim(IEvictionCandidates candidates)
+    {
+        _leafOnly.Outer = candidates;
+        int v = _inner.SelectTrimVictim(_leafOnly);
+        _leafOnly.Outer = null;
+        return v >= 0 ? v : _inner.SelectTrimVictim(candidates);
+    }
+
+    /// <inheritdoc />
+    protected override void OnResize(int previous) => _inner.Resize(Limit);
+
     private sealed class LeafOnly : IEvictionCandidates
     {
         public IEvictionCandidates? Outer;

@@ -15,7 +15,8 @@ public sealed class S3FifoPolicy : EvictionPolicy
     private readonly byte[] _freq;
     private readonly bool[] _inMain;
     private readonly KeyList _ghost;
-    private readonly int _smallTarget;
+    private readonly double _smallFraction;
+    private int _smallTarget;
     private SlotList _small = SlotList.Empty;
     private SlotList _main = SlotList.Empty;
     private int _pendingVictim = -1;
@@ -36,7 +37,8 @@ public sealed class S3FifoPolicy : EvictionPolicy
         _keys = new ChunkKey[capacity];
         _freq = new byte[capacity];
         _inMain = new bool[capacity];
-        _smallTarget = Math.Max(1, (int)(capacity * smallFraction));
+        _smallFraction = smallFraction;
+        _smallTarget = SmallTarget(capacity);
         _ghost = new KeyList(Math.Max(1, capacity - _smallTarget));
     }
 
@@ -91,6 +93,18 @@ public sealed class S3FifoPolicy : EvictionPolicy
             _pendingVictim = -1;
         }
     }
+
+    /// <summary>
+    /// The small queue's target and the ghost list follow the limit; queued chunks and ghosts stay (the newest ghosts
+    /// that fit), and the queues reach their new sizes as the tier evicts.
+    /// </summary>
+    protected override void OnResize(int previous)
+    {
+        _smallTarget = SmallTarget(Limit);
+        _ghost.SetLimit(Limit - _smallTarget);
+    }
+
+    private int SmallTarget(int slots) => Math.Max(1, (int)(slots * _smallFraction));
 
     /// <inheritdoc />
     public override int SelectVictim(ChunkKey incoming, IEvictionCandidates candidates)

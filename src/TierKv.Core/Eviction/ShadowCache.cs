@@ -4,8 +4,8 @@ using TierKv.Tiers.Slots;
 namespace TierKv.Eviction;
 
 /// <summary>
-/// A key-only simulation of one eviction policy at a tier's capacity: the policy runs on virtual slots of its own, an
-/// open-addressing table (linear probing, backward-shift deletion, keys held in the table) maps a key to its virtual slot, and each entry
+/// A key-only simulation of one eviction policy at a tier's capacity (holding at most the tier's slot limit of keys):
+/// the policy runs on virtual slots of its own, an open-addressing table (linear probing, backward-shift deletion, keys held in the table) maps a key to its virtual slot, and each entry
 /// remembers the tier's real slot for the key while the tier holds it. <see cref="LeaderPolicy"/> runs one per expert
 /// and learns from each whether that expert would have hit, and which of the tier's chunks it would not keep.
 /// Everything is allocated once.
@@ -46,6 +46,39 @@ internal sealed class ShadowCache : IEvictionCandidates
 
     public EvictionPolicy Policy => _policy;
 
+    /// <summary>Keys held (at most the policy's <see cref="EvictionPolicy.Limit"/>, the tier's slot limit).</summary>
+    public int Count => _policy.Capacity - _freeCount;
+
+    /// <summary>
+    /// The tier's slot limit changed: the expert is resized to it (<see cref="EvictionPolicy.Resize"/>) and, when it
+    /// holds more keys than the new limit, gives up its own victims through <see cref="TryShrink"/>.
+    /// </summary>
+    public void Resize(int limit) => _policy.Resize(limit);
+
+    /// <summary>
+    /// Evicts one of the expert's victims while it holds more keys than its limit; <paramref name="evictedReal"/> is the
+    /// tier's slot of the evicted key when the tier holds it, else -1. False when the expert is within its limit.
+    /// </summary>
+    public bool TryShrink(out int evictedReal)
+    {
+        evictedReal = -1;
+        if (Count <= _policy.Limit)
+        {
+            return false;
+        }
+
+        int v = _policy.SelectTrimVictim(this);
+        if (v < 0)
+        {
+            return false;
+        }
+
+        evictedReal = _realSlot[v];
+        Evict(v);
+        _free[_freeCount++] = v;
+        return true;
+    }
+
     /// <summary>
     /// Accesses <paramref name="key"/> as the tier does (a hit, or an insert that may evict). Returns whether the expert
     /// held the key; <paramref name="evictedReal"/> is the tier's slot of the key the expert evicted when the tier holds
@@ -66,7 +99,7 @@ internal sealed class ShadowCache : IEvictionCandidates
             return true;
         }
 
-        if (_freeCount > 0)
+        if (_freeCount > 0 && Count < _policy.Limit)
         {
             v = _free[--_freeCount];
         }
@@ -79,10 +112,7 @@ internal sealed class ShadowCache : IEvictionCandidates
             }
 
             evictedReal = _realSlot[v];
-            _policy.OnRemove(v);
-            _lineage.Detach(v);
-            _lineage.Retire(v);
-            Unlink(v);
+            Evict(v);
         }
 
         _keyOf[v] = key;
@@ -112,6 +142,14 @@ internal sealed class ShadowCache : IEvictionCandidates
 
         _pendingSlot = -1;
         Insert(v, hasParent, parent);
+    }
+
+    private void Evict(int v)
+    {
+        _policy.OnRemove(v);
+        _lineage.Detach(v);
+        _lineage.Retire(v);
+        Unlink(v);
     }
 
     private void Insert(int v, bool hasParent, in ChunkKey parent)

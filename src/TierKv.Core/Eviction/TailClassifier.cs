@@ -23,7 +23,7 @@ internal sealed class TailClassifier
     private const byte Interior = 1;
     private const byte Tail = 2;
 
-    private readonly int _capacity;
+    private int _capacity;
     private readonly int _minWindow;
     private readonly ChunkKey[] _keyOf;
     private readonly long[] _stampOf;
@@ -60,6 +60,9 @@ internal sealed class TailClassifier
             return Math.Min(1.0, tail / interior);
         }
     }
+
+    /// <summary>The cache's size changed (its slot limit): demotions and the estimate's window follow it.</summary>
+    public void Resize(int capacity) => _capacity = capacity;
 
     /// <summary>A brand-new chunk (never seen before) entered <paramref name="slot"/>; <paramref name="stamp"/> tells this insert apart from later ones.</summary>
     public void OnNewChunk(int slot, in ChunkKey key, long stamp)

@@ -15,8 +15,9 @@ public sealed partial class HostMemoryTier
     public int SlotsInUse => _slots - _table.FreeCount;
 
     /// <summary>
-    /// Sets <see cref="SlotLimit"/>. Raising it admits more chunks at once; lowering it evicts nothing by itself: call
-    /// <see cref="TrimToLimit"/> (writes meanwhile reuse victims' slots, so the tier never grows past its new limit).
+    /// Sets <see cref="SlotLimit"/> and resizes the eviction policy to it (<see cref="Eviction.EvictionPolicy.Resize"/>). Raising it
+    /// admits more chunks at once; lowering it evicts nothing by itself: call <see cref="TrimToLimit"/> (writes meanwhile
+    /// reuse victims' slots, so the tier never grows past its new limit).
     /// </summary>
     public void SetSlotLimit(int slots)
     {
@@ -25,7 +26,12 @@ public sealed partial class HostMemoryTier
             throw new ArgumentOutOfRangeException(nameof(slots), slots, $"The slot limit of DRAM tier '{Name}' must be 1 to its pool's {_slots} slots.");
         }
 
-        Volatile.Write(ref _slotLimit, slots);
+        // The policy follows the limit (its shadow caches, queues and credits sized as for a pool of this many slots).
+        lock (_table.Lock)
+        {
+            _table.ResizePolicyLocked(slots);
+            Volatile.Write(ref _slotLimit, slots);
+        }
     }
 
     /// <summary>

@@ -267,7 +267,7 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPri
                     return TierWriteStatus.Stored;
                 }
 
-                victim = _table.SelectVictimLocked(key);
+                victim = _table.SelectVictimLocked(key, trimming);
                 if (victim < 0)
                 {
                     if (_counters is not null && !trimming)

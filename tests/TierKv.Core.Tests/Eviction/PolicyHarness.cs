@@ -55,7 +55,7 @@ internal sealed class PolicyHarness : IEvictionCandidates
         }
 
         int evicted = -1;
-        if (_free.Count > 0)
+        if (_free.Count > 0 && Count < Policy.Limit)
         {
             s = _free.Pop();
         }
@@ -68,18 +68,7 @@ internal sealed class PolicyHarness : IEvictionCandidates
                 return -1;
             }
 
-            evicted = _keyOfSlot[s];
-            if (_pinned[s])
-            {
-                throw new InvalidOperationException($"policy {Policy.Name} chose pinned slot {s}");
-            }
-
-            if (!_slotOfKey.Remove(evicted))
-            {
-                throw new InvalidOperationException($"policy {Policy.Name} chose a slot that holds nothing");
-            }
-
-            Policy.OnRemove(s);
+            evicted = Evict(s);
         }
 
         _keyOfSlot[s] = key;
@@ -87,6 +76,60 @@ internal sealed class PolicyHarness : IEvictionCandidates
         _slotOfKey[key] = s;
         // Keys are (chain, depth): the parent of depth d is depth d - 1 of the same chain, as a tier would say.
         Policy.OnInsert(s, ChunkKeyOf(key), key % 1000 > 0 ? ChunkKeyOf(key - 1) : null);
+        return evicted;
+    }
+
+    /// <summary>
+    /// One operation of the property tests on <paramref name="key"/>: 7 pins and 8 unpins it (when resident), 9 deletes
+    /// it, anything else accesses it, checking that a tier at its limit rejects an insert exactly when every resident
+    /// chunk is pinned (and, in <see cref="Access"/>, that no pinned or empty slot is chosen).
+    /// </summary>
+    public void Apply(int kind, int key)
+    {
+        switch (kind)
+        {
+            case 7 when IsResident(key):
+                SetPinned(key, true);
+                break;
+            case 8 when IsResident(key):
+                SetPinned(key, false);
+                break;
+            case 9:
+                Delete(key);
+                break;
+            default:
+                bool allPinned = Count >= Policy.Limit && AllPinned();
+                bool wasResident = IsResident(key);
+                Access(key, out bool rejected);
+                if (rejected != (!wasResident && allPinned))
+                {
+                    throw new InvalidOperationException($"policy {Policy.Name}: insert rejected {rejected}, but every resident chunk pinned at the limit {allPinned}");
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Lowers or raises the limit as <c>HostMemoryTier.SetSlotLimit</c> and <c>TrimToLimit</c> do: the policy is resized,
+    /// then its trim victims go until the limit is met or none is evictable. Returns the keys evicted.
+    /// </summary>
+    public List<int> Resize(int limit)
+    {
+        Policy.Resize(limit);
+        var evicted = new List<int>();
+        while (Count > limit)
+        {
+            int s = Policy.SelectTrimVictim(this);
+            if (s < 0)
+            {
+                break;
+            }
+
+            evicted.Add(Evict(s));
+            _free.Push(s);
+        }
+
         return evicted;
     }
 
@@ -102,6 +145,24 @@ internal sealed class PolicyHarness : IEvictionCandidates
     }
 
     public bool CanEvict(int slot) => !_pinned[slot];
+
+    /// <summary>Takes the policy's victim out (checked: resident and not pinned) and tells the policy; returns its key.</summary>
+    private int Evict(int s)
+    {
+        int evicted = _keyOfSlot[s];
+        if (_pinned[s])
+        {
+            throw new InvalidOperationException($"policy {Policy.Name} chose pinned slot {s}");
+        }
+
+        if (!_slotOfKey.Remove(evicted))
+        {
+            throw new InvalidOperationException($"policy {Policy.Name} chose a slot that holds nothing");
+        }
+
+        Policy.OnRemove(s);
+        return evicted;
+    }
 
     public bool IsLeaf(int slot)
     {

@@ -20,28 +20,8 @@ public class PolicyPropertyTests
             var h = new PolicyHarness(EvictionPolicies.Create(name, sc.Capacity));
             foreach (var (kind, chain, depth) in sc.Ops)
             {
-                int key = PolicyHarness.Key(chain, depth);
-                switch (kind)
-                {
-                    case 7 when h.IsResident(key):
-                        h.SetPinned(key, true);
-                        break;
-                    case 8 when h.IsResident(key):
-                        h.SetPinned(key, false);
-                        break;
-                    case 9:
-                        h.Delete(key);
-                        break;
-                    default:
-                        bool full = h.Count == sc.Capacity;
-                        bool allPinned = full && h.AllPinned();
-                        bool wasResident = h.IsResident(key);
-                        h.Access(key, out bool rejected); // throws when a pinned or empty slot is chosen
-                        // A full tier rejects an insert exactly when every resident chunk is pinned.
-                        Assert.Equal(!wasResident && allPinned, rejected);
-                        break;
-                }
-
+                // Throws when a pinned or empty slot is chosen, or an insert is rejected while some chunk is evictable.
+                h.Apply(kind, PolicyHarness.Key(chain, depth));
                 Assert.True(h.Count <= sc.Capacity);
             }
         });

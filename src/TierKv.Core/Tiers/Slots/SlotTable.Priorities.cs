@@ -134,7 +134,7 @@ public sealed partial class SlotTable
     }
 
     /// <summary>Asks the policy level by level, lowest priority first, until a level has an evictable chunk.</summary>
-    private int SelectByPriorityLocked(in ChunkKey incoming)
+    private int SelectByPriorityLocked(in ChunkKey incoming, bool trimming)
     {
         _nowMs = (Priorities?.Clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds();
         try
@@ -147,7 +147,7 @@ public sealed partial class SlotTable
                 }
 
                 _floor = (byte)level;
-                int victim = _policy.SelectVictim(incoming, this);
+                int victim = trimming ? _policy.SelectTrimVictim(this) : _policy.SelectVictim(incoming, this);
                 if (victim >= 0)
                 {
                     return victim;

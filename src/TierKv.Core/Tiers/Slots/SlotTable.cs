@@ -163,7 +163,12 @@ public sealed partial class SlotTable : IEvictionCandidates
     /// The policy's victim among ready, unpinned slots not being handed down, of the lowest priority that has one
     /// (<see cref="ChunkPriorities"/>); -1 when there is none.
     /// </summary>
-    public int SelectVictimLocked(in ChunkKey incoming) => _elevated == 0 ? _policy.SelectVictim(incoming, this) : SelectByPriorityLocked(incoming);
+    /// <remarks>With <paramref name="trimming"/> the victim only brings the table down to a lowered limit: no chunk comes in.</remarks>
+    public int SelectVictimLocked(in ChunkKey incoming, bool trimming = false) =>
+        _elevated != 0 ? SelectByPriorityLocked(incoming, trimming) : trimming ? _policy.SelectTrimVictim(this) : _policy.SelectVictim(incoming, this);
+
+    /// <summary>Tells the policy the tier's slot limit (<see cref="EvictionPolicy.Resize"/>).</summary>
+    public void ResizePolicyLocked(int limit) => _policy.Resize(limit);
 
     /// <summary>Makes a filled slot visible under <paramref name="key"/> (<see cref="SlotState.Ready"/> or <see cref="SlotState.Staged"/>).</summary>
     public void PublishLocked(int slot, in ChunkKey key, int length, ChunkKey? parent, long version, SlotState state)
