@@ -49,16 +49,7 @@ internal static class LlamaEngineDemo
         }
 
         Directory.CreateDirectory(data);
-        string modelPath = settings.Model;
-        if (settings.Model is "tiny" or "small")
-        {
-            modelPath = Path.Combine(data, "models", $"tierkv-llama-{settings.Model}.gguf");
-            if (!File.Exists(modelPath))
-            {
-                Progress($"writing the synthetic '{settings.Model}' model to {modelPath} (tierkv make-model) ...");
-                LlamaModelMaker.Write(modelPath, LlamaModelShape.Named(settings.Model));
-            }
-        }
+        string modelPath = LlamaModelShape.IsShape(settings.Model) ? LlamaModelMaker.Ensure(data, settings.Model, Progress) : settings.Model;
 
         var model = LlamaModelFile.Open(modelPath, data);
         var config = model.Config;
