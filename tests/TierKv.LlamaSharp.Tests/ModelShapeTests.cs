@@ -7,9 +7,9 @@ namespace TierKv.LlamaSharp.Tests;
 public sealed class ModelShapeTests(TinyModelFixture fixture) : IClassFixture<TinyModelFixture>
 {
     [Fact]
-    public void Small_carries_8_KiB_of_f16_kv_a_token_and_narrow_the_2_KiB_of_the_old_demo_model()
+    public void Small_carries_16_KiB_of_f16_kv_a_token_and_narrow_the_2_KiB_of_the_old_demo_model()
     {
-        Assert.Equal(8 * 1024, KvBytesPerToken(LlamaModelShape.Small));
+        Assert.Equal(16 * 1024, KvBytesPerToken(LlamaModelShape.Small));
         Assert.Equal(2 * 1024, KvBytesPerToken(LlamaModelShape.Narrow));
         Assert.Same(LlamaModelShape.Narrow, LlamaModelShape.Named(" Narrow "));
         Assert.Same(LlamaModelShape.Small, LlamaModelShape.Named("small"));

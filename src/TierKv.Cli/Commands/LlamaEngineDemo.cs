@@ -88,6 +88,13 @@ internal static class LlamaEngineDemo
         if (LlamaKvConnector.HasUnifiedKvCache(ctx))
         {
             conn.ScratchSequence = Scratch;
+
+            // For measuring the group size (docs/llamacpp.md): TIERKV_LLAMA_RESTORE_GROUP_BYTES overrides the default.
+            if (long.TryParse(Environment.GetEnvironmentVariable("TIERKV_LLAMA_RESTORE_GROUP_BYTES"), out long groupBytes) && groupBytes > 0)
+            {
+                conn.RestoreGroupBytes = groupBytes;
+                Progress($"restore groups of at most {groupBytes} KV bytes (TIERKV_LLAMA_RESTORE_GROUP_BYTES)");
+            }
         }
         else
         {
@@ -140,7 +147,9 @@ internal static class LlamaEngineDemo
                 history.AddRange(assistant);
                 int[] prompt = [.. history];
 
-                // With TierKV: restore what the planner loads, decode the rest.
+                // With TierKV: restore what the planner loads, decode the rest. The sequence is emptied first, outside
+                // the timers, as before the recompute below (so the restore's wall and CPU spans are the same).
+                decoder.Truncate(Seq);
                 long t0 = Stopwatch.GetTimestamp();
                 double? cpu0 = ThreadCpuClock.Now();
                 var restore = conn.Restore(Seq, prompt);

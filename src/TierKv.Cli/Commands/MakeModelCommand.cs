@@ -12,7 +12,7 @@ internal sealed class MakeModelCommand : Command<MakeModelCommand.Settings>
         public string Out { get; init; } = "";
 
         [CommandOption("--shape")]
-        [Description("Model shape: tiny (tests), small (the llama.cpp demo: 16 KiB of KV a token), narrow (2 KiB a token) or a spec such as layers=4,kv_heads=4,head_dim=128 (other fields small's).")]
+        [Description("Model shape: tiny (tests), small (the llama.cpp demo: 16 KiB of KV a token), narrow (2 KiB a token) or a spec such as layers=8,heads=4,kv_heads=4 (other fields small's).")]
         [DefaultValue("small")]
         public string Shape { get; init; } = "small";
 

@@ -6,12 +6,12 @@ namespace TierKv.LlamaSharp.Model;
 /// <summary>
 /// Shapes of the synthetic Llama models that <c>tierkv make-model</c> writes, by name: <c>tiny</c> runs the integration
 /// tests in seconds; <c>small</c> is the demo model; <c>narrow</c> is the demo model before it was widened; or a spec
-/// such as <c>layers=4,kv_heads=4,head_dim=128</c> (fields not named are <c>small</c>'s).
+/// such as <c>layers=8,heads=4,kv_heads=4</c> (fields not named are <c>small</c>'s).
 /// </summary>
 /// <remarks>
-/// <c>small</c> carries 16 KiB of f16 KV a token (4 layers × K and V × 4 KV heads × 128 × 2 bytes), the order of real
-/// models' (Qwen2.5-7B 56 KiB, Llama-3-8B and Mistral-7B 128 KiB), at the compute of a 5M-parameter model: its hidden
-/// size (256) is below heads × head dim (512), which llama.cpp's Llama architecture takes from
+/// <c>small</c> carries 16 KiB of f16 KV a token (4 layers × K and V × 8 KV heads × 128 × 2 bytes), the low end of real
+/// models' (Qwen2.5-0.5B 12 KiB, Llama-3.2-1B 32 KiB, Qwen2.5-7B 56 KiB, Llama-3-8B 128 KiB), at the compute of a
+/// 8M-parameter model: its hidden size (256) is below heads × head dim (1,024), which llama.cpp's Llama architecture takes from
 /// <c>llama.attention.key_length</c>. The KV width is what a restore's speed against a memcpy depends on: llama.cpp's
 /// <c>llama_state_seq_set_data</c> does per-cell bookkeeping whatever the width, which at <c>narrow</c>'s 2 KiB a token
 /// costs more than the bytes (docs/llamacpp.md, "What a restore costs, and the floor").
@@ -26,7 +26,7 @@ public static class LlamaModelShape
 
     private const string Prefix = "tierkv-llama";
 
-    private static readonly ModelSize SmallSize = new(Hidden: 256, Layers: 4, Heads: 4, KvHeads: 4, HeadDim: 128, Intermediate: 1024);
+    private static readonly ModelSize SmallSize = new(Hidden: 256, Layers: 4, Heads: 8, KvHeads: 8, HeadDim: 128, Intermediate: 1024);
 
     /// <summary>The shapes, with the built-in vocabulary and untied embeddings.</summary>
     public static ModelShapeFamily Family { get; } = new(
@@ -36,7 +36,7 @@ public static class LlamaModelShape
         tiny: new(Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, HeadDim: 16, Intermediate: 128),
         small: SmallSize,
         kind: "model shape",
-        otherwise: ", narrow, or a spec such as layers=4,kv_heads=4,head_dim=128");
+        otherwise: ", narrow, or a spec such as layers=8,heads=4,kv_heads=4");
 
     /// <summary>Two layers, hidden 64: tests.</summary>
     public static ModelConfig Tiny => Family.Tiny;

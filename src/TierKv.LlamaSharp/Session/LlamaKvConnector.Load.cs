@@ -10,6 +10,13 @@ public sealed partial class LlamaKvConnector
     private LLamaSeqId? _scratch;
     private ChunkGroupLoader? _groups;
     private int _groupChunks = 1;
+    private long _groupBytes = DefaultRestoreGroupBytes;
+
+    /// <summary>
+    /// <see cref="RestoreGroupBytes"/> by default: half the 1 MiB L2 cache of a core of the development machine, so that
+    /// a group's blob is still there when llama.cpp reads it while the chunks' and the KV tensors' lines pass through.
+    /// </summary>
+    public const long DefaultRestoreGroupBytes = 512 * 1024;
 
     /// <summary>
     /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
@@ -28,7 +35,7 @@ public sealed partial class LlamaKvConnector
             if (value is { } s)
             {
                 CheckScratch(s);
-                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks };
+                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks, GroupBytes = _groupBytes };
             }
 
             _scratch = value;
@@ -44,6 +51,22 @@ public sealed partial class LlamaKvConnector
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _groupChunks = value;
             _groups?.GroupChunks = value;
+        }
+    }
+
+    /// <summary>
+    /// With groups of one chunk (<see cref="RestoreGroupChunks"/> = 1), the most KV bytes one group holds (default
+    /// <see cref="DefaultRestoreGroupBytes"/>): a wider model's chunk is restored in equal parts of 128, 64, ... (at least
+    /// 16) tokens, so that llama.cpp reads each part's blob from the cache TierKV just wrote it to.
+    /// </summary>
+    public long RestoreGroupBytes
+    {
+        get => _groupBytes;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _groupBytes = value;
+            _groups?.GroupBytes = value;
         }
     }
 
