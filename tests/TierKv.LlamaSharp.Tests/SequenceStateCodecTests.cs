@@ -84,13 +84,7 @@ public sealed class SequenceStateCodecTests
             {
                 fixed (byte* p = payload)
                 {
-                    var ptrs = new nint[chunks];
-                    for (int c = 0; c < chunks; c++)
-                    {
-                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
-                    }
-
-                    codec.Assemble(ptrs, assembled, seq, vTrans, parallelism: 2);
+                    codec.Assemble(ChunkPointers(p, chunks), assembled, seq, vTrans, parallelism: 2);
                 }
             }
 
@@ -153,11 +147,7 @@ public sealed class SequenceStateCodecTests
             {
                 fixed (byte* p = payload)
                 {
-                    var ptrs = new nint[n];
-                    for (int c = 0; c < n; c++)
-                    {
-                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
-                    }
+                    var ptrs = ChunkPointers(p, n);
 
                     codec.Assemble(ptrs, fromZero, seq, vTrans);
                     codec.AssembleAt(ptrs, first, atFirst, seq, vTrans);
@@ -197,11 +187,7 @@ public sealed class SequenceStateCodecTests
             {
                 fixed (byte* p = payload)
                 {
-                    var ptrs = new nint[n];
-                    for (int c = 0; c < n; c++)
-                    {
-                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
-                    }
+                    var ptrs = ChunkPointers(p, n);
 
                     codec.Assemble(ptrs, whole, 3, vTrans);
                     var from = ptrs.AsSpan((a / tpc)..(((a + m - 1) / tpc) + 1));
@@ -235,6 +221,18 @@ public sealed class SequenceStateCodecTests
 
             Assert.Equal(expected, part);
         }, iter: 60);
+    }
+
+    /// <summary>Pointers to the <paramref name="n"/> chunks laid one after another from <paramref name="p"/>.</summary>
+    private static unsafe nint[] ChunkPointers(byte* p, int n)
+    {
+        var ptrs = new nint[n];
+        for (int c = 0; c < n; c++)
+        {
+            ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
+        }
+
+        return ptrs;
     }
 
     public static TheoryData<string> Damage => ["magic", "streams", "positions", "layers", "ktype", "rowsize", "truncated", "trailing", "vtype"];

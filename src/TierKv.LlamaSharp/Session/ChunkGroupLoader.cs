@@ -25,24 +25,18 @@ internal sealed class ChunkGroupLoader : IDisposable
         _ctx = context;
     }
 
-    /// <summary>Chunks per group (at least 1).</summary>
-    public int GroupChunks { get; set; } = 1;
-
-    /// <summary>
-    /// With groups of one chunk, the most KV bytes a group holds: a chunk larger than this is restored in equal parts
-    /// (halving down to <see cref="MinPartTokens"/> tokens), so that the blob stays in the core's cache.
-    /// </summary>
-    public long GroupBytes { get; set; } = long.MaxValue;
-
     /// <summary>The fewest tokens a part of a chunk has.</summary>
     public const int MinPartTokens = 16;
 
-    /// <summary>Tokens per group for <paramref name="codec"/>'s layout.</summary>
-    public int GroupTokens(SequenceStateCodec codec)
+    /// <summary>
+    /// Tokens per group: <paramref name="groupChunks"/> chunks, or, with groups of one chunk whose KV is larger than
+    /// <paramref name="groupBytes"/>, equal parts of it (halving down to <see cref="MinPartTokens"/> tokens).
+    /// </summary>
+    public static int GroupTokens(SequenceStateCodec codec, int groupChunks, long groupBytes)
     {
-        int tokens = GroupChunks * codec.Layout.TokensPerChunk;
+        int tokens = groupChunks * codec.Layout.TokensPerChunk;
         long tokenBytes = 2L * codec.Layout.Layers * codec.RowBytes;
-        while (GroupChunks == 1 && tokens > MinPartTokens && tokens % 2 == 0 && tokens * tokenBytes > GroupBytes)
+        while (groupChunks == 1 && tokens > MinPartTokens && tokens % 2 == 0 && tokens * tokenBytes > groupBytes)
         {
             tokens /= 2;
         }
@@ -52,14 +46,15 @@ internal sealed class ChunkGroupLoader : IDisposable
 
     /// <summary>
     /// Puts <paramref name="count"/> chunks (chunk i at positions from i × tokens per chunk) into the empty sequence
-    /// <paramref name="seq"/> through the empty sequence <paramref name="scratch"/>, which is empty again afterwards.
+    /// <paramref name="seq"/> through the empty sequence <paramref name="scratch"/>, which is empty again afterwards,
+    /// <paramref name="groupTokens"/> tokens at a time (<see cref="GroupTokens"/>).
     /// Returns the chunks restored: all, or those before the group llama.cpp refused (reported to <paramref name="warn"/>).
     /// </summary>
-    public int Load(SequenceStateCodec codec, LLamaSeqId seq, LLamaSeqId scratch, nint[] chunks, int count, bool vTransposed, Action<string> warn, out RestorePhases phases)
+    public int Load(SequenceStateCodec codec, LLamaSeqId seq, LLamaSeqId scratch, nint[] chunks, int count, int groupTokens, bool vTransposed, Action<string> warn, out RestorePhases phases)
     {
         int tpc = codec.Layout.TokensPerChunk;
         int total = count * tpc;
-        int group = Math.Min(GroupTokens(codec), total);
+        int group = Math.Min(groupTokens, total);
         EnsureBuffers(codec.BlobBytes(group));
         long assemble = 0, set = 0, share = 0;
         int done = 0; // tokens

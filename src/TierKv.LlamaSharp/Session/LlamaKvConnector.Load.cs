@@ -35,7 +35,7 @@ public sealed partial class LlamaKvConnector
             if (value is { } s)
             {
                 CheckScratch(s);
-                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks, GroupBytes = _groupBytes };
+                _groups ??= new ChunkGroupLoader(_ctx);
             }
 
             _scratch = value;
@@ -46,12 +46,7 @@ public sealed partial class LlamaKvConnector
     public int RestoreGroupChunks
     {
         get => _groupChunks;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _groupChunks = value;
-            _groups?.GroupChunks = value;
-        }
+        set => _groupChunks = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A group has at least one chunk.");
     }
 
     /// <summary>
@@ -62,12 +57,7 @@ public sealed partial class LlamaKvConnector
     public long RestoreGroupBytes
     {
         get => _groupBytes;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _groupBytes = value;
-            _groups?.GroupBytes = value;
-        }
+        set => _groupBytes = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A group holds at least one byte.");
     }
 
     /// <summary>Contexts whose KV cache llama.cpp shares between sequences (<c>KVUnified</c>): what <see cref="ScratchSequence"/> needs.</summary>
@@ -90,7 +80,8 @@ public sealed partial class LlamaKvConnector
             return LoadBlob(codec, seq, chunks.AsSpan(0, count), out phases);
         }
 
-        return _groups!.Load(codec, seq, scratch, chunks, count, _vTransposed, Warn, out phases);
+        int groupTokens = ChunkGroupLoader.GroupTokens(codec, _groupChunks, _groupBytes);
+        return _groups!.Load(codec, seq, scratch, chunks, count, groupTokens, _vTransposed, Warn, out phases);
     }
 
     private unsafe int LoadBlob(State.SequenceStateCodec codec, LLamaSeqId seq, ReadOnlySpan<nint> chunks, out RestorePhases phases)
