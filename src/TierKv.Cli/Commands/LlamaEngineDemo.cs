@@ -327,6 +327,7 @@ internal static class LlamaEngineDemo
                         ["llama_state_seq_set_data"] = JsonOutput.Round(phases[2] * 1000, 3),
                         ["llama_memory_seq_cp"] = JsonOutput.Round(phases[3] * 1000, 3),
                     },
+                    ["restore_group_bytes"] = conn.ScratchSequence is null ? 0 : conn.RestoreGroupBytes,
                     ["restored_bytes"] = restoreBytes,
                     ["served_tokens"] = servedJson,
                     ["failed_restores"] = conn.FailedRestores,

@@ -13,10 +13,11 @@ public sealed partial class LlamaKvConnector
     private long _groupBytes = DefaultRestoreGroupBytes;
 
     /// <summary>
-    /// <see cref="RestoreGroupBytes"/> by default: half the 1 MiB L2 cache of a core of the development machine, so that
-    /// a group's blob is still there when llama.cpp reads it while the chunks' and the KV tensors' lines pass through.
+    /// <see cref="RestoreGroupBytes"/> by default: a quarter of the development machine's 32 MiB L3, so that models up to
+    /// 32 KiB of KV a token restore whole chunks and wider ones (a Llama-3-8B chunk is 32 MiB) parts whose blob stays in
+    /// cache. Smaller parts (512 KiB) measured no faster for 16 and 32 KiB a token (docs/llamacpp.md, "KV width").
     /// </summary>
-    public const long DefaultRestoreGroupBytes = 512 * 1024;
+    public const long DefaultRestoreGroupBytes = 8L << 20;
 
     /// <summary>
     /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
