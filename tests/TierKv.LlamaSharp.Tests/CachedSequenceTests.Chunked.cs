@@ -12,17 +12,20 @@ public sealed partial class CachedSequenceTests
 {
     private static readonly LLamaSeqId Scratch = (LLamaSeqId)1;
 
-    public static TheoryData<bool, int> ChunkedModes => new()
+    /// <summary>Flash attention, chunks per group, and the most KV bytes a group holds (the tiny model's chunk is 64 KiB).</summary>
+    public static TheoryData<bool, int, long> ChunkedModes => new()
     {
-        { true, 1 },
-        { true, 3 },
-        { false, 1 },
-        { false, 2 },
+        { true, 1, LlamaKvConnector.DefaultRestoreGroupBytes },
+        { true, 3, LlamaKvConnector.DefaultRestoreGroupBytes },
+        { false, 1, LlamaKvConnector.DefaultRestoreGroupBytes },
+        { false, 2, LlamaKvConnector.DefaultRestoreGroupBytes },
+        { true, 1, 16 * 1024 },
+        { false, 1, 40 * 1024 },
     };
 
     [Theory]
     [MemberData(nameof(ChunkedModes))]
-    public async Task A_chunked_restore_gives_the_logits_of_llamas_own_cache(bool flashAttention, int group)
+    public async Task A_chunked_restore_gives_the_logits_of_llamas_own_cache(bool flashAttention, int group, long groupBytes)
     {
         using var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath, flashAttention), 2));
         var (_, store, conn) = Open(ctx, ssd: false);
@@ -30,6 +33,7 @@ public sealed partial class CachedSequenceTests
         {
             conn.ScratchSequence = Scratch;
             conn.RestoreGroupChunks = group;
+            conn.RestoreGroupBytes = groupBytes;
             Assert.Equal(!flashAttention, conn.VTransposed);
             var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);
             int[] prompt = [.. history, .. TinyModelFixture.Tokens(ctx, 40, seed: 8)];
@@ -43,15 +47,19 @@ public sealed partial class CachedSequenceTests
         }
     }
 
-    [Fact]
-    public async Task A_group_llama_refuses_keeps_the_chunks_before_it_and_leaves_the_rest_to_recompute()
+    [Theory]
+    [InlineData(LlamaKvConnector.DefaultRestoreGroupBytes)]
+    [InlineData(16 * 1024)]
+    public async Task A_group_llama_refuses_keeps_the_chunks_before_it_and_leaves_the_rest_to_recompute(long groupBytes)
     {
-        // Another sequence holds 1,124 of the 2,048 cells: three groups of one chunk fit, the fourth does not.
+        // Another sequence holds 1,124 of the 2,048 cells: three groups of one chunk fit, the fourth does not. In parts of
+        // 64 tokens (16 KiB), fourteen fit: the half chunk restored before the refusal is taken out again.
         using var ctx = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath), 3));
         var (_, store, conn) = Open(ctx, ssd: false);
         using (store)
         {
             conn.ScratchSequence = Scratch;
+            conn.RestoreGroupBytes = groupBytes;
             var history = await LlamaTurns.FirstTurnAsync(ctx, conn, 1100);
             var expected = Chunks(ctx, conn, Seq, 3);
             var other = (LLamaSeqId)2;
@@ -110,6 +118,7 @@ public sealed partial class CachedSequenceTests
                 conn.ScratchSequence = Scratch;
                 Assert.Throws<ArgumentException>(() => conn.Restore(Scratch, TinyModelFixture.Tokens(ctx, 600, seed: 1)));
                 Assert.Throws<ArgumentOutOfRangeException>(() => conn.RestoreGroupChunks = 0);
+                Assert.Throws<ArgumentOutOfRangeException>(() => conn.RestoreGroupBytes = 0);
             }
         }
     }

@@ -84,13 +84,7 @@ public sealed class SequenceStateCodecTests
             {
                 fixed (byte* p = payload)
                 {
-                    var ptrs = new nint[chunks];
-                    for (int c = 0; c < chunks; c++)
-                    {
-                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
-                    }
-
-                    codec.Assemble(ptrs, assembled, seq, vTrans, parallelism: 2);
+                    codec.Assemble(ChunkPointers(p, chunks), assembled, seq, vTrans, parallelism: 2);
                 }
             }
 
@@ -153,11 +147,7 @@ public sealed class SequenceStateCodecTests
             {
                 fixed (byte* p = payload)
                 {
-                    var ptrs = new nint[n];
-                    for (int c = 0; c < n; c++)
-                    {
-                        ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
-                    }
+                    var ptrs = ChunkPointers(p, n);
 
                     codec.Assemble(ptrs, fromZero, seq, vTrans);
                     codec.AssembleAt(ptrs, first, atFirst, seq, vTrans);
@@ -175,6 +165,74 @@ public sealed class SequenceStateCodecTests
 
             Assert.Equal(fromZero, atFirst);
         }, iter: 40);
+    }
+
+    [Fact]
+    public void A_part_of_a_chunk_is_the_state_of_those_tokens_cut_from_the_whole_state()
+    {
+        // A wide model's chunk is restored in parts (LlamaKvConnector.RestoreGroupBytes): the state of tokens a..a+m-1
+        // must be the whole state's cells and rows of those tokens, whatever chunks the range starts and ends in.
+        var codec = new SequenceStateCodec(Layout, 1);
+        int tpc = Layout.TokensPerChunk, row = codec.RowBytes, el = codec.ElementBytes, embd = codec.Embd, parts = 2 * Layout.Layers;
+        Gen.Select(Gen.Int[1, 3], Gen.Double[0.0, 1.0], Gen.Double[0.0, 1.0], Gen.Bool, Gen.Int).Sample((n, fa, fm, vTrans, seed) =>
+        {
+            int total = n * tpc;
+            int a = (int)(fa * (total - 1)), m = 1 + (int)(fm * (total - a - 1));
+            var payload = new byte[n * Layout.ChunkBytes];
+            new Random(seed).NextBytes(payload);
+            var whole = new byte[codec.BlobBytes(total)];
+            var part = new byte[codec.BlobBytes(m)];
+            var parallel = new byte[part.Length];
+            unsafe
+            {
+                fixed (byte* p = payload)
+                {
+                    var ptrs = ChunkPointers(p, n);
+
+                    codec.Assemble(ptrs, whole, 3, vTrans);
+                    var from = ptrs.AsSpan((a / tpc)..(((a + m - 1) / tpc) + 1));
+                    codec.AssembleTokens(from, a, m, part, 3, vTrans);
+                    codec.AssembleTokens(from, a, m, parallel, 3, vTrans, parallelism: 2);
+                }
+            }
+
+            Assert.Equal(part, parallel);
+            var expected = new byte[part.Length];
+            whole.AsSpan(0, 16).CopyTo(expected);
+            BinaryPrimitives.WriteUInt32LittleEndian(expected.AsSpan(12), (uint)m);
+            whole.AsSpan(16 + (a * 12), m * 12).CopyTo(expected.AsSpan(16));
+            whole.AsSpan(16 + (total * 12), 8).CopyTo(expected.AsSpan(16 + (m * 12)));
+            for (int k = 0; k < parts; k++)
+            {
+                int src = 16 + (total * 12) + 8 + (k * (12 + (total * row)));
+                int dst = 16 + (m * 12) + 8 + (k * (12 + (m * row)));
+                whole.AsSpan(src, 12).CopyTo(expected.AsSpan(dst));
+                if (k < Layout.Layers || !vTrans)
+                {
+                    whole.AsSpan(src + 12 + (a * row), m * row).CopyTo(expected.AsSpan(dst + 12));
+                    continue;
+                }
+
+                for (int j = 0; j < embd; j++)
+                {
+                    whole.AsSpan(src + 12 + (((j * total) + a) * el), m * el).CopyTo(expected.AsSpan(dst + 12 + (j * m * el)));
+                }
+            }
+
+            Assert.Equal(expected, part);
+        }, iter: 60);
+    }
+
+    /// <summary>Pointers to the <paramref name="n"/> chunks laid one after another from <paramref name="p"/>.</summary>
+    private static unsafe nint[] ChunkPointers(byte* p, int n)
+    {
+        var ptrs = new nint[n];
+        for (int c = 0; c < n; c++)
+        {
+            ptrs[c] = (nint)(p + ((long)c * Layout.ChunkBytes));
+        }
+
+        return ptrs;
     }
 
     public static TheoryData<string> Damage => ["magic", "streams", "positions", "layers", "ktype", "rowsize", "truncated", "trailing", "vtype"];

@@ -43,15 +43,7 @@ internal sealed class ChatCommand : AsyncCommand<ChatCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         string data = Path.GetFullPath(settings.Data ?? Path.Combine(Path.GetTempPath(), "tierkv-chat"));
-        string model = settings.Model;
-        if (model is "tiny" or "small")
-        {
-            model = Path.Combine(data, "models", $"tierkv-llama-{model}.gguf");
-            if (!File.Exists(model))
-            {
-                LlamaModelMaker.Write(model, LlamaModelShape.Named(settings.Model));
-            }
-        }
+        string model = LlamaModelShape.IsShape(settings.Model) ? LlamaModelMaker.Ensure(data, settings.Model) : settings.Model;
 
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         using var chat = TierKvChatClient.Create(model, new TierKvChatOptions

@@ -49,16 +49,7 @@ internal static class LlamaEngineDemo
         }
 
         Directory.CreateDirectory(data);
-        string modelPath = settings.Model;
-        if (settings.Model is "tiny" or "small")
-        {
-            modelPath = Path.Combine(data, "models", $"tierkv-llama-{settings.Model}.gguf");
-            if (!File.Exists(modelPath))
-            {
-                Progress($"writing the synthetic '{settings.Model}' model to {modelPath} (tierkv make-model) ...");
-                LlamaModelMaker.Write(modelPath, LlamaModelShape.Named(settings.Model));
-            }
-        }
+        string modelPath = LlamaModelShape.IsShape(settings.Model) ? LlamaModelMaker.Ensure(data, settings.Model, Progress) : settings.Model;
 
         var model = LlamaModelFile.Open(modelPath, data);
         var config = model.Config;
@@ -97,6 +88,13 @@ internal static class LlamaEngineDemo
         if (LlamaKvConnector.HasUnifiedKvCache(ctx))
         {
             conn.ScratchSequence = Scratch;
+
+            // For measuring the group size (docs/llamacpp.md): TIERKV_LLAMA_RESTORE_GROUP_BYTES overrides the default.
+            if (long.TryParse(Environment.GetEnvironmentVariable("TIERKV_LLAMA_RESTORE_GROUP_BYTES"), out long groupBytes) && groupBytes > 0)
+            {
+                conn.RestoreGroupBytes = groupBytes;
+                Progress($"restore groups of at most {groupBytes} KV bytes (TIERKV_LLAMA_RESTORE_GROUP_BYTES)");
+            }
         }
         else
         {
@@ -131,7 +129,7 @@ internal static class LlamaEngineDemo
         var logitsReference = new float[vocab];
         var assistant = chat.Encode("\nAssistant:");
         using var memcpy = new MemcpyBaseline();
-        double memcpySeconds = 0;
+        double memcpySeconds = 0, memcpyCpu = 0, restoreCpu = 0;
         long memcpyBytes = 0;
         var phases = new double[4];
         for (int turn = 0; turn < settings.Turns; turn++)
@@ -149,15 +147,21 @@ internal static class LlamaEngineDemo
                 history.AddRange(assistant);
                 int[] prompt = [.. history];
 
-                // With TierKV: restore what the planner loads, decode the rest.
+                // With TierKV: restore what the planner loads, decode the rest. The sequence is emptied first, outside
+                // the timers, as before the recompute below (so the restore's wall and CPU spans are the same).
+                decoder.Truncate(Seq);
                 long t0 = Stopwatch.GetTimestamp();
+                double? cpu0 = ThreadCpuClock.Now();
                 var restore = conn.Restore(Seq, prompt);
+                double restoreCpuSeconds = ThreadCpuClock.Now() - cpu0 ?? 0;
                 decoder.Decode(Seq, prompt.AsSpan(restore.RestoredTokens), restore.RestoredTokens, logitsCached);
                 double cachedMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 if (restore.KvBytes > 0)
                 {
                     // The baseline, right after the restore so both see the same machine: one memcpy of the same bytes.
-                    memcpySeconds += memcpy.Copy(restore.KvBytes);
+                    memcpySeconds += memcpy.Copy(restore.KvBytes, out double copyCpu);
+                    memcpyCpu += copyCpu;
+                    restoreCpu += restoreCpuSeconds;
                     memcpyBytes += restore.KvBytes;
                     if (conn.LastPhases is { } ph)
                     {
@@ -241,6 +245,8 @@ internal static class LlamaEngineDemo
         double savedFraction = promptTotal > 0 ? (double)restoredTotal / promptTotal : 0;
         double restoreGbs = restoreSeconds > 0 ? restoreBytes / restoreSeconds / 1e9 : 0;
         double memcpyGbs = memcpySeconds > 0 ? memcpyBytes / memcpySeconds / 1e9 : 0;
+        double restoreCpuGbs = restoreCpu > 0 ? restoreBytes / restoreCpu / 1e9 : 0;
+        double memcpyCpuGbs = memcpyCpu > 0 ? memcpyBytes / memcpyCpu / 1e9 : 0;
         bool ok = maxDiffCache == 0 && identical;
         if (settings.Json)
         {
@@ -312,6 +318,8 @@ internal static class LlamaEngineDemo
                     ["max_logit_diff_vs_recompute"] = maxDiffRecompute,
                     ["restore_gbs"] = JsonOutput.Round(restoreGbs, 3),
                     ["memcpy_gbs"] = JsonOutput.Round(memcpyGbs, 3),
+                    ["restore_cpu_gbs"] = JsonOutput.Round(restoreCpuGbs, 3),
+                    ["memcpy_cpu_gbs"] = JsonOutput.Round(memcpyCpuGbs, 3),
                     ["restore_phases_ms"] = new JsonObject
                     {
                         ["lookup_fetch"] = JsonOutput.Round(phases[0] * 1000, 3),
@@ -319,6 +327,7 @@ internal static class LlamaEngineDemo
                         ["llama_state_seq_set_data"] = JsonOutput.Round(phases[2] * 1000, 3),
                         ["llama_memory_seq_cp"] = JsonOutput.Round(phases[3] * 1000, 3),
                     },
+                    ["restore_group_bytes"] = conn.ScratchSequence is null ? 0 : conn.RestoreGroupBytes,
                     ["restored_bytes"] = restoreBytes,
                     ["served_tokens"] = servedJson,
                     ["failed_restores"] = conn.FailedRestores,
@@ -347,7 +356,7 @@ internal static class LlamaEngineDemo
         output.Write(table);
         output.MarkupLine($"Turns with a restored prefix of {EngineDemoCommand.LongPrefixTokens}+ tokens: [bold]{longTurns}[/]; summed TTFT {longRecompute:F0} ms llama.cpp recomputing vs {longCached:F0} ms with TierKV: [bold green]{speedup:F1}x[/].");
         output.MarkupLine($"Prefill saved: [bold]{savedFraction:P1}[/] of all prompt tokens. Served: {string.Join(", ", servedTotal.Select(kv => $"{kv.Key} {kv.Value} tokens"))}.");
-        output.MarkupLine($"Restore (lookup, fetch, assemble, llama_state_seq_set_data): [bold]{restoreGbs:F2} GB/s[/] against memcpy {memcpyGbs:F2} GB/s.");
+        output.MarkupLine($"Restore (lookup, fetch, assemble, llama_state_seq_set_data): [bold]{restoreGbs:F2} GB/s[/] against memcpy {memcpyGbs:F2} GB/s; per thread CPU second {restoreCpuGbs:F2} against {memcpyCpuGbs:F2} GB/s.");
         output.MarkupLine($"Largest logit difference vs llama.cpp's own cache: [bold]{maxDiffCache}[/] (bit-identical when 0); vs full recompute {maxDiffRecompute}; identical replies: {(identical ? "yes" : "no")}. Run took {wall.Elapsed.TotalSeconds:F0} s.");
         return ok ? 0 : 1;
     }
@@ -398,7 +407,8 @@ internal static class LlamaEngineDemo
         private long _window;
         private int _next;
 
-        public double Copy(long bytes)
+        /// <summary>Copies <paramref name="bytes"/>; returns the wall seconds, and the thread's CPU seconds in <paramref name="cpuSeconds"/>.</summary>
+        public double Copy(long bytes, out double cpuSeconds)
         {
             if (bytes > _window)
             {
@@ -415,7 +425,9 @@ internal static class LlamaEngineDemo
 
             long offset = (_next++ % Windows) * _window;
             long t0 = Stopwatch.GetTimestamp();
+            double? cpu0 = ThreadCpuClock.Now();
             Buffer.MemoryCopy(_src + offset, _dst + offset, bytes, bytes);
+            cpuSeconds = ThreadCpuClock.Now() - cpu0 ?? 0;
             return Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
 

@@ -12,7 +12,7 @@ internal sealed class MakeModelCommand : Command<MakeModelCommand.Settings>
         public string Out { get; init; } = "";
 
         [CommandOption("--shape")]
-        [Description("Model shape: tiny (tests) or small (the llama.cpp demo).")]
+        [Description("Model shape: tiny (tests), small (the llama.cpp demo: 16 KiB of KV a token), narrow (2 KiB a token) or a spec such as layers=8,heads=4,kv_heads=4 (other fields small's).")]
         [DefaultValue("small")]
         public string Shape { get; init; } = "small";
 
@@ -35,7 +35,7 @@ internal sealed class MakeModelCommand : Command<MakeModelCommand.Settings>
         LlamaModelMaker.Write(settings.Out, shape, !settings.F32, settings.Seed);
         var file = LlamaModelFile.Open(settings.Out, null);
         AnsiConsole.MarkupLineInterpolated(
-            $"Wrote [bold]{Path.GetFullPath(settings.Out)}[/]: {shape.Name}, {shape.Parameters / 1e6:F1}M parameters, {shape.Layers} layers, hidden {shape.Hidden}, {shape.KvHeads} KV heads of {shape.HeadDim}, vocabulary {shape.VocabSize} (byte-level BPE), {(settings.F32 ? "F32" : "F16")}; fingerprint {file.Fingerprint:x32}.");
+            $"Wrote [bold]{Path.GetFullPath(settings.Out)}[/]: {shape.Name}, {shape.Parameters / 1e6:F1}M parameters, {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads and {shape.KvHeads} KV heads of {shape.HeadDim} ({shape.Layers * 2 * shape.KvDim * 2 / 1024.0:F1} KiB of f16 KV a token), vocabulary {shape.VocabSize} (byte-level BPE), {(settings.F32 ? "F32" : "F16")}; fingerprint {file.Fingerprint:x32}.");
         return 0;
     }
 }

@@ -44,7 +44,8 @@ public static class LlamaModelMaker
             Directory.CreateDirectory(dir);
         }
 
-        GgufWriter.WriteModel(path, shape, new SyntheticWeights(shape, seed), f16 ? GgufFile.TypeF16 : GgufFile.TypeF32, [
+        var metadata = new List<(string Key, object Value)>
+        {
             ("tokenizer.ggml.model", "gpt2"),
             ("tokenizer.ggml.pre", "gpt-2"),
             ("tokenizer.ggml.tokens", tokens.ToArray()),
@@ -53,6 +54,48 @@ public static class LlamaModelMaker
             ("tokenizer.ggml.bos_token_id", (uint)(tokens.Count - 2)),
             ("tokenizer.ggml.eos_token_id", (uint)(tokens.Count - 1)),
             ("tokenizer.ggml.add_bos_token", false),
-        ]);
+        };
+        if (shape.HeadDim * shape.Heads != shape.Hidden)
+        {
+            // llama.cpp takes the head dimension as hidden / heads unless these say otherwise (llama-model.cpp, load_hparams).
+            metadata.Add(("llama.attention.key_length", (uint)shape.HeadDim));
+            metadata.Add(("llama.attention.value_length", (uint)shape.HeadDim));
+        }
+
+        GgufWriter.WriteModel(path, shape, new SyntheticWeights(shape, seed), f16 ? GgufFile.TypeF16 : GgufFile.TypeF32, metadata);
+    }
+
+    /// <summary>
+    /// The generated model of the shape <paramref name="name"/> (<see cref="LlamaModelShape.Named"/>) in
+    /// <paramref name="dataDirectory"/>/models, written there (reported to <paramref name="progress"/>) when it is missing
+    /// or a file of another shape lies under its name (e.g. one written before the shape changed).
+    /// </summary>
+    public static string Ensure(string dataDirectory, string name, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataDirectory);
+        var shape = LlamaModelShape.Named(name);
+        string path = Path.Combine(dataDirectory, "models", $"tierkv-llama-{shape.Name[(shape.Name.IndexOf('/', StringComparison.Ordinal) + 1)..]}.gguf");
+        if (File.Exists(path) && HasShape(path, shape))
+        {
+            return path;
+        }
+
+        progress?.Invoke($"writing the synthetic '{name}' model to {path} (tierkv make-model) ...");
+        Write(path, shape);
+        return path;
+    }
+
+    private static bool HasShape(string path, ModelConfig shape)
+    {
+        try
+        {
+            var c = new GgufFile(path).ReadConfig(shape.Name);
+            return (c.Hidden, c.Layers, c.Heads, c.KvHeads, c.HeadDim, c.Intermediate, c.VocabSize) ==
+                (shape.Hidden, shape.Layers, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Intermediate, shape.VocabSize);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            return false;
+        }
     }
 }

@@ -25,32 +25,49 @@ internal sealed class ChunkGroupLoader : IDisposable
         _ctx = context;
     }
 
-    /// <summary>Chunks per group (at least 1).</summary>
-    public int GroupChunks { get; set; } = 1;
+    /// <summary>The fewest tokens a part of a chunk has.</summary>
+    public const int MinPartTokens = 16;
+
+    /// <summary>
+    /// Tokens per group: <paramref name="groupChunks"/> chunks, or, with groups of one chunk whose KV is larger than
+    /// <paramref name="groupBytes"/>, equal parts of it (halving down to <see cref="MinPartTokens"/> tokens).
+    /// </summary>
+    public static int GroupTokens(SequenceStateCodec codec, int groupChunks, long groupBytes)
+    {
+        int tokens = groupChunks * codec.Layout.TokensPerChunk;
+        long tokenBytes = 2L * codec.Layout.Layers * codec.RowBytes;
+        while (groupChunks == 1 && tokens > MinPartTokens && tokens % 2 == 0 && tokens * tokenBytes > groupBytes)
+        {
+            tokens /= 2;
+        }
+
+        return tokens;
+    }
 
     /// <summary>
     /// Puts <paramref name="count"/> chunks (chunk i at positions from i × tokens per chunk) into the empty sequence
-    /// <paramref name="seq"/> through the empty sequence <paramref name="scratch"/>, which is empty again afterwards.
+    /// <paramref name="seq"/> through the empty sequence <paramref name="scratch"/>, which is empty again afterwards,
+    /// <paramref name="groupTokens"/> tokens at a time (<see cref="GroupTokens"/>).
     /// Returns the chunks restored: all, or those before the group llama.cpp refused (reported to <paramref name="warn"/>).
     /// </summary>
-    public int Load(SequenceStateCodec codec, LLamaSeqId seq, LLamaSeqId scratch, nint[] chunks, int count, bool vTransposed, Action<string> warn, out RestorePhases phases)
+    public int Load(SequenceStateCodec codec, LLamaSeqId seq, LLamaSeqId scratch, nint[] chunks, int count, int groupTokens, bool vTransposed, Action<string> warn, out RestorePhases phases)
     {
         int tpc = codec.Layout.TokensPerChunk;
-        int group = Math.Min(GroupChunks, count);
-        int groups = (count + group - 1) / group;
-        EnsureBuffers(codec.BlobBytes(group * tpc));
+        int total = count * tpc;
+        int group = Math.Min(groupTokens, total);
+        EnsureBuffers(codec.BlobBytes(group));
         long assemble = 0, set = 0, share = 0;
-        int done = 0;
+        int done = 0; // tokens
         try
         {
-            for (int g = 0; g < groups; g++)
+            while (done < total)
             {
-                int n = Math.Min(group, count - done);
+                int n = Math.Min(group, total - done);
                 long t = Stopwatch.GetTimestamp();
                 AssembleGroup(codec, scratch, chunks, done, n, vTransposed);
                 assemble += Stopwatch.GetTimestamp() - t;
 
-                long size = codec.BlobBytes(n * tpc);
+                long size = codec.BlobBytes(n);
                 long t1 = Stopwatch.GetTimestamp();
                 nuint read;
                 unsafe
@@ -62,15 +79,15 @@ internal sealed class ChunkGroupLoader : IDisposable
                 set += t2 - t1;
                 if (read != (nuint)size)
                 {
-                    warn($"TierKV: llama.cpp read {read} of {size} state bytes of chunks {done}..{done + n - 1}; the prompt is recomputed from token {done * tpc}.");
+                    warn($"TierKV: llama.cpp read {read} of {size} state bytes of tokens {done}..{done + n - 1}; the prompt is recomputed from token {done / tpc * tpc}.");
                     break;
                 }
 
-                _ctx.MemorySequenceCopy(scratch, seq, done * tpc, (done + n) * tpc);
+                _ctx.MemorySequenceCopy(scratch, seq, done, done + n);
                 share += Stopwatch.GetTimestamp() - t2;
-                if (!Holds(seq, (done + n) * tpc))
+                if (!Holds(seq, done + n))
                 {
-                    warn($"TierKV: after chunks {done}..{done + n - 1} sequence {seq.Value} does not hold exactly positions 0..{((done + n) * tpc) - 1}; the prompt is recomputed.");
+                    warn($"TierKV: after tokens {done}..{done + n - 1} sequence {seq.Value} does not hold exactly positions 0..{done + n - 1}; the prompt is recomputed.");
                     _ctx.MemorySequenceRemove(seq, -1, -1);
                     done = 0;
                     break;
@@ -83,11 +100,17 @@ internal sealed class ChunkGroupLoader : IDisposable
         {
             long t3 = Stopwatch.GetTimestamp();
             _ctx.MemorySequenceRemove(scratch, -1, -1);
+            if (done % tpc != 0)
+            {
+                // A part of a chunk was refused: the target keeps whole chunks only.
+                _ctx.MemorySequenceRemove(seq, done / tpc * tpc, -1);
+            }
+
             share += Stopwatch.GetTimestamp() - t3;
         }
 
         phases = new RestorePhases(0, Seconds(assemble), Seconds(set)) { ShareSeconds = Seconds(share) };
-        return done;
+        return done / tpc;
     }
 
     /// <summary>Whether <paramref name="seq"/> holds positions 0..<paramref name="tokens"/>-1 (llama.cpp keeps a sequence's positions sorted: O(1)).</summary>
@@ -99,10 +122,13 @@ internal sealed class ChunkGroupLoader : IDisposable
         FreeBuffers();
     }
 
+    /// <summary>The state of tokens <paramref name="first"/>..+<paramref name="n"/> (positions as in the sequence) into the group buffer.</summary>
     private unsafe void AssembleGroup(SequenceStateCodec codec, LLamaSeqId scratch, nint[] chunks, int first, int n, bool vTransposed)
     {
-        long size = codec.BlobBytes(n * codec.Layout.TokensPerChunk);
-        codec.AssembleAt(chunks.AsSpan(first, n), first, new Span<byte>((void*)_buffer, checked((int)size)), scratch.Value, vTransposed);
+        int tpc = codec.Layout.TokensPerChunk;
+        int c0 = first / tpc, c1 = (first + n + tpc - 1) / tpc;
+        long size = codec.BlobBytes(n);
+        codec.AssembleTokens(chunks.AsSpan(c0, c1 - c0), first, n, new Span<byte>((void*)_buffer, checked((int)size)), scratch.Value, vTransposed);
     }
 
     private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;

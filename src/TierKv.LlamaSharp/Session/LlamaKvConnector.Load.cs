@@ -10,6 +10,14 @@ public sealed partial class LlamaKvConnector
     private LLamaSeqId? _scratch;
     private ChunkGroupLoader? _groups;
     private int _groupChunks = 1;
+    private long _groupBytes = DefaultRestoreGroupBytes;
+
+    /// <summary>
+    /// <see cref="RestoreGroupBytes"/> by default: a quarter of the development machine's 32 MiB L3, so that models up to
+    /// 32 KiB of KV a token restore whole chunks and wider ones (a Llama-3-8B chunk is 32 MiB) parts whose blob stays in
+    /// cache. Smaller parts (512 KiB) measured no faster for 16 and 32 KiB a token (docs/llamacpp.md, "KV width").
+    /// </summary>
+    public const long DefaultRestoreGroupBytes = 8L << 20;
 
     /// <summary>
     /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
@@ -28,7 +36,7 @@ public sealed partial class LlamaKvConnector
             if (value is { } s)
             {
                 CheckScratch(s);
-                _groups ??= new ChunkGroupLoader(_ctx) { GroupChunks = _groupChunks };
+                _groups ??= new ChunkGroupLoader(_ctx);
             }
 
             _scratch = value;
@@ -39,12 +47,18 @@ public sealed partial class LlamaKvConnector
     public int RestoreGroupChunks
     {
         get => _groupChunks;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _groupChunks = value;
-            _groups?.GroupChunks = value;
-        }
+        set => _groupChunks = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A group has at least one chunk.");
+    }
+
+    /// <summary>
+    /// With groups of one chunk (<see cref="RestoreGroupChunks"/> = 1), the most KV bytes one group holds (default
+    /// <see cref="DefaultRestoreGroupBytes"/>): a wider model's chunk is restored in equal parts of 128, 64, ... (at least
+    /// 16) tokens, so that llama.cpp reads each part's blob from the cache TierKV just wrote it to.
+    /// </summary>
+    public long RestoreGroupBytes
+    {
+        get => _groupBytes;
+        set => _groupBytes = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A group holds at least one byte.");
     }
 
     /// <summary>Contexts whose KV cache llama.cpp shares between sequences (<c>KVUnified</c>): what <see cref="ScratchSequence"/> needs.</summary>
@@ -67,7 +81,8 @@ public sealed partial class LlamaKvConnector
             return LoadBlob(codec, seq, chunks.AsSpan(0, count), out phases);
         }
 
-        return _groups!.Load(codec, seq, scratch, chunks, count, _vTransposed, Warn, out phases);
+        int groupTokens = ChunkGroupLoader.GroupTokens(codec, _groupChunks, _groupBytes);
+        return _groups!.Load(codec, seq, scratch, chunks, count, groupTokens, _vTransposed, Warn, out phases);
     }
 
     private unsafe int LoadBlob(State.SequenceStateCodec codec, LLamaSeqId seq, ReadOnlySpan<nint> chunks, out RestorePhases phases)

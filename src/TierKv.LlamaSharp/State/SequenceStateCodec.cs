@@ -263,19 +263,35 @@ public sealed class SequenceStateCodec
     /// positions from <paramref name="firstChunk"/> × tokens per chunk. llama.cpp restores such a state into an empty
     /// sequence at those positions (a group of a chunked restore, see docs/llamacpp.md). Allocates nothing on one thread.
     /// </summary>
-    public unsafe void AssembleAt(ReadOnlySpan<nint> chunks, int firstChunk, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
+    public void AssembleAt(ReadOnlySpan<nint> chunks, int firstChunk, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
     {
-        int n = chunks.Length;
-        int tpc = Layout.TokensPerChunk, L = Layout.Layers;
         ArgumentOutOfRangeException.ThrowIfNegative(firstChunk);
-        int tokens = n * tpc;
+        AssembleTokens(chunks, checked(firstChunk * Layout.TokensPerChunk), chunks.Length * Layout.TokensPerChunk, blob, seqId, vTransposed, parallelism);
+    }
+
+    /// <summary>
+    /// As <see cref="AssembleAt"/>, for <paramref name="tokens"/> tokens from position <paramref name="position"/>, which
+    /// need not be whole chunks: <paramref name="chunks"/>[0] is the chunk that holds <paramref name="position"/> (a group
+    /// smaller than a chunk keeps a wide model's blob in the core's cache, docs/llamacpp.md).
+    /// </summary>
+    public unsafe void AssembleTokens(ReadOnlySpan<nint> chunks, int position, int tokens, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
+    {
+        int tpc = Layout.TokensPerChunk, L = Layout.Layers;
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        int offset = position % tpc;
+        if ((long)chunks.Length * tpc < offset + (long)tokens)
+        {
+            throw new ArgumentException($"{chunks.Length} chunks hold tokens {position - offset}..{position - offset + (chunks.Length * tpc) - 1}, not {position}..{position + tokens - 1}.", nameof(chunks));
+        }
+
         long size = BlobBytes(tokens);
         if (blob.Length < size)
         {
             throw new ArgumentException($"The blob buffer holds {blob.Length} bytes; {tokens} tokens need {size}.", nameof(blob));
         }
 
-        int pos0 = checked(firstChunk * tpc);
+        int pos0 = position;
         BinaryPrimitives.WriteUInt32LittleEndian(blob, IoMagic);
         BinaryPrimitives.WriteInt32LittleEndian(blob[4..], seqId);
         BinaryPrimitives.WriteUInt32LittleEndian(blob[8..], 1);
@@ -314,50 +330,56 @@ public sealed class SequenceStateCodec
         {
             if (parallelism > 1 && L > 1)
             {
-                var job = new AssembleJob(this, (nint)dst + (nint)kBase, stride, chunks.ToArray(), vTransposed);
+                var job = new AssembleJob(this, (nint)dst + (nint)kBase, stride, chunks.ToArray(), offset, tokens, vTransposed);
                 Parallel.For(0, 2 * L, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, job.Run);
             }
             else
             {
                 for (int part = 0; part < 2 * L; part++)
                 {
-                    CopyPart(chunks, part, dst + kBase + (part * stride), vTransposed);
+                    CopyPart(chunks, offset, tokens, part, dst + kBase + (part * stride), vTransposed);
                 }
             }
         }
     }
 
-    /// <summary>One layer's K (part &lt; L) or V (part ≥ L) of the given chunks, to <paramref name="dst"/>.</summary>
-    private unsafe void CopyPart(ReadOnlySpan<nint> chunks, int part, byte* dst, bool vTransposed)
+    /// <summary>
+    /// One layer's K (part &lt; L) or V (part ≥ L) of <paramref name="tokens"/> tokens, the first at row
+    /// <paramref name="offset"/> of <paramref name="chunks"/>[0], to <paramref name="dst"/>.
+    /// </summary>
+    private unsafe void CopyPart(ReadOnlySpan<nint> chunks, int offset, int tokens, int part, byte* dst, bool vTransposed)
     {
-        int L = Layout.Layers, tpc = Layout.TokensPerChunk, row = RowBytes, span = tpc * row, el = ElementBytes;
-        int tokens = chunks.Length * tpc;
+        int L = Layout.Layers, tpc = Layout.TokensPerChunk, row = RowBytes, el = ElementBytes;
         bool isV = part >= L;
-        long inChunk = part * (long)span;
-        for (int c = 0; c < chunks.Length; c++)
+        long inChunk = part * (long)tpc * row;
+        for (int tok = 0, c = 0, t = offset; tok < tokens; c++, t = 0)
         {
-            byte* src = (byte*)chunks[c] + inChunk;
+            int run = Math.Min(tpc - t, tokens - tok);
+            byte* src = (byte*)chunks[c] + inChunk + ((long)t * row);
             if (!isV || !vTransposed)
             {
-                Buffer.MemoryCopy(src, dst + ((long)c * span), span, span);
-                continue;
+                long bytes = (long)run * row;
+                Buffer.MemoryCopy(src, dst + ((long)tok * row), bytes, bytes);
             }
-
-            for (int t = 0; t < tpc; t++)
+            else
             {
-                long tok = ((long)c * tpc) + t;
-                for (int j = 0; j < Embd; j++)
+                for (int i = 0; i < run; i++)
                 {
-                    Buffer.MemoryCopy(src + ((long)t * row) + ((long)j * el), dst + ((((long)j * tokens) + tok) * el), el, el);
+                    for (int j = 0; j < Embd; j++)
+                    {
+                        Buffer.MemoryCopy(src + ((long)i * row) + ((long)j * el), dst + ((((long)j * tokens) + tok + i) * el), el, el);
+                    }
                 }
             }
+
+            tok += run;
         }
     }
 
     /// <summary>The parts of one assembly on several threads; the blob stays fixed while it runs.</summary>
-    private sealed unsafe class AssembleJob(SequenceStateCodec codec, nint kBase, long stride, nint[] chunks, bool vTransposed)
+    private sealed unsafe class AssembleJob(SequenceStateCodec codec, nint kBase, long stride, nint[] chunks, int offset, int tokens, bool vTransposed)
     {
-        public void Run(int part) => codec.CopyPart(chunks, part, (byte*)kBase + (part * stride), vTransposed);
+        public void Run(int part) => codec.CopyPart(chunks, offset, tokens, part, (byte*)kBase + (part * stride), vTransposed);
     }
 
     private static bool Header(ReadOnlySpan<byte> blob, ref long o, int size, out int type, out ulong row)
