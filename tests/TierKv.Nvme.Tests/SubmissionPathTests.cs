@@ -100,7 +100,9 @@ public sealed class SubmissionPathTests
         // with more I/O than the queue depth: under the read preference every request still completes, exactly.
         const int chunks = 24;
         using var dir = new TempDir();
-        using var tier = new NvmeTier(NvmeTierTests.Options(dir.Path, chunks: 64) with { Submission = submission, WritesDuringReads = writesDuringReads, QueueDepth = 2 });
+        // Room for every chunk written (24 read back throughout, 48 more by the writers): an eviction would turn a reader's
+        // hit into a miss depending on how the threads interleave.
+        using var tier = new NvmeTier(NvmeTierTests.Options(dir.Path, chunks: 128) with { Submission = submission, WritesDuringReads = writesDuringReads, QueueDepth = 2 });
         for (int n = 0; n < chunks; n++)
         {
             Assert.Equal(TierWriteStatus.Stored, await tier.WriteAsync(Layout, TestChunks.Key(n), null, NvmeTierTests.Payload(n)));
