@@ -116,7 +116,6 @@ internal sealed class LruStackCurve
             for (int i = 0; i < n; i++)
             {
                 Sse.Prefetch0(Unsafe.AsPointer(ref _cells[Home(_batchTags[i])]));
-                _prefix.Prefetch(_batchKeys[i]);
             }
         }
 

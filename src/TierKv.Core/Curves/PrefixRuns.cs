@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace TierKv.Curves;
 
@@ -34,16 +33,6 @@ internal sealed class PrefixRuns
         e.Key = key;
         e.Level = (byte)level;
         e.Used = true;
-    }
-
-    /// <summary>Starts fetching <paramref name="key"/>'s entry, which <see cref="Set"/> will write.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe void Prefetch(in ChunkKey key)
-    {
-        if (Sse.IsSupported)
-        {
-            Sse.Prefetch0(Unsafe.AsPointer(ref _entries[Slot(key)]));
-        }
     }
 
     private struct Entry
