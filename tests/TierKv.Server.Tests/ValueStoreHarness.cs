@@ -17,6 +17,7 @@ internal sealed class ValueStoreHarness : IDisposable
     public const int ValueBytes = 3000;
 
     private readonly TenantDirectory _tenants;
+    private readonly SemaphoreSlim _turn = new(1, 1);
 
     public ValueStoreHarness(string dir, int dramRecords, int ssdRecords, bool writeThrough = true)
     {
@@ -43,16 +44,32 @@ internal sealed class ValueStoreHarness : IDisposable
 
     public bool Delete(int k) => Store.DeleteAsync(Key(k)).AsTask().GetAwaiter().GetResult();
 
-    /// <summary>SET as a command handler runs it; retries (as a client does) while every DRAM slot is busy.</summary>
+    /// <summary>
+    /// SET as a command handler runs it; retries (as a client does) while every DRAM slot is busy. Writers take turns
+    /// to reserve (first come, first served): without turns, a writer that has just committed reserves again at once,
+    /// while one that found no room sleeps a millisecond, so with 2 slots the writers ran one after another and the
+    /// last waited for every other writer's versions. Under load in CI that wait outlasted the retry budget
+    /// ("SET 4: NoSpace" after 2 minutes). Commits, reads and deletes still run concurrently with reservations.
+    /// </summary>
     public async Task SetAsync(int k, int value)
     {
         var key = Key(k);
-        var s = Store.Begin(key, Store.RecordBytes, overwrite: true, out var r);
-        for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 20_000; attempt++)
+        TierWriteStatus s;
+        ValueWrite r;
+        await _turn.WaitAsync();
+        try
         {
-            // Every slot of the tiny DRAM tier is being read or written by the other threads.
-            await Task.Delay(1);
             s = Store.Begin(key, Store.RecordBytes, overwrite: true, out r);
+            for (int attempt = 0; s == TierWriteStatus.NoSpace && attempt < 20_000; attempt++)
+            {
+                // Every slot of the tiny DRAM tier is being read or written by the other threads.
+                await Task.Delay(1);
+                s = Store.Begin(key, Store.RecordBytes, overwrite: true, out r);
+            }
+        }
+        finally
+        {
+            _turn.Release();
         }
 
         if (s != TierWriteStatus.Stored)
@@ -87,7 +104,11 @@ internal sealed class ValueStoreHarness : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(span[ValueRecord.LegacyPrefixBytes..], value);
     }
 
-    public void Dispose() => _tenants.Dispose();
+    public void Dispose()
+    {
+        _tenants.Dispose();
+        _turn.Dispose();
+    }
 
     private static int Decode(ReadOnlySpan<byte> record, int len)
     {
