@@ -54,27 +54,21 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
         destination.AsSpan().Fill(1);
 
         // Baseline: memcpy of the same chunk-sized buffers into a separate, pre-touched native region.
-        var memcpy = new List<double>();
+        List<double> memcpy;
         unsafe
         {
             byte* region = (byte*)NativeMemory.AlignedAlloc((nuint)volume, 4096);
             try
             {
                 new Span<byte>(region, (int)volume).Fill(1);
-                for (int r = 0; r < settings.Reps + 1; r++)
+                nint target = (nint)region;
+                memcpy = Throughput.GBps(settings.Reps, volume, () =>
                 {
-                    long t0 = Stopwatch.GetTimestamp();
                     for (int c = 0; c < n; c++)
                     {
-                        source.AsSpan(c * cb, cb).CopyTo(new Span<byte>(region + ((long)c * cb), cb));
+                        source.AsSpan(c * cb, cb).CopyTo(new Span<byte>((byte*)target + ((long)c * cb), cb));
                     }
-
-                    double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                    if (r > 0)
-                    {
-                        memcpy.Add(volume / s / 1e9);
-                    }
-                }
+                });
             }
             finally
             {
@@ -82,47 +76,38 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             }
         }
 
-        var put = new List<double>();
-        var get = new List<double>();
+        List<double> put;
+        List<double> get;
         using (var store = new TieredStore([new HostMemoryTier(new HostMemoryTierOptions { CapacityBytes = volume, SlotBytes = cb, EvictionPolicy = settings.Policy ?? "lru" })]))
         {
             var dram = (HostMemoryTier)store.Tiers[0];
-            for (int r = 0; r < settings.Reps + 1; r++)
+            put = Throughput.GBps(
+                settings.Reps,
+                volume,
+                () =>
+                {
+                    int stored = store.Store(layout, keys, source.AsSpan(0, (int)volume));
+                    if (stored != n)
+                    {
+                        throw new InvalidOperationException($"Store kept {stored} of {n} chunks.");
+                    }
+                },
+                untimed: () =>
+                {
+                    foreach (var k in keys)
+                    {
+                        dram.Remove(k);
+                    }
+                });
+
+            get = Throughput.GBps(settings.Reps, volume, () =>
             {
-                foreach (var k in keys)
-                {
-                    dram.Remove(k);
-                }
-
-                long t0 = Stopwatch.GetTimestamp();
-                int stored = store.Store(layout, keys, source.AsSpan(0, (int)volume));
-                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (stored != n)
-                {
-                    throw new InvalidOperationException($"Store kept {stored} of {n} chunks.");
-                }
-
-                if (r > 0)
-                {
-                    put.Add(volume / s / 1e9);
-                }
-            }
-
-            for (int r = 0; r < settings.Reps + 1; r++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
                 int got = store.Retrieve(layout, keys, destination.AsSpan(0, (int)volume));
-                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 if (got != n)
                 {
                     throw new InvalidOperationException($"Retrieve returned {got} of {n} chunks.");
                 }
-
-                if (r > 0)
-                {
-                    get.Add(volume / s / 1e9);
-                }
-            }
+            });
 
             if (!destination.AsSpan(0, (int)volume).SequenceEqual(source.AsSpan(0, (int)volume)))
             {
@@ -205,11 +190,6 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             ["chunks"] = n,
             ["threads"] = 1,
             ["reps"] = settings.Reps,
-            ["memcpy_gbs"] = JsonOutput.Round(Stats.Median(memcpy)),
-            ["put_gbs"] = JsonOutput.Round(Stats.Median(put)),
-            ["get_gbs"] = JsonOutput.Round(Stats.Median(get)),
-            ["put_vs_memcpy"] = JsonOutput.Round(Stats.Median(put) / Stats.Median(memcpy)),
-            ["get_vs_memcpy"] = JsonOutput.Round(Stats.Median(get) / Stats.Median(memcpy)),
             ["lookup_tokens"] = lookupTokens.Length,
             ["lookup_chunks"] = lookupChunks,
             ["lookup_p50_us"] = JsonOutput.Round(Stats.Percentile(lat, 0.50), 2),
@@ -219,7 +199,9 @@ internal sealed class BenchDramCommand : Command<BenchDramCommand.Settings>
             ["hash_threads"] = Environment.ProcessorCount,
             ["hash_single_thread_gbs"] = JsonOutput.Round(Stats.Median(hashSingle)),
             ["hash_tokens"] = lookupTokens.Length,
-        });
+        }
+        .Versus("put_gbs", put, "memcpy_gbs", memcpy, "put_vs_memcpy")
+        .Versus("get_gbs", get, "memcpy_gbs", memcpy, "get_vs_memcpy"));
         return report.Table("measure", "TierKV", "baseline", "ratio")
             .Row("store (put)", $"{report["put_gbs"]} GB/s", $"memcpy {report["memcpy_gbs"]} GB/s", report["put_vs_memcpy"])
             .Row("retrieve (get)", $"{report["get_gbs"]} GB/s", $"memcpy {report["memcpy_gbs"]} GB/s", report["get_vs_memcpy"])

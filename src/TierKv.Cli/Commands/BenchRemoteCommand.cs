@@ -175,12 +175,6 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
             ["concurrency"] = settings.Concurrency,
             ["bulk_connections"] = settings.BulkConnections,
             ["reps"] = settings.Reps,
-            ["raw_set_gbs"] = JsonOutput.Round(Stats.Median(rawSet)),
-            ["raw_get_gbs"] = JsonOutput.Round(Stats.Median(rawGet)),
-            ["put_gbs"] = JsonOutput.Round(Stats.Median(put)),
-            ["get_gbs"] = JsonOutput.Round(Stats.Median(get)),
-            ["put_vs_raw"] = JsonOutput.Round(Stats.Median(put) / Stats.Median(rawSet)),
-            ["get_vs_raw"] = JsonOutput.Round(Stats.Median(get) / Stats.Median(rawGet)),
             ["lookup_chunks"] = lookupKeys,
             ["lookup_p50_us"] = JsonOutput.Round(p50, 1),
             ["lookup_p99_us"] = JsonOutput.Round(p99, 1),
@@ -188,7 +182,9 @@ internal sealed class BenchRemoteCommand : AsyncCommand<BenchRemoteCommand.Setti
             ["lookup_budget_ms"] = options.LookupBudget.TotalMilliseconds,
             ["failures"] = tier.Counters.Failures,
             ["damaged"] = tier.Counters.Damaged,
-        });
+        }
+        .Versus("put_gbs", put, "raw_set_gbs", rawSet, "put_vs_raw")
+        .Versus("get_gbs", get, "raw_get_gbs", rawGet, "get_vs_raw"));
         return report.Table("measure", "TierKV", "baseline", "ratio")
             .Row("write (put)", $"{report["put_gbs"]} GB/s", $"raw SET {report["raw_set_gbs"]} GB/s", report["put_vs_raw"])
             .Row("read (get)", $"{report["get_gbs"]} GB/s", $"raw GET {report["raw_get_gbs"]} GB/s", report["get_vs_raw"])

@@ -32,13 +32,9 @@ internal sealed partial class BenchServerCommand
             ["chunks_per_client"] = settings.Ops,
             ["reps"] = settings.Reps,
             ["redis_version"] = redisVersion,
-            ["lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(tierGet)),
-            ["redis_lmcache_get_gbs"] = JsonOutput.Round(Stats.Median(redisGet)),
-            ["lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(tierSet)),
-            ["redis_lmcache_set_gbs"] = JsonOutput.Round(Stats.Median(redisSet)),
-            ["get_vs_redis"] = JsonOutput.Round(Stats.Median(tierGet) / Stats.Median(redisGet)),
-            ["set_vs_redis"] = JsonOutput.Round(Stats.Median(tierSet) / Stats.Median(redisSet)),
-        });
+        }
+        .Versus("lmcache_get_gbs", tierGet, "redis_lmcache_get_gbs", redisGet, "get_vs_redis")
+        .Versus("lmcache_set_gbs", tierSet, "redis_lmcache_set_gbs", redisSet, "set_vs_redis"));
         return report.Table("LMCache pattern", "tierkv serve", $"redis-server {redisVersion}", "ratio")
             .Row("GET (EXISTS batch, GET metadata + kv_bytes)", $"{report["lmcache_get_gbs"]} GB/s", $"{report["redis_lmcache_get_gbs"]} GB/s", $"{report["get_vs_redis"]} (target >= 1.5)")
             .Row("SET (kv_bytes + metadata, pipelined)", $"{report["lmcache_set_gbs"]} GB/s", $"{report["redis_lmcache_set_gbs"]} GB/s", $"{report["set_vs_redis"]} (target >= 1)")
