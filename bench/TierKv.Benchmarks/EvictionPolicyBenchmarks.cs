@@ -25,12 +25,14 @@ public class EvictionPolicyBenchmarks
     private PolicyDriver _alfu = null!;
     private PolicyDriver _leader = null!;
     private PolicyDriver _lc = null!;
+    private PolicyDriver _hedge = null!;
     private int _lruAt;
     private int _s3fifoAt;
     private int _arcAt;
     private int _alfuAt;
     private int _leaderAt;
     private int _lcAt;
+    private int _hedgeAt;
 
     /// <summary>A deterministic Zipf-distributed key stream (rank r drawn with probability ∝ 1/r^s, ranks shuffled onto keys).</summary>
     internal static int[] ZipfStream(int length, int universe, double s, int seed)
@@ -71,7 +73,8 @@ public class EvictionPolicyBenchmarks
         _alfu = Warm("alfu");
         _leader = Warm("leader");
         _lc = Warm("lc");
-        _lruAt = _s3fifoAt = _arcAt = _alfuAt = _leaderAt = _lcAt = 0;
+        _hedge = Warm("hedge");
+        _lruAt = _s3fifoAt = _arcAt = _alfuAt = _leaderAt = _lcAt = _hedgeAt = 0;
     }
 
     private PolicyDriver Warm(string name)
@@ -122,11 +125,15 @@ public class EvictionPolicyBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)]
     public int Lc() => Run(_lc, ref _lcAt);
 
+    /// <summary>The default policy (issue 17's target: at most 1 us per access).</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int Hedge() => Run(_hedge, ref _hedgeAt);
+
     /// <summary>Each policy keeps the cache full and answers both hits and misses on this stream.</summary>
     internal void Check(TextWriter log)
     {
         Setup();
-        foreach (var (driver, run) in new (PolicyDriver, Func<int>)[] { (_lru, Lru), (_s3fifo, S3Fifo), (_arc, Arc), (_alfu, Alfu), (_leader, Leader), (_lc, Lc) })
+        foreach (var (driver, run) in new (PolicyDriver, Func<int>)[] { (_lru, Lru), (_s3fifo, S3Fifo), (_arc, Arc), (_alfu, Alfu), (_leader, Leader), (_lc, Lc), (_hedge, Hedge) })
         {
             int hits = run();
             Allocations.RequireNone(run, $"{driver.Policy.Name}: {Batch} accesses", 20);
