@@ -76,6 +76,21 @@ public sealed partial class LlamaKvConnector
     private int Load(LLamaSeqId seq, nint[] chunks, int count, out RestorePhases phases)
     {
         var codec = Codec!;
+
+        // Every chunk is checked as a state before llama.cpp sees a byte of it; a restore stops before the first one
+        // the codec cannot vouch for (the rest is recomputed).
+        int valid = codec.CheckChunks(chunks, count, out string why);
+        if (valid < count)
+        {
+            Warn($"TierKV: cached {why}; the prompt is recomputed from token {valid * codec.Layout.TokensPerChunk}.");
+            count = valid;
+            if (count == 0)
+            {
+                phases = new RestorePhases(0, 0, 0);
+                return 0;
+            }
+        }
+
         if (_scratch is not { } scratch)
         {
             return LoadBlob(codec, seq, chunks.AsSpan(0, count), out phases);
