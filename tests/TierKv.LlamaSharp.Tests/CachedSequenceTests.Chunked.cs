@@ -81,6 +81,34 @@ public sealed partial class CachedSequenceTests
         }
     }
 
+    [Fact]
+    public async Task Llama_reads_a_chunk_as_the_state_of_its_cells_and_empties_the_sequence_first()
+    {
+        // What the restore path relies on, checked on the llama.cpp build LLamaSharp ships (docs/llamacpp.md,
+        // "Restoring"): llama_state_seq_set_data takes a chunk's bytes as they are stored, and removes the sequence's cells
+        // before reading, so the sequence then holds exactly the chunk's cells.
+        using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            await LlamaTurns.FirstTurnAsync(ctx, conn, 600);
+            var chunks = Chunks(ctx, conn, Seq, 2);
+            var h = ctx.NativeHandle;
+            Assert.True(h.MemorySequenceMaxPosition(Seq).Value >= 599);
+            unsafe
+            {
+                fixed (byte* p = chunks)
+                {
+                    int cb = conn.Layout!.ChunkBytes;
+                    Assert.Equal((nuint)cb, h.SetState(p + cb, (nuint)cb, Seq));
+                }
+            }
+
+            Assert.Equal(256, h.MemorySequenceMinPosition(Seq).Value);
+            Assert.Equal(511, h.MemorySequenceMaxPosition(Seq).Value);
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
