@@ -38,6 +38,21 @@ public class KvLayoutTests
     }
 
     [Fact]
+    public void Frame_bytes_add_to_the_chunk_not_to_the_kv_and_enter_the_fingerprint()
+    {
+        var plain = new KvLayout("m", 4, 8, 128, KvElementType.Float16);
+        var framed = new KvLayout("m", 4, 8, 128, KvElementType.Float16, frameBytes: 3192);
+        Assert.Equal(plain.ChunkBytes + 3192, framed.ChunkBytes);
+        Assert.Equal(plain.ChunkBytes, framed.KvBytesPerChunk);
+        Assert.Equal(plain.BytesPerToken, framed.BytesPerToken);
+        Assert.Equal(plain.LayerBytesPerChunk, framed.LayerBytesPerChunk);
+        Assert.NotEqual(plain.Fingerprint, framed.Fingerprint);
+        Assert.Equal(plain.Encode(), framed.Encode()[..^4]);
+        Assert.Equal(plain.Fingerprint, new KvLayout("m", 4, 8, 128, KvElementType.Float16, frameBytes: 0).Fingerprint);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KvLayout("m", 4, 8, 128, KvElementType.Float16, frameBytes: -1));
+    }
+
+    [Fact]
     public void Element_type_names_parse_and_unknown_names_are_refused()
     {
         Assert.Equal(KvElementType.BFloat16, KvElementTypes.Parse("bf16"));

@@ -42,6 +42,9 @@ public sealed partial class CachedSequenceTests
             Assert.Equal(1024, restore.ServedTokens["dram"]);
             Assert.Equal(0, conn.FailedRestores);
             Assert.True(conn.LastPhases!.ShareSeconds > 0);
+
+            // The chunks were stored by this context, in its V orientation: llama.cpp read them where they lie.
+            Assert.Equal(0, conn.LastPhases.AssembleSeconds);
             Assert.Equal(-1, ctx.NativeHandle.MemorySequenceMaxPosition(Scratch).Value);
             Assert.Equal(LlamaTurns.Reference(ctx, prompt, restore.RestoredTokens), cached);
         }
@@ -69,13 +72,85 @@ public sealed partial class CachedSequenceTests
             var restore = conn.Restore(Seq, [.. history, .. TinyModelFixture.Tokens(ctx, 40, seed: 8)]);
             Assert.Equal(768, restore.RestoredTokens);
             Assert.Equal(768, restore.ServedTokens["dram"]);
-            Assert.Equal(3L * conn.Layout!.ChunkBytes, restore.KvBytes);
+            Assert.Equal(3L * conn.Layout!.KvBytesPerChunk, restore.KvBytes);
             Assert.Equal(1, conn.FailedRestores);
             Assert.Equal(767, ctx.NativeHandle.MemorySequenceMaxPosition(Seq).Value);
             Assert.Equal(-1, ctx.NativeHandle.MemorySequenceMaxPosition(Scratch).Value);
             Assert.Equal(1123, ctx.NativeHandle.MemorySequenceMaxPosition(other).Value);
             Assert.Equal(expected, Chunks(ctx, conn, Seq, 3));
         }
+    }
+
+    [Fact]
+    public async Task Llama_reads_a_chunk_as_the_state_of_its_cells_and_empties_the_sequence_first()
+    {
+        // What the restore path relies on, checked on the llama.cpp build LLamaSharp ships (docs/llamacpp.md,
+        // "Restoring"): llama_state_seq_set_data takes a chunk's bytes as they are stored, and removes the sequence's cells
+        // before reading, so the sequence then holds exactly the chunk's cells.
+        using var ctx = fixture.Weights.CreateContext(TinyModelFixture.Params(fixture.ModelPath));
+        var (_, store, conn) = Open(ctx, ssd: false);
+        using (store)
+        {
+            await LlamaTurns.FirstTurnAsync(ctx, conn, 600);
+            var chunks = Chunks(ctx, conn, Seq, 2);
+            var h = ctx.NativeHandle;
+            Assert.True(h.MemorySequenceMaxPosition(Seq).Value >= 599);
+            unsafe
+            {
+                fixed (byte* p = chunks)
+                {
+                    int cb = conn.Layout!.ChunkBytes;
+                    Assert.Equal((nuint)cb, h.SetState(p + cb, (nuint)cb, Seq));
+                }
+            }
+
+            Assert.Equal(256, h.MemorySequenceMinPosition(Seq).Value);
+            Assert.Equal(511, h.MemorySequenceMaxPosition(Seq).Value);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Chunks_stored_by_a_context_with_the_other_v_orientation_are_assembled_and_read_back_byte_for_byte(bool storedWithFlashAttention)
+    {
+        using var stored = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath, storedWithFlashAttention), 2));
+        using var other = fixture.Weights.CreateContext(Unified(TinyModelFixture.Params(fixture.ModelPath, !storedWithFlashAttention), 2));
+        var (model, store, conn) = Open(stored, ssd: false);
+        using (store)
+        {
+            var history = await LlamaTurns.FirstTurnAsync(stored, conn, 600);
+            var expected = Chunks(stored, conn, Seq, 2);
+            using var reader = new LlamaKvConnector(other.NativeHandle, model, store, Seq, log: _ => { }) { ScratchSequence = Scratch };
+            reader.Planner.ObservePrefill(1000, 0, 1000);
+            reader.Planner.LearnPrefillSpeed = false;
+            Assert.NotEqual(conn.VTransposed, reader.VTransposed);
+
+            var restore = reader.Restore(Seq, [.. history, .. TinyModelFixture.Tokens(other, 20, seed: 3)]);
+            Assert.Equal(512, restore.RestoredTokens);
+            Assert.True(reader.LastPhases!.AssembleSeconds > 0);
+            var read = Chunks(other, reader, Seq, 2);
+            Assert.Equal(Rows(conn, expected, 2), Rows(reader, read, 2));
+        }
+    }
+
+    /// <summary>The state of <paramref name="count"/> chunks with V as rows, whatever orientation they hold.</summary>
+    private static unsafe byte[] Rows(LlamaKvConnector conn, byte[] chunks, int count)
+    {
+        var codec = conn.Codec!;
+        var blob = new byte[codec.BlobBytes(count * codec.Layout.TokensPerChunk)];
+        fixed (byte* p = chunks)
+        {
+            var ptrs = new nint[count];
+            for (int c = 0; c < count; c++)
+            {
+                ptrs[c] = (nint)(p + ((long)c * codec.Layout.ChunkBytes));
+            }
+
+            codec.Assemble(ptrs, blob, 0, vTransposed: false);
+        }
+
+        return blob;
     }
 
     [Fact]

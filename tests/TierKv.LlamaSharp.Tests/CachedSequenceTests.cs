@@ -70,7 +70,7 @@ public sealed partial class CachedSequenceTests(TinyModelFixture fixture) : ICla
         var model = LlamaModelFile.Open(fixture.SmallModelPath, _data);
         var f16 = LlamaKvConnector.LayoutOf(model, KvElementType.Float16);
         var q8 = LlamaKvConnector.LayoutOf(model, GGMLType.GGML_TYPE_Q8_0);
-        Assert.Equal(f16.ChunkBytes / 64 * 34, q8.ChunkBytes);
+        Assert.Equal(f16.KvBytesPerChunk / 64 * 34, q8.KvBytesPerChunk);
         Assert.NotEqual(f16.Fingerprint, q8.Fingerprint);
         Assert.Throws<NotSupportedException>(() => LlamaKvConnector.LayoutOf(LlamaModelFile.Open(fixture.ModelPath, _data), GGMLType.GGML_TYPE_Q8_0));
 

@@ -8,7 +8,7 @@ namespace TierKv.LlamaSharp.Tests;
 /// <summary>The codec against states built by hand in llama.cpp's format (docs/llamacpp.md).</summary>
 public sealed class SequenceStateCodecTests
 {
-    private static readonly KvLayout Layout = new("codec-test", 3, 2, 8, KvElementType.Float16);
+    private static readonly KvLayout Layout = SequenceStateCodec.LayoutOf("codec-test", 3, 2, 8, KvElementType.Float16);
 
     /// <summary>A state as llama.cpp writes it: per layer K rows, then V rows (or V channel-major when transposed).</summary>
     internal static byte[] BuildState(KvLayout layout, int tokens, int seqId, bool vTrans, int seed, int ggmlType = 1, int firstPos = 0)
@@ -93,27 +93,108 @@ public sealed class SequenceStateCodecTests
     }
 
     [Fact]
-    public void Chunks_do_not_depend_on_whether_v_is_transposed()
+    public void Each_chunk_is_llamas_state_of_its_own_cells()
     {
+        // What lets a restore hand llama.cpp a chunk where it lies: chunk c is the state of a sequence holding only its
+        // cells, i.e. that chunk alone assembled at its index, and chunk 0 is the state of the first 256 tokens.
+        var codec = new SequenceStateCodec(Layout, 1);
+        Assert.Equal(codec.BlobBytes(Layout.TokensPerChunk), Layout.ChunkBytes);
+        Assert.Equal(Layout.ChunkBytes - Layout.KvBytesPerChunk, SequenceStateCodec.FrameBytesFor(Layout.Layers, Layout.TokensPerChunk));
+        foreach (bool vTrans in (bool[])[false, true])
+        {
+            var blob = BuildState(Layout, 700, 0, vTrans, seed: vTrans ? 21 : 22);
+            Assert.True(codec.TryParse(blob, out var state, out string reason), reason);
+            var chunks = new byte[2 * Layout.ChunkBytes];
+            codec.Cut(blob, state!, 0, 2, chunks);
+            Assert.Equal(Truncate(blob, state!, Layout.TokensPerChunk, vTrans), chunks[..Layout.ChunkBytes]);
+            var alone = new byte[Layout.ChunkBytes];
+            unsafe
+            {
+                fixed (byte* p = chunks)
+                {
+                    var ptrs = ChunkPointers(p, 2);
+                    Assert.Equal(2, codec.CheckChunks(ptrs, 2, out reason));
+                    Assert.Equal(vTrans, codec.ChunkVTransposed(ptrs[1]));
+                    codec.AssembleAt(ptrs.AsSpan(1, 1), 1, alone, 0, vTrans);
+                }
+            }
+
+            Assert.Equal(chunks[Layout.ChunkBytes..], alone);
+        }
+    }
+
+    [Fact]
+    public void Chunks_stored_in_one_v_orientation_assemble_into_the_other()
+    {
+        // A context without flash attention (V transposed) restores chunks stored by one with it, and the other way.
         var codec = new SequenceStateCodec(Layout, 1);
         var rows = BuildState(Layout, 512, 0, vTrans: false, seed: 5);
         Assert.True(codec.TryParse(rows, out var s1, out _));
-        var chunks = new byte[2 * Layout.ChunkBytes];
-        codec.Cut(rows, s1!, 0, 2, chunks);
+        var rowChunks = new byte[2 * Layout.ChunkBytes];
+        codec.Cut(rows, s1!, 0, 2, rowChunks);
         var transposed = new byte[codec.BlobBytes(512)];
+        var back = new byte[rows.Length];
+        unsafe
+        {
+            fixed (byte* p = rowChunks)
+            {
+                codec.Assemble(ChunkPointers(p, 2), transposed, 0, vTransposed: true);
+            }
+
+            Assert.True(codec.TryParse(transposed, out var s2, out string reason), reason);
+            Assert.True(s2!.VTransposed);
+            var columnChunks = new byte[rowChunks.Length];
+            codec.Cut(transposed, s2, 0, 2, columnChunks);
+            Assert.NotEqual(rowChunks, columnChunks);
+            fixed (byte* p = columnChunks)
+            {
+                codec.Assemble(ChunkPointers(p, 2), back, 0, vTransposed: false);
+            }
+        }
+
+        Assert.Equal(rows, back);
+    }
+
+    public static TheoryData<string> ChunkDamage => ["magic", "cells", "position", "vtrans", "vtype", "index"];
+
+    [Theory]
+    [MemberData(nameof(ChunkDamage))]
+    public void A_chunk_that_is_not_the_state_of_its_cells_is_not_handed_to_llama(string damage)
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var blob = BuildState(Layout, 768, 0, false, seed: 4);
+        Assert.True(codec.TryParse(blob, out var state, out _));
+        var chunks = new byte[3 * Layout.ChunkBytes];
+        codec.Cut(blob, state!, 0, 3, chunks);
+        int second = Layout.ChunkBytes, meta = 16 + (Layout.TokensPerChunk * 12);
+        switch (damage)
+        {
+            case "magic": chunks[second] ^= 1; break;
+            case "cells": BinaryPrimitives.WriteUInt32LittleEndian(chunks.AsSpan(second + 12), 255); break;
+            case "position": BinaryPrimitives.WriteInt32LittleEndian(chunks.AsSpan(second + 16 + (12 * 9)), 3); break;
+            case "vtrans": BinaryPrimitives.WriteUInt32LittleEndian(chunks.AsSpan(second + meta), 1); break;
+            case "vtype": BinaryPrimitives.WriteInt32LittleEndian(chunks.AsSpan(second + meta + 8 + (Layout.Layers * (12 + (Layout.TokensPerChunk * codec.RowBytes)))), 0); break;
+            case "index": chunks.AsSpan(0, second).CopyTo(chunks.AsSpan(second)); break;
+        }
+
         unsafe
         {
             fixed (byte* p = chunks)
             {
-                codec.Assemble([(nint)p, (nint)(p + Layout.ChunkBytes)], transposed, 0, vTransposed: true);
+                Assert.Equal(1, codec.CheckChunks(ChunkPointers(p, 3), 3, out string reason));
+                Assert.StartsWith("chunk 1", reason, StringComparison.Ordinal);
             }
         }
+    }
 
-        Assert.True(codec.TryParse(transposed, out var s2, out string reason), reason);
-        Assert.True(s2!.VTransposed);
-        var again = new byte[chunks.Length];
-        codec.Cut(transposed, s2, 0, 2, again);
-        Assert.Equal(chunks, again);
+    [Fact]
+    public void A_codec_needs_a_layout_framed_for_llama_states()
+    {
+        var unframed = new KvLayout("codec-test", 3, 2, 8, KvElementType.Float16);
+        Assert.Throws<ArgumentException>(() => new SequenceStateCodec(unframed, 1));
+        Assert.NotEqual(unframed.Fingerprint, Layout.Fingerprint);
+        Assert.Equal(unframed.KvBytesPerChunk, Layout.KvBytesPerChunk);
+        Assert.Equal(unframed.BytesPerToken, Layout.BytesPerToken);
     }
 
     [Fact]
@@ -137,8 +218,7 @@ public sealed class SequenceStateCodecTests
         var codec = new SequenceStateCodec(Layout, 1);
         Gen.Select(Gen.Int[1, 3], Gen.Int[0, 5], Gen.Bool, Gen.Int[0, 3], Gen.Int).Sample((n, first, vTrans, seq, seed) =>
         {
-            var payload = new byte[n * Layout.ChunkBytes];
-            new Random(seed).NextBytes(payload);
+            var payload = RandomChunks(n, seed);
             int tokens = n * Layout.TokensPerChunk;
             var fromZero = new byte[codec.BlobBytes(tokens)];
             var atFirst = new byte[fromZero.Length];
@@ -178,8 +258,7 @@ public sealed class SequenceStateCodecTests
         {
             int total = n * tpc;
             int a = (int)(fa * (total - 1)), m = 1 + (int)(fm * (total - a - 1));
-            var payload = new byte[n * Layout.ChunkBytes];
-            new Random(seed).NextBytes(payload);
+            var payload = RandomChunks(n, seed);
             var whole = new byte[codec.BlobBytes(total)];
             var part = new byte[codec.BlobBytes(m)];
             var parallel = new byte[part.Length];
@@ -221,6 +300,17 @@ public sealed class SequenceStateCodecTests
 
             Assert.Equal(expected, part);
         }, iter: 60);
+    }
+
+    /// <summary><paramref name="n"/> chunks of a random state, with V transposed or not (by the seed's parity).</summary>
+    private static byte[] RandomChunks(int n, int seed)
+    {
+        var codec = new SequenceStateCodec(Layout, 1);
+        var blob = BuildState(Layout, n * Layout.TokensPerChunk, 0, vTrans: (seed & 1) == 1, seed);
+        Assert.True(codec.TryParse(blob, out var state, out string reason), reason);
+        var chunks = new byte[n * Layout.ChunkBytes];
+        codec.Cut(blob, state!, 0, n, chunks);
+        return chunks;
     }
 
     /// <summary>Pointers to the <paramref name="n"/> chunks laid one after another from <paramref name="p"/>.</summary>
@@ -267,7 +357,7 @@ public sealed class SequenceStateCodecTests
     public void Another_kv_type_is_not_parsed_by_an_f16_codec()
     {
         var codec = new SequenceStateCodec(Layout, 1);
-        var f32Layout = new KvLayout("codec-test", 3, 2, 8, KvElementType.Float32);
+        var f32Layout = SequenceStateCodec.LayoutOf("codec-test", 3, 2, 8, KvElementType.Float32);
         var blob = BuildState(f32Layout, 300, 0, false, seed: 1, ggmlType: 0);
         Assert.False(codec.TryParse(blob, out _, out string reason));
         Assert.Contains("type", reason, StringComparison.Ordinal);

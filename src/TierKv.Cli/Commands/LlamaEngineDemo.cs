@@ -7,6 +7,7 @@ using TierKv.LlamaSharp;
 using TierKv.LlamaSharp.Model;
 using TierKv.LlamaSharp.Session;
 using TierKv.Nvme;
+using TierKv.Tiers;
 
 namespace TierKv.Cli.Commands;
 
@@ -71,10 +72,13 @@ internal static class LlamaEngineDemo
         using var context = weights.CreateContext(parameters);
         var ctx = context.NativeHandle;
         var layout = LlamaKvConnector.LayoutOf(model, parameters.TypeK);
+        // --dram-mib counts KV: a llama.cpp chunk also carries its state headers (layout.FrameBytes, 3 KiB of a 4 MiB
+        // chunk for `small`, a page once rounded), so the tier gets slots for as many chunks as that much KV fills.
+        long slot = new HostMemoryTierOptions { SlotBytes = layout.ChunkBytes }.AlignedSlotBytes;
         using var store = TierStackBuilder.Build(new TierStackOptions
         {
             DataDirectory = data,
-            DramCapacityBytes = (long)settings.DramMiB << 20,
+            DramCapacityBytes = ((long)settings.DramMiB << 20) / layout.KvBytesPerChunk * slot,
             SsdCapacityBytes = (long)settings.SsdMiB << 20,
             ChunkBytes = layout.ChunkBytes,
             Log = msg => Progress(msg),

@@ -26,7 +26,8 @@ public sealed record KvLayout
         KvElementType elementType,
         int tokensPerChunk = DefaultTokensPerChunk,
         int tensorParallelRank = 0,
-        int tensorParallelSize = 1)
+        int tensorParallelSize = 1,
+        int frameBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(modelId);
         if (modelId.Length == 0 || Encoding.UTF8.GetByteCount(modelId) > 1024)
@@ -45,7 +46,13 @@ public sealed record KvLayout
         }
 
         _ = KvElementTypes.SizeOf(elementType);
-        long chunk = 2L * layers * kvHeads * headDim * KvElementTypes.SizeOf(elementType) * tokensPerChunk;
+        if (frameBytes < 0 || frameBytes > 1 << 30)
+        {
+            throw new ArgumentOutOfRangeException(nameof(frameBytes), frameBytes, "The frame bytes of a chunk must be in [0, 2^30].");
+        }
+
+        long kv = 2L * layers * kvHeads * headDim * KvElementTypes.SizeOf(elementType) * tokensPerChunk;
+        long chunk = kv + frameBytes;
         if (chunk > int.MaxValue)
         {
             throw new ArgumentException($"A chunk of this layout would be {chunk} bytes; TierKV chunks are limited to 2 GiB: use fewer tokens per chunk.");
@@ -60,6 +67,8 @@ public sealed record KvLayout
         TensorParallelRank = tensorParallelRank;
         TensorParallelSize = tensorParallelSize;
         ChunkBytes = (int)chunk;
+        KvBytesPerChunk = (int)kv;
+        FrameBytes = frameBytes;
         Fingerprint = ComputeFingerprint();
     }
 
@@ -87,23 +96,35 @@ public sealed record KvLayout
     /// <summary>Tensor-parallel size.</summary>
     public int TensorParallelSize { get; }
 
-    /// <summary>Bytes of one chunk: K and V, all layers, <see cref="TokensPerChunk"/> tokens.</summary>
+    /// <summary>
+    /// Bytes of one chunk's payload: K and V, all layers, <see cref="TokensPerChunk"/> tokens, plus the
+    /// <see cref="FrameBytes"/> an engine puts around them.
+    /// </summary>
     public int ChunkBytes { get; }
 
+    /// <summary>KV bytes of one chunk (<see cref="ChunkBytes"/> without the <see cref="FrameBytes"/>).</summary>
+    public int KvBytesPerChunk { get; }
+
+    /// <summary>
+    /// Bytes of an engine's framing in each chunk's payload beside the KV (0 for TierKV's own engine; llama.cpp's chunks
+    /// are complete per-sequence states, docs/llamacpp.md). Part of the fingerprint when not 0.
+    /// </summary>
+    public int FrameBytes { get; }
+
     /// <summary>KV bytes per token.</summary>
-    public int BytesPerToken => ChunkBytes / TokensPerChunk;
+    public int BytesPerToken => KvBytesPerChunk / TokensPerChunk;
 
     /// <summary>XXH3-128 of the layout encoding.</summary>
     public ChunkKey Fingerprint { get; }
 
     /// <summary>Bytes of one layer of one chunk (K and V).</summary>
-    public int LayerBytesPerChunk => ChunkBytes / Layers;
+    public int LayerBytesPerChunk => KvBytesPerChunk / Layers;
 
     /// <summary>Writes the canonical encoding (see docs/hashing.md) and returns its length.</summary>
     public byte[] Encode()
     {
         int idLen = Encoding.UTF8.GetByteCount(ModelId);
-        var buf = new byte[EncodingTag.Length + 4 + idLen + 7 * 4];
+        var buf = new byte[EncodingTag.Length + 4 + idLen + (7 * 4) + (FrameBytes != 0 ? 4 : 0)];
         var span = buf.AsSpan();
         EncodingTag.CopyTo(span);
         int o = EncodingTag.Length;
@@ -114,6 +135,12 @@ public sealed record KvLayout
         {
             BinaryPrimitives.WriteUInt32LittleEndian(span[o..], (uint)v);
             o += 4;
+        }
+
+        if (FrameBytes != 0)
+        {
+            // Appended only when present, so every unframed layout keeps its fingerprint (docs/hashing.md).
+            BinaryPrimitives.WriteUInt32LittleEndian(span[o..], (uint)FrameBytes);
         }
 
         return buf;
@@ -129,7 +156,7 @@ public sealed record KvLayout
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{ModelId} L{Layers} H{KvHeads} D{HeadDim} {KvElementTypes.ShortName(ElementType)} {TokensPerChunk} tok/chunk tp {TensorParallelRank}/{TensorParallelSize} ({ChunkBytes} B/chunk)";
+        $"{ModelId} L{Layers} H{KvHeads} D{HeadDim} {KvElementTypes.ShortName(ElementType)} {TokensPerChunk} tok/chunk tp {TensorParallelRank}/{TensorParallelSize} ({ChunkBytes} B/chunk{(FrameBytes != 0 ? $", {FrameBytes} of them frame" : "")})";
 
     private static void Positive(int value, string name, int max)
     {

@@ -6,9 +6,10 @@ using TierKv.LlamaSharp.State;
 namespace TierKv.LlamaSharp.Session;
 
 /// <summary>
-/// Restores chunks into a sequence group by group through a scratch sequence: each group's state blob is assembled into
-/// a small buffer (so it is still in cache when llama.cpp reads it), read by <c>llama_state_seq_set_data</c>
-/// into the scratch sequence (which llama.cpp empties first, so the target is never touched by a read), and shared with
+/// Restores chunks into a sequence group by group through a scratch sequence: a chunk stored in the context's V
+/// orientation is itself a state of its cells and is handed over where it lies; other groups' state blobs are
+/// assembled into a small buffer (so it is still in cache when llama.cpp reads it). Each is read by
+/// <c>llama_state_seq_set_data</c> into the scratch sequence (which llama.cpp empties first, so the target is never touched by a read), and shared with
 /// the target by <c>llama_memory_seq_cp</c> (in a unified KV cache no data moves). Not thread-safe, like the context.
 /// (Assembling the next group on a worker thread while llama.cpp read the current one measured slower on the 2-core
 /// development machine, and one run of it under heavy load restored a wrong position that could not be reproduced, so
@@ -62,17 +63,30 @@ internal sealed class ChunkGroupLoader : IDisposable
         {
             while (done < total)
             {
-                int n = Math.Min(group, total - done);
-                long t = Stopwatch.GetTimestamp();
-                AssembleGroup(codec, scratch, chunks, done, n, vTransposed);
-                assemble += Stopwatch.GetTimestamp() - t;
+                // A chunk is the state of its own cells: one stored in this context's V orientation goes to llama.cpp
+                // where it lies (no copy by TierKV); others are assembled, group by group, into the group buffer.
+                int n;
+                nint state;
+                if (done % tpc == 0 && codec.ChunkVTransposed(chunks[done / tpc]) == vTransposed)
+                {
+                    n = tpc;
+                    state = chunks[done / tpc];
+                }
+                else
+                {
+                    n = Math.Min(group, total - done);
+                    long t = Stopwatch.GetTimestamp();
+                    AssembleGroup(codec, scratch, chunks, done, n, vTransposed);
+                    assemble += Stopwatch.GetTimestamp() - t;
+                    state = _buffer;
+                }
 
                 long size = codec.BlobBytes(n);
                 long t1 = Stopwatch.GetTimestamp();
                 nuint read;
                 unsafe
                 {
-                    read = _ctx.SetState((byte*)_buffer, (nuint)size, scratch);
+                    read = _ctx.SetState((byte*)state, (nuint)size, scratch);
                 }
 
                 long t2 = Stopwatch.GetTimestamp();

@@ -20,11 +20,12 @@ public sealed partial class LlamaKvConnector
     public const long DefaultRestoreGroupBytes = 8L << 20;
 
     /// <summary>
-    /// A sequence of the context that restores may use to load chunk group by chunk group (null, the default: a restore
-    /// assembles one state blob as large as the prefix and hands it to <c>llama_state_seq_set_data</c>). llama.cpp empties
-    /// the sequence it reads a state into, so each group is read into this scratch sequence and then shared with the
-    /// target (<c>llama_memory_seq_cp</c>; in a unified KV cache the cells are shared, no data moves), and the blob of a
-    /// group stays in the core's cache between TierKV writing it and llama.cpp reading it. The context needs a
+    /// A sequence of the context that restores may use to load chunk by chunk (null, the default: a restore assembles one
+    /// state blob as large as the prefix and hands it to <c>llama_state_seq_set_data</c>). llama.cpp empties the sequence
+    /// it reads a state into, so each chunk is read into this scratch sequence and then shared with the target
+    /// (<c>llama_memory_seq_cp</c>; in a unified KV cache the cells are shared, no data moves). A chunk is the state of its
+    /// own cells, so one stored in this context's V orientation is read where it lies, with no copy by TierKV; others are
+    /// assembled in groups (<see cref="RestoreGroupChunks"/>, <see cref="RestoreGroupBytes"/>). The context needs a
     /// <c>SeqMax</c> above the id and a unified KV cache (<c>KVUnified</c>), and the application must not use the
     /// sequence: setting it checks all three and throws with the reason.
     /// </summary>
@@ -43,7 +44,10 @@ public sealed partial class LlamaKvConnector
         }
     }
 
-    /// <summary>Chunks per group when restoring through <see cref="ScratchSequence"/> (default 1).</summary>
+    /// <summary>
+    /// Chunks per group when restoring through <see cref="ScratchSequence"/> chunks that must be assembled (stored in the
+    /// other V orientation; default 1). Chunks read where they lie go one by one.
+    /// </summary>
     public int RestoreGroupChunks
     {
         get => _groupChunks;
@@ -51,9 +55,10 @@ public sealed partial class LlamaKvConnector
     }
 
     /// <summary>
-    /// With groups of one chunk (<see cref="RestoreGroupChunks"/> = 1), the most KV bytes one group holds (default
-    /// <see cref="DefaultRestoreGroupBytes"/>): a wider model's chunk is restored in equal parts of 128, 64, ... (at least
-    /// 16) tokens, so that llama.cpp reads each part's blob from the cache TierKV just wrote it to.
+    /// With groups of one chunk (<see cref="RestoreGroupChunks"/> = 1), the most KV bytes one assembled group holds
+    /// (default <see cref="DefaultRestoreGroupBytes"/>): a wider model's chunk that must be assembled is restored in equal
+    /// parts of 128, 64, ... (at least 16) tokens, so that llama.cpp reads each part's blob from the cache TierKV just
+    /// wrote it to. Chunks read where they lie are always whole.
     /// </summary>
     public long RestoreGroupBytes
     {
@@ -76,6 +81,21 @@ public sealed partial class LlamaKvConnector
     private int Load(LLamaSeqId seq, nint[] chunks, int count, out RestorePhases phases)
     {
         var codec = Codec!;
+
+        // Every chunk is checked as a state before llama.cpp sees a byte of it; a restore stops before the first one
+        // the codec cannot vouch for (the rest is recomputed).
+        int valid = codec.CheckChunks(chunks, count, out string why);
+        if (valid < count)
+        {
+            Warn($"TierKV: cached {why}; the prompt is recomputed from token {valid * codec.Layout.TokensPerChunk}.");
+            count = valid;
+            if (count == 0)
+            {
+                phases = new RestorePhases(0, 0, 0);
+                return 0;
+            }
+        }
+
         if (_scratch is not { } scratch)
         {
             return LoadBlob(codec, seq, chunks.AsSpan(0, count), out phases);

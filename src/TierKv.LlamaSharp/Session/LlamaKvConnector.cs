@@ -110,7 +110,7 @@ public sealed partial class LlamaKvConnector : IDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         var c = model.Config;
-        return new KvLayout(model.ModelId, c.Layers, c.KvHeads, c.HeadDim, elementType);
+        return SequenceStateCodec.LayoutOf(model.ModelId, c.Layers, c.KvHeads, c.HeadDim, elementType);
     }
 
     /// <summary>
@@ -141,7 +141,7 @@ public sealed partial class LlamaKvConnector : IDisposable
 
         // llama.cpp quantizes each head's row in whole blocks, so it needs head dimensions that are multiples of 32.
         var c = model.Config;
-        return c.HeadDim % 32 != 0 ? null : new KvLayout(model.ModelId + "/kv=q8_0", c.Layers, 1, c.KvHeads * c.HeadDim / 32 * 34, KvElementType.Int8);
+        return c.HeadDim % 32 != 0 ? null : SequenceStateCodec.LayoutOf(model.ModelId + "/kv=q8_0", c.Layers, 1, c.KvHeads * c.HeadDim / 32 * 34, KvElementType.Int8);
     }
 
     /// <summary>
@@ -230,7 +230,7 @@ public sealed partial class LlamaKvConnector : IDisposable
             long tSet = Stopwatch.GetTimestamp();
             LastPhases = phases with { FetchSeconds = Stopwatch.GetElapsedTime(t0, tFetched).TotalSeconds };
             double seconds = Stopwatch.GetElapsedTime(t0, tSet).TotalSeconds;
-            long kvBytes = (long)chunks * layout.ChunkBytes;
+            long kvBytes = (long)chunks * layout.KvBytesPerChunk;
             if (chunks < load)
             {
                 FailedRestores++;
@@ -247,7 +247,7 @@ public sealed partial class LlamaKvConnector : IDisposable
 
             if (chunks <= leased)
             {
-                Planner.ObserveTier(_store.Tiers[0].Name, kvBytes, seconds);
+                Planner.ObserveTier(_store.Tiers[0].Name, (long)chunks * layout.ChunkBytes, seconds);
             }
 
             return new LlamaRestore(prompt.Length, hit * tpc, chunks * tpc, served, plan.Reason, seconds, kvBytes);

@@ -5,12 +5,13 @@ namespace TierKv.LlamaSharp.State;
 
 /// <summary>
 /// Converts between llama.cpp's per-sequence state (<c>llama_state_seq_get_data</c>, format in docs/llamacpp.md) and
-/// TierKV chunks. A chunk holds the K and V of <see cref="KvLayout.TokensPerChunk"/> consecutive tokens for all
-/// layers, token-major: layer 0..L-1 K rows, then layer 0..L-1 V rows (a transposed V is transposed back, so chunks do
-/// not depend on whether a context uses flash attention). Anything the codec does not recognize is reported with a
-/// reason and never cut or assembled: the caller recomputes.
+/// TierKV chunks. A chunk is itself such a state: the state llama.cpp would write for a sequence holding only that
+/// chunk's <see cref="KvLayout.TokensPerChunk"/> cells (header, cells at the chunk's positions, then per layer K rows and
+/// V, transposed or not as in the context that stored it), so a restore hands llama.cpp a chunk's bytes where they lie.
+/// The layout's <see cref="KvLayout.FrameBytes"/> count the state's headers (<see cref="FrameBytesFor"/>). Anything the
+/// codec does not recognize is reported with a reason and never cut or assembled: the caller recomputes.
 /// </summary>
-public sealed class SequenceStateCodec
+public sealed partial class SequenceStateCodec
 {
     /// <summary><c>io_magic</c> that llama.cpp's <c>state_seq_write_data</c> writes first.</summary>
     public const uint IoMagic = 0xAF143CD8;
@@ -19,11 +20,18 @@ public sealed class SequenceStateCodec
     public const int Q8_0 = 8;
 
     private const int CellBytes = 12; // pos i32, n_seq_id u32 (= 1), seq_id i32
+    private const int PartHeaderBytes = 12; // a layer's K or V: type i32 and row bytes u64, or type, element bytes, channels
 
     /// <summary>Creates a codec for <paramref name="layout"/> whose K and V use GGML type <paramref name="ggmlType"/>.</summary>
     public SequenceStateCodec(KvLayout layout, int ggmlType)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        int frame = FrameBytesFor(layout.Layers, layout.TokensPerChunk);
+        if (layout.FrameBytes != frame)
+        {
+            throw new ArgumentException($"Layout {layout} has {layout.FrameBytes} frame bytes a chunk; llama.cpp state chunks have {frame} (create it with SequenceStateCodec.LayoutOf).", nameof(layout));
+        }
+
         Layout = layout;
         GgmlType = ggmlType;
         ElementBytes = KvElementTypes.SizeOf(layout.ElementType);
@@ -65,7 +73,25 @@ public sealed class SequenceStateCodec
     };
 
     /// <summary>Bytes of a blob holding <paramref name="tokens"/> tokens.</summary>
-    public long BlobBytes(int tokens) => 16 + ((long)tokens * CellBytes) + 8 + (2L * Layout.Layers * 12) + (2L * Layout.Layers * tokens * RowBytes);
+    public long BlobBytes(int tokens) => MetaBytes(tokens) + (2L * Layout.Layers * (PartHeaderBytes + ((long)tokens * RowBytes)));
+
+    /// <summary>
+    /// Bytes of llama.cpp's state headers around one chunk's KV (<see cref="KvLayout.FrameBytes"/> of a llama.cpp layout):
+    /// the state header, the chunk's cells, v_trans and the layer count, and a 12-byte header before each layer's K and V.
+    /// </summary>
+    public static int FrameBytesFor(int layers, int tokensPerChunk) =>
+        checked((int)MetaBytes(tokensPerChunk) + (2 * layers * PartHeaderBytes));
+
+    /// <summary>
+    /// The chunk layout of a llama.cpp model's KV: <paramref name="modelId"/>'s shape in <paramref name="elementType"/>,
+    /// with the frame of a state of one chunk (<see cref="FrameBytesFor"/>, which is part of the layout's fingerprint, so
+    /// chunks of an earlier format are a miss).
+    /// </summary>
+    public static KvLayout LayoutOf(string modelId, int layers, int kvHeads, int headDim, KvElementType elementType) =>
+        new(modelId, layers, kvHeads, headDim, elementType, frameBytes: FrameBytesFor(layers, KvLayout.DefaultTokensPerChunk));
+
+    /// <summary>Bytes of the header, the cells, v_trans and the layer count of a state of <paramref name="tokens"/> cells.</summary>
+    private static long MetaBytes(int tokens) => 16 + ((long)tokens * CellBytes) + 8;
 
     /// <summary>
     /// Checks that <paramref name="blob"/> is a state this codec can vouch for: one stream, cells at positions 0..n-1 of
@@ -73,7 +99,27 @@ public sealed class SequenceStateCodec
     /// </summary>
     public bool TryParse(ReadOnlySpan<byte> blob, out ParsedSequenceState? state, out string reason)
     {
-        state = null;
+        var k = new long[Layout.Layers];
+        var v = new long[Layout.Layers];
+        if (!Check(blob, 0, k, v, out int cells, out bool vTrans, out reason))
+        {
+            state = null;
+            return false;
+        }
+
+        state = new ParsedSequenceState(cells, vTrans, k, v);
+        return true;
+    }
+
+    /// <summary>
+    /// As <see cref="TryParse"/>, for cells at positions from <paramref name="firstPosition"/>; writes the offsets of the
+    /// layers' K and V data to <paramref name="k"/> and <paramref name="v"/> unless they are empty. Allocates nothing
+    /// unless it fails.
+    /// </summary>
+    private bool Check(ReadOnlySpan<byte> blob, int firstPosition, Span<long> k, Span<long> v, out int cellCount, out bool vTransposed, out string reason)
+    {
+        cellCount = 0;
+        vTransposed = false;
         int L = Layout.Layers;
         if (blob.Length < 16)
         {
@@ -103,7 +149,6 @@ public sealed class SequenceStateCodec
                 return false;
             }
 
-            state = new ParsedSequenceState(0, false, new long[L], new long[L]);
             reason = "";
             return true;
         }
@@ -116,9 +161,9 @@ public sealed class SequenceStateCodec
 
         for (int i = 0; i < cells; i++, o += CellBytes)
         {
-            if (I32(blob, o) != i || U32(blob, o + 4) != 1)
+            if (I32(blob, o) != firstPosition + i || U32(blob, o + 4) != 1)
             {
-                reason = $"cell {i} has position {I32(blob, o)} and {U32(blob, o + 4)} sequence ids; the codec reads positions 0..n-1 of one sequence";
+                reason = $"cell {i} has position {I32(blob, o)} and {U32(blob, o + 4)} sequence ids; the codec reads positions {firstPosition}..{firstPosition}+n-1 of one sequence";
                 return false;
             }
         }
@@ -132,8 +177,6 @@ public sealed class SequenceStateCodec
             return false;
         }
 
-        var k = new long[L];
-        var v = new long[L];
         long rows = (long)cells * RowBytes;
         for (int l = 0; l < L; l++)
         {
@@ -143,7 +186,11 @@ public sealed class SequenceStateCodec
                 return false;
             }
 
-            k[l] = o;
+            if (!k.IsEmpty)
+            {
+                k[l] = o;
+            }
+
             o += rows;
         }
 
@@ -175,7 +222,11 @@ public sealed class SequenceStateCodec
                 }
             }
 
-            v[l] = o;
+            if (!v.IsEmpty)
+            {
+                v[l] = o;
+            }
+
             o += rows;
         }
 
@@ -185,201 +236,10 @@ public sealed class SequenceStateCodec
             return false;
         }
 
-        state = new ParsedSequenceState((int)cells, vTrans == 1, k, v);
+        cellCount = (int)cells;
+        vTransposed = vTrans == 1;
         reason = "";
         return true;
-    }
-
-    /// <summary>
-    /// Copies chunks <c>[firstChunk, firstChunk + count)</c> of a parsed state into <paramref name="destination"/>
-    /// (<paramref name="count"/> × chunk bytes, chunk after chunk).
-    /// </summary>
-    public unsafe void Cut(ReadOnlySpan<byte> blob, ParsedSequenceState state, int firstChunk, int count, Span<byte> destination)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        int tpc = Layout.TokensPerChunk;
-        int cb = Layout.ChunkBytes;
-        if (firstChunk < 0 || count < 0 || (long)(firstChunk + count) * tpc > state.Tokens)
-        {
-            throw new ArgumentOutOfRangeException(nameof(count), $"Chunks [{firstChunk}, {firstChunk + count}) exceed the state's {state.Tokens} tokens.");
-        }
-
-        if (destination.Length < (long)count * cb)
-        {
-            throw new ArgumentException($"The destination holds {destination.Length} bytes; {count} chunks need {(long)count * cb}.", nameof(destination));
-        }
-
-        int L = Layout.Layers, row = RowBytes, span = tpc * row;
-        fixed (byte* src = blob)
-        fixed (byte* dst = destination)
-        {
-            for (int c = 0; c < count; c++)
-            {
-                long t0 = (long)(firstChunk + c) * tpc;
-                byte* chunk = dst + ((long)c * cb);
-                for (int l = 0; l < L; l++)
-                {
-                    Buffer.MemoryCopy(src + state.KData[l] + (t0 * row), chunk + ((long)l * span), span, span);
-                }
-
-                byte* vOut = chunk + ((long)L * span);
-                for (int l = 0; l < L; l++)
-                {
-                    if (!state.VTransposed)
-                    {
-                        Buffer.MemoryCopy(src + state.VData[l] + (t0 * row), vOut + ((long)l * span), span, span);
-                    }
-                    else
-                    {
-                        // V[j][t] (channel-major) back to rows V[t][j].
-                        byte* vIn = src + state.VData[l];
-                        byte* o = vOut + ((long)l * span);
-                        for (int j = 0; j < Embd; j++)
-                        {
-                            byte* channel = vIn + ((((long)j * state.Tokens) + t0) * ElementBytes);
-                            for (int t = 0; t < tpc; t++)
-                            {
-                                Buffer.MemoryCopy(channel + ((long)t * ElementBytes), o + ((long)t * row) + ((long)j * ElementBytes), ElementBytes, ElementBytes);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Writes into <paramref name="blob"/> (<see cref="BlobBytes"/> of chunks × tokens per chunk) a state that
-    /// <c>llama_state_seq_set_data</c> restores as the first <paramref name="chunks"/>.Length × tokens per chunk
-    /// tokens of sequence <paramref name="seqId"/>; chunk i's payload starts at <c>chunks[i]</c>.
-    /// <paramref name="vTransposed"/> must match the target context (see <see cref="ParsedSequenceState.VTransposed"/>).
-    /// Layers are assembled on up to <paramref name="parallelism"/> threads.
-    /// </summary>
-    public void Assemble(ReadOnlySpan<nint> chunks, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1) =>
-        AssembleAt(chunks, 0, blob, seqId, vTransposed, parallelism);
-
-    /// <summary>
-    /// As <see cref="Assemble"/>, for chunks <paramref name="firstChunk"/>.. of a sequence: the state's cells have
-    /// positions from <paramref name="firstChunk"/> × tokens per chunk. llama.cpp restores such a state into an empty
-    /// sequence at those positions (a group of a chunked restore, see docs/llamacpp.md). Allocates nothing on one thread.
-    /// </summary>
-    public void AssembleAt(ReadOnlySpan<nint> chunks, int firstChunk, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(firstChunk);
-        AssembleTokens(chunks, checked(firstChunk * Layout.TokensPerChunk), chunks.Length * Layout.TokensPerChunk, blob, seqId, vTransposed, parallelism);
-    }
-
-    /// <summary>
-    /// As <see cref="AssembleAt"/>, for <paramref name="tokens"/> tokens from position <paramref name="position"/>, which
-    /// need not be whole chunks: <paramref name="chunks"/>[0] is the chunk that holds <paramref name="position"/> (a group
-    /// smaller than a chunk keeps a wide model's blob in the core's cache, docs/llamacpp.md).
-    /// </summary>
-    public unsafe void AssembleTokens(ReadOnlySpan<nint> chunks, int position, int tokens, Span<byte> blob, int seqId, bool vTransposed, int parallelism = 1)
-    {
-        int tpc = Layout.TokensPerChunk, L = Layout.Layers;
-        ArgumentOutOfRangeException.ThrowIfNegative(position);
-        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
-        int offset = position % tpc;
-        if ((long)chunks.Length * tpc < offset + (long)tokens)
-        {
-            throw new ArgumentException($"{chunks.Length} chunks hold tokens {position - offset}..{position - offset + (chunks.Length * tpc) - 1}, not {position}..{position + tokens - 1}.", nameof(chunks));
-        }
-
-        long size = BlobBytes(tokens);
-        if (blob.Length < size)
-        {
-            throw new ArgumentException($"The blob buffer holds {blob.Length} bytes; {tokens} tokens need {size}.", nameof(blob));
-        }
-
-        int pos0 = position;
-        BinaryPrimitives.WriteUInt32LittleEndian(blob, IoMagic);
-        BinaryPrimitives.WriteInt32LittleEndian(blob[4..], seqId);
-        BinaryPrimitives.WriteUInt32LittleEndian(blob[8..], 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(blob[12..], (uint)tokens);
-        long o = 16;
-        for (int i = 0; i < tokens; i++, o += CellBytes)
-        {
-            var cell = blob.Slice((int)o, CellBytes);
-            BinaryPrimitives.WriteInt32LittleEndian(cell, pos0 + i);
-            BinaryPrimitives.WriteUInt32LittleEndian(cell[4..], 1);
-            BinaryPrimitives.WriteInt32LittleEndian(cell[8..], seqId);
-        }
-
-        BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)o..], vTransposed ? 1u : 0u);
-        BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 4)..], (uint)L);
-        o += 8;
-
-        // Layer l's K data at kBase + l × stride, its V data at kBase + (L + l) × stride; each behind a 12-byte header.
-        long stride = 12 + ((long)tokens * RowBytes);
-        long kBase = o + 12;
-        for (int part = 0; part < 2 * L; part++, o += stride)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(blob[(int)o..], GgmlType);
-            if (part >= L && vTransposed)
-            {
-                BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 4)..], (uint)ElementBytes);
-                BinaryPrimitives.WriteUInt32LittleEndian(blob[(int)(o + 8)..], (uint)Embd);
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(blob[(int)(o + 4)..], (ulong)RowBytes);
-            }
-        }
-
-        fixed (byte* dst = blob)
-        {
-            if (parallelism > 1 && L > 1)
-            {
-                var job = new AssembleJob(this, (nint)dst + (nint)kBase, stride, chunks.ToArray(), offset, tokens, vTransposed);
-                Parallel.For(0, 2 * L, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, job.Run);
-            }
-            else
-            {
-                for (int part = 0; part < 2 * L; part++)
-                {
-                    CopyPart(chunks, offset, tokens, part, dst + kBase + (part * stride), vTransposed);
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// One layer's K (part &lt; L) or V (part ≥ L) of <paramref name="tokens"/> tokens, the first at row
-    /// <paramref name="offset"/> of <paramref name="chunks"/>[0], to <paramref name="dst"/>.
-    /// </summary>
-    private unsafe void CopyPart(ReadOnlySpan<nint> chunks, int offset, int tokens, int part, byte* dst, bool vTransposed)
-    {
-        int L = Layout.Layers, tpc = Layout.TokensPerChunk, row = RowBytes, el = ElementBytes;
-        bool isV = part >= L;
-        long inChunk = part * (long)tpc * row;
-        for (int tok = 0, c = 0, t = offset; tok < tokens; c++, t = 0)
-        {
-            int run = Math.Min(tpc - t, tokens - tok);
-            byte* src = (byte*)chunks[c] + inChunk + ((long)t * row);
-            if (!isV || !vTransposed)
-            {
-                long bytes = (long)run * row;
-                Buffer.MemoryCopy(src, dst + ((long)tok * row), bytes, bytes);
-            }
-            else
-            {
-                for (int i = 0; i < run; i++)
-                {
-                    for (int j = 0; j < Embd; j++)
-                    {
-                        Buffer.MemoryCopy(src + ((long)i * row) + ((long)j * el), dst + ((((long)j * tokens) + tok + i) * el), el, el);
-                    }
-                }
-            }
-
-            tok += run;
-        }
-    }
-
-    /// <summary>The parts of one assembly on several threads; the blob stays fixed while it runs.</summary>
-    private sealed unsafe class AssembleJob(SequenceStateCodec codec, nint kBase, long stride, nint[] chunks, int offset, int tokens, bool vTransposed)
-    {
-        public void Run(int part) => codec.CopyPart(chunks, offset, tokens, part, (byte*)kBase + (part * stride), vTransposed);
     }
 
     private static bool Header(ReadOnlySpan<byte> blob, ref long o, int size, out int type, out ulong row)
