@@ -32,6 +32,7 @@ internal sealed partial class LruStackCurve
     private int Home(ulong tag) => (int)(tag >> 40) & _cellMask;
 
     /// <summary>The cell of <paramref name="tag"/>, or the complement (negative) of the empty cell where it would go.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Find(ulong tag)
     {
         ref ulong cells = ref MemoryMarshal.GetArrayDataReference(_cells);

@@ -64,7 +64,6 @@ internal sealed partial class LruStackCurve
     private int _now = -1;
     private int _oldest;
     private long _forgotten;
-    private long _accesses;
 
     /// <summary>Tracks sizes <paramref name="sizes"/> (ascending, at least 1, the largest at most <see cref="MaxKeys"/>).</summary>
     public LruStackCurve(IReadOnlyList<int> sizes)
@@ -91,8 +90,8 @@ internal sealed partial class LruStackCurve
     /// <summary>Bytes held (fixed).</summary>
     public long MemoryBytes { get; }
 
-    /// <summary>Accesses simulated.</summary>
-    public long Accesses => Volatile.Read(ref _accesses);
+    /// <summary>Accesses simulated (each counted in one run level, the last for a miss at every size).</summary>
+    public long Accesses => Hits(_levels);
 
     /// <summary>Prefix hits an LRU of the <paramref name="level"/>-th size would have had.</summary>
     public long Hits(int level)
@@ -215,8 +214,6 @@ internal sealed partial class LruStackCurve
             _oldest = NextLive(oldest);
             PrefetchOldest();
         }
-
-        _accesses++;
     }
 
     /// <summary>The first size within which the key last accessed at <paramref name="t"/> is (before this access).</summary>
