@@ -56,8 +56,9 @@ internal sealed partial class LruStackCurve
     private readonly long[] _before;
     private readonly long[] _runs;
     private readonly Pending[] _batch = new Pending[Batch];
+    // Before the first access: a key no parent is tracked as, whose run is a miss at every size (what looking up an
+    // untracked parent gives), so a parent equal to it needs no special case.
     private ChunkKey _previous;
-    private bool _hasPrevious;
     private int _previousRun;
     private int _batched;
     private int _count;
@@ -73,6 +74,7 @@ internal sealed partial class LruStackCurve
         _anchor = new int[_levels];
         _before = new long[_levels];
         _runs = new long[_levels + 1];
+        _previousRun = _levels;
         _largest = _sizes[^1];
         ArgumentOutOfRangeException.ThrowIfGreaterThan(_largest, MaxKeys, nameof(sizes));
 
@@ -116,11 +118,10 @@ internal sealed partial class LruStackCurve
         ulong link = Root;
         if (parent is { } p)
         {
-            link = _hasPrevious && p == _previous ? AfterPrevious : Tag(p) | LookedUp;
+            link = p == _previous ? AfterPrevious : Tag(p) | LookedUp;
         }
 
         _previous = key;
-        _hasPrevious = true;
         int n = _batched;
         ref var pending = ref _batch[n];
         pending.Tag = Tag(key);
