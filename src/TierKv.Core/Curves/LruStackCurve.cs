@@ -19,8 +19,9 @@ namespace TierKv.Curves;
 /// an anchor is that boundary needed exactly: the anchor then skips the live times between it and the boundary a
 /// bitmap word at a time (population counts). So an access costs one probe of an 8-byte-per-key table, a few word
 /// operations, and a decrement per size below the hit's size; a first version moved every size's boundary one live
-/// time per access (990 instructions an access against about 330 now, counted with cachegrind), and one before it, a
-/// linked list cut into segments, touched a cold node per size.
+/// time per access (with its other costs, about 610 instructions an access against 300 now, counted with cachegrind
+/// on a NativeAOT build: docs/operations.md), and one before it, a linked list cut into segments, touched a cold node
+/// per size.
 /// </para>
 /// <para>
 /// When time reaches the end of the bitmap, the live times are renumbered from 0 in order (amortised O(1): the bitmap
@@ -79,7 +80,7 @@ internal sealed partial class LruStackCurve
         ArgumentOutOfRangeException.ThrowIfGreaterThan(_largest, MaxKeys, nameof(sizes));
 
         // At most three eighths full: a miss probes about 1.7 cells and a removal shifts about as many (at three
-        // quarters, 6.6 of each cost 86 instructions an access more, counted with cachegrind).
+        // quarters, 6.6 of each cost 86 instructions an access more, counted with cachegrind on the conversation trace).
         int cells = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, (8L * (_largest + 1) / 3) + 1));
         _cells = new ulong[cells];
         _cellMask = cells - 1;
