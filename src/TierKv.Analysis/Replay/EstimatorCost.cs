@@ -4,10 +4,14 @@ namespace TierKv.Analysis.Replay;
 
 /// <summary>
 /// What the live curve estimator costs a replay: pairs of replays with it off and on, back to back (off, on, then on,
-/// off, ...), so that drift in a shared machine's speed falls on both of a pair alike; the ratio is the median over the
-/// pairs of each pair's throughput ratio (the ratio of the median times is reported beside it).
+/// off, ...), so that drift in a shared machine's speed falls on both of a pair alike. The pairs are taken two at a time
+/// (off, on, on, off): each such quartet's ratio is the geometric mean of its two pairs' throughput ratios, so an effect
+/// of going first or second (warm caches, a collection the first replay left behind) cancels instead of tilting the
+/// figure; the ratio is the median over the quartets (the ratio of the median times is reported beside it). An odd
+/// number of pairs is rounded up: with 7, four pairs ran off first and three on first, and the median of the seven
+/// leaned towards whichever order happened to favour the estimator.
 /// </summary>
-/// <param name="Reps">Replays of each kind.</param>
+/// <param name="Reps">Replays of each kind (even).</param>
 /// <param name="OnSeconds">Median replay time with the estimator.</param>
 /// <param name="OffSeconds">Median replay time without it.</param>
 /// <param name="OnCpuSeconds">Median processor time of this process during a replay with it (every thread).</param>
@@ -24,12 +28,16 @@ public sealed record EstimatorCost(int Reps, double OnSeconds, double OffSeconds
     /// <summary>The ratio of the median times (off over on).</summary>
     public double MedianTimeRatio => OnSeconds <= 0 ? 0 : OffSeconds / OnSeconds;
 
-    /// <summary>Measures <paramref name="reps"/> replays of each kind of <paramref name="options"/> (DRAM only) over <paramref name="trace"/>.</summary>
+    /// <summary>
+    /// Measures <paramref name="reps"/> replays of each kind (rounded up to an even number) of <paramref name="options"/>
+    /// (DRAM only) over <paramref name="trace"/>.
+    /// </summary>
     public static async Task<EstimatorCost> MeasureAsync(RequestTrace trace, ReplayOptions options, int reps, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(reps, 1);
+        reps += reps % 2;
         var curves = options.Curves ?? new TierKv.Curves.MissRatioCurveOptions();
         var on = new double[reps];
         var off = new double[reps];
@@ -51,14 +59,29 @@ public sealed record EstimatorCost(int Reps, double OnSeconds, double OffSeconds
             }
         }
 
-        var pairs = new double[reps];
-        for (int r = 0; r < reps; r++)
+        // Before the medians, which sort their arrays in place.
+        double ratio = QuartetRatio(on, off);
+        return new EstimatorCost(reps, Median(on), Median(off), Median(onCpu), Median(offCpu), ratio);
+    }
+
+    /// <summary>
+    /// The median over quartets (pair 2q ran off first, pair 2q + 1 on first) of the geometric mean of their two
+    /// throughput ratios (off time over on time). <paramref name="on"/> and <paramref name="off"/> have an even length.
+    /// </summary>
+    internal static double QuartetRatio(ReadOnlySpan<double> on, ReadOnlySpan<double> off)
+    {
+        var quartets = new double[on.Length / 2];
+        for (int q = 0; q < quartets.Length; q++)
         {
-            pairs[r] = on[r] <= 0 ? 0 : off[r] / on[r];
+            double a = Ratio(on[2 * q], off[2 * q]);
+            double b = Ratio(on[(2 * q) + 1], off[(2 * q) + 1]);
+            quartets[q] = Math.Sqrt(a * b);
         }
 
-        return new EstimatorCost(reps, Median(on), Median(off), Median(onCpu), Median(offCpu), Median(pairs));
+        return Median(quartets);
     }
+
+    private static double Ratio(double on, double off) => on <= 0 ? 0 : off / on;
 
     private static double Median(double[] values)
     {

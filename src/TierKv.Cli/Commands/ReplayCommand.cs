@@ -62,9 +62,9 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         public double CurvePolicyRate { get; init; } = 0.125;
 
         [CommandOption("--estimator-reps")]
-        [Description("Replays with the estimator on and off (interleaved) to measure its cost; 0 = do not measure.")]
-        [DefaultValue(7)]
-        public int EstimatorReps { get; init; } = 7;
+        [Description("Replays with the estimator on and off (interleaved, rounded up to an even number) to measure its cost; 0 = do not measure.")]
+        [DefaultValue(8)]
+        public int EstimatorReps { get; init; } = 8;
 
         [CommandOption("--record-trace")]
         [Description("Write the lookups as a TierKV access trace to this file.")]

@@ -16,8 +16,8 @@ public sealed record MissRatioCurveOptions
     public IReadOnlyList<string>? Policies { get; init; } = [];
 
     /// <summary>
-    /// Most keys the LRU curve tracks, at most 2^21 (about 28 bytes each: an 8-byte cell in a table at most three
-    /// quarters full, and four accesses' worth of time ring and bitmap). The LRU curve samples prefix families at
+    /// Most keys the LRU curve tracks, at most 2^21 (about 38 bytes each: an 8-byte cell in a table at most three
+    /// eighths full, and four accesses' worth of time ring and bitmap; up to twice that with power-of-two rounding). The LRU curve samples prefix families at
     /// <c>min(1, MaxTrackedKeys / (largest multiple x capacity))</c>, as SHARDS's fixed-size variant does.
     /// </summary>
     public int MaxTrackedKeys { get; init; } = 1 << 18;
