@@ -204,6 +204,18 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
     /// <summary>Write-behind chunks shed because every staging buffer was busy.</summary>
     public long ShedWrites => Interlocked.Read(ref _shed);
 
+    /// <summary>Slot-sized staging buffers allocated so far (copied writes and reads only; a zero-copy I/O needs none).</summary>
+    internal int SlotBuffersAllocated
+    {
+        get
+        {
+            lock (_allBuffers)
+            {
+                return _allBuffers.Count;
+            }
+        }
+    }
+
     /// <summary>Chunks evicted to make room.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
