@@ -7,8 +7,9 @@ namespace TierKv.Cli.Commands;
 
 /// <summary>
 /// <c>tierkv bench ssd</c>: in one directory and at one queue depth, raw <c>O_DIRECT</c> sequential writes and reads of
-/// chunk-sized blocks (the baseline), then the SSD tier's store and retrieve of the same volume, repetitions
-/// interleaved so drift hits both alike, then single random chunk reads for latency.
+/// slot-sized blocks on blocking threads and on one io_uring (the baseline is the faster), and the SSD tier's store and
+/// retrieve of the same volume from the same memory, the passes' order changing every repetition so drift hits all
+/// alike; then single random chunk reads for latency, and reads under a write burst.
 /// </summary>
 internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
 {
