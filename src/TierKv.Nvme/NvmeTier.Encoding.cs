@@ -52,10 +52,12 @@ public sealed partial class NvmeTier
 
     /// <summary>
     /// Fills a write request for <paramref name="slot"/>. The slot gets one page whose last 64 bytes are the header, then
-    /// the payload, then the trailer, padded to the page size; the payload is (or is copied on the I/O thread) in the
-    /// staging buffer after its header page.
+    /// the payload, then the trailer, padded to the page size. With <paramref name="zeroCopy"/>, <paramref name="buf"/> is a
+    /// frame (<see cref="RentFrame"/>: header page, trailer page) and the payload goes from the caller's page-aligned
+    /// <paramref name="source"/>; otherwise the payload is (or is copied on the I/O thread, when <paramref name="source"/>
+    /// is not 0) in the slot-sized staging buffer after its header page.
     /// </summary>
-    private IoRequest PrepareWrite(StagingBuffer buf, int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length, nint source, bool copyOnIoThread)
+    private IoRequest PrepareWrite(StagingBuffer buf, int slot, KvLayout layout, in ChunkKey key, ChunkKey? parent, int length, nint source, bool zeroCopy)
     {
         buf.Slot = slot;
         buf.Layout = layout;
@@ -72,24 +74,26 @@ public sealed partial class NvmeTier
         req.SyncAfterWrite = _options.SyncWrites;
         req.Prepare = EncodeOnIoThread;
         req.State = buf;
-        if (copyOnIoThread && _options.ZeroCopyWrites && IsPageAligned(source, length))
+        if (zeroCopy)
         {
             // Zero copy: one vectored write of the header page, the caller's payload and the trailer page (consecutive
             // in the file, so the device sees one transfer); only the checksum reads the payload. This was once slower
             // than copying; the cause was the caller's memory, not the vectoring: physically scattered 4 KiB pages make
-            // several times more, smaller block requests than the staging buffer's huge pages (DirectIoMemory).
+            // several times more, smaller block requests than huge pages (DirectIoMemory).
             buf.Payload = source;
             buf.CopyFrom = 0;
+            buf.Trailer = buf.Pointer + BlockFile.Alignment;
             req.Segment0 = new IoSegment(buf.Pointer, BlockFile.Alignment);
             req.Segment1 = new IoSegment(source, length);
-            req.Segment2 = new IoSegment(buf.Pointer + BlockFile.Alignment + length, BlockFile.Alignment);
+            req.Segment2 = new IoSegment(buf.Trailer, BlockFile.Alignment);
             req.SegmentCount = 3;
             return req;
         }
 
         // One contiguous transfer from the staging buffer; the copy (and checksum) runs on the I/O thread.
         buf.Payload = buf.Pointer + BlockFile.Alignment;
-        buf.CopyFrom = copyOnIoThread ? source : 0;
+        buf.CopyFrom = source;
+        buf.Trailer = buf.Payload + length;
         req.SetBuffer(buf.Pointer, BlockFile.Alignment + NvmeTierOptions.AlignUp(length + (long)SlotTrailer.Size));
         return req;
     }
@@ -138,7 +142,7 @@ public sealed partial class NvmeTier
         }
 
         new ChunkHeader(buf.Layout!.Fingerprint, buf.Key, len, hash).WriteTo(new Span<byte>(p + HeaderOffset, ChunkHeader.Size));
-        SlotTrailer.Write(new Span<byte>(p + BlockFile.Alignment + len, SlotTrailer.Size), buf.Key, buf.Parent, buf.Sequence, buf.Version, buf.Priority);
+        SlotTrailer.Write(new Span<byte>((void*)buf.Trailer, SlotTrailer.Size), buf.Key, buf.Parent, buf.Sequence, buf.Version, buf.Priority);
     }
 
     /// <summary>Copies with non-temporal 32-byte stores; <paramref name="dst"/> is 32-byte aligned (inside a page-aligned staging buffer).</summary>

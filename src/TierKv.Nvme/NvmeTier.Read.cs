@@ -16,6 +16,10 @@ public sealed partial class NvmeTier
     private readonly SemaphoreSlim _readPermits;
     private readonly ConcurrentStack<StagingBuffer> _headerPages = new();
 
+    // Zero-copy writes' frames: apart from the reads' header pages, which a read fills with whatever the disk held, so
+    // a frame's padding stays the zeros it was allocated with.
+    private readonly ConcurrentStack<StagingBuffer> _frames = new();
+
     /// <inheritdoc />
     public async ValueTask<TierReadStatus> ReadAsync(KvLayout layout, ChunkKey key, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -116,4 +120,8 @@ public sealed partial class NvmeTier
     /// <summary>One page for a zero-copy read's header; at most <see cref="NvmeTierOptions.EffectiveStagingBuffers"/> exist (one per read permit).</summary>
     private StagingBuffer RentHeaderPage() =>
         _headerPages.TryPop(out var b) ? b : new StagingBuffer(this, DirectIoMemory.Allocate(BlockFile.Alignment));
+
+    /// <summary>A zero-copy write's header and trailer pages (zeroed once); at most one per write permit.</summary>
+    private StagingBuffer RentFrame() =>
+        _frames.TryPop(out var b) ? b : new StagingBuffer(this, DirectIoMemory.Allocate(2 * BlockFile.Alignment));
 }

@@ -119,7 +119,7 @@ public sealed partial class NvmeTier
                 return s;
             }
 
-            var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, 0, copyOnIoThread: false);
+            var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, 0, zeroCopy: false);
             buf.Version = version;
             req.Completion = WriteBehindDone;
             req.State = buf;

@@ -204,6 +204,18 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
     /// <summary>Write-behind chunks shed because every staging buffer was busy.</summary>
     public long ShedWrites => Interlocked.Read(ref _shed);
 
+    /// <summary>Slot-sized staging buffers allocated so far (copied writes and reads only; a zero-copy I/O needs none).</summary>
+    internal int SlotBuffersAllocated
+    {
+        get
+        {
+            lock (_allBuffers)
+            {
+                return _allBuffers.Count;
+            }
+        }
+    }
+
     /// <summary>Chunks evicted to make room.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
@@ -227,8 +239,14 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
         }
 
         await _permits.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var buf = RentBuffer();
         var pin = payload.Pin();
+        nint src = PointerOf(pin);
+
+        // A page-aligned payload goes to the disk from the caller's memory and needs only a frame of two pages; only a
+        // copied one takes a slot-sized staging buffer (32 MiB, allocated on first use: hundreds of milliseconds each
+        // on a busy machine while the kernel assembles huge pages, which once made a fresh tier's first writes slow).
+        bool zeroCopy = _options.ZeroCopyWrites && IsPageAligned(src, payload.Length);
+        var buf = zeroCopy ? RentFrame() : RentBuffer();
         try
         {
             var s = Reserve(key, out int slot);
@@ -237,8 +255,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
                 return s;
             }
 
-            nint src = PointerOf(pin);
-            var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, src, copyOnIoThread: true);
+            var req = PrepareWrite(buf, slot, layout, key, parent, payload.Length, src, zeroCopy);
             long r = await _engine.RunAsync(req).ConfigureAwait(false);
             return Complete(slot, r, layout, key, parent, payload.Length);
         }
@@ -246,7 +263,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
         {
             pin.Dispose();
             buf.Layout = null;
-            _buffers.Push(buf);
+            (zeroCopy ? _frames : _buffers).Push(buf);
             _permits.Release();
         }
     }
@@ -367,6 +384,11 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
         }
 
         foreach (var b in _headerPages)
+        {
+            DirectIoMemory.Free(b.Pointer);
+        }
+
+        foreach (var b in _frames)
         {
             DirectIoMemory.Free(b.Pointer);
         }

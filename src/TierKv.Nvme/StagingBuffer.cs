@@ -3,8 +3,9 @@ using TierKv.Keys;
 namespace TierKv.Nvme;
 
 /// <summary>
-/// One page-aligned native buffer of a slot's size, rented for one I/O, plus the bookkeeping of a write-behind in
-/// flight (so the completion needs no allocation).
+/// One page-aligned native buffer rented for one I/O, plus the bookkeeping of a write-behind in flight (so the
+/// completion needs no allocation): a slot's size for copied writes and reads, or a frame of two pages (header, trailer)
+/// for a zero-copy write, or one header page for a zero-copy read.
 /// </summary>
 internal sealed class StagingBuffer
 {
@@ -41,6 +42,9 @@ internal sealed class StagingBuffer
 
     /// <summary>Where the payload to checksum sits: inside this buffer, or the caller's page-aligned memory.</summary>
     public nint Payload { get; set; }
+
+    /// <summary>Where the slot trailer is written: after the payload in a slot-sized buffer, the second page of a frame.</summary>
+    public nint Trailer { get; set; }
 
     /// <summary>The source to copy into this buffer on the I/O thread (unaligned caller memory), or 0.</summary>
     public nint CopyFrom { get; set; }

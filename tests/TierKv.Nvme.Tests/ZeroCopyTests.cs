@@ -89,6 +89,58 @@ public sealed class ZeroCopyTests
         }
     }
 
+    [Fact]
+    public async Task Aligned_writes_need_no_slot_sized_staging_and_lay_out_the_slot_in_full()
+    {
+        // A zero-copy write rents a two-page frame (header page, trailer page), never a slot-sized buffer (allocating one
+        // took hundreds of milliseconds on a busy machine). The slot on disk is the same as a copied write's: zeros, the
+        // header ending where the payload begins, the payload, the trailer (key, parent, sequence), zeros to the page end.
+        int cb = Layout.ChunkBytes;
+        nint src = Alloc(cb);
+        try
+        {
+            using var srcMem = new NativeMemoryManager(src, cb);
+            using var dir = new TempDir();
+            var opts = NvmeTierTests.Options(dir.Path);
+            using (var tier = new NvmeTier(opts))
+            {
+                for (int n = 0; n < 3 * opts.EffectiveStagingBuffers; n++)
+                {
+                    TestChunks.Fill(n, srcMem.GetSpan());
+                    ChunkKey? parent = n > 0 ? TestChunks.Key(n - 1) : null;
+                    Assert.Equal(TierWriteStatus.Stored, await tier.WriteAsync(Layout, TestChunks.Key(n), parent, srcMem.Memory));
+                }
+
+                Assert.Equal(0, tier.SlotBuffersAllocated);
+                long lastSequence = -1;
+                for (int n = 0; n < 3; n++)
+                {
+                    var key = TestChunks.Key(opts.EffectiveStagingBuffers + n);
+                    Assert.True(tier.TryLocate(key, out string path, out long headerAt));
+                    var slot = new byte[tier.SlotStride];
+                    using (var f = File.OpenRead(path))
+                    {
+                        f.Position = headerAt - NvmeTier.HeaderOffset;
+                        f.ReadExactly(slot);
+                    }
+
+                    Assert.True(slot.AsSpan(0, NvmeTier.HeaderOffset).IndexOfAnyExcept((byte)0) < 0);
+                    Assert.Equal(ChunkDamage.None, ChunkCodec.Verify(slot.AsSpan(NvmeTier.HeaderOffset, ChunkHeader.Size + cb), Layout, key, out _));
+                    int trailerAt = BlockFile.Alignment + cb;
+                    Assert.True(SlotTrailer.TryRead(slot.AsSpan(trailerAt, SlotTrailer.Size), key, out long sequence, out var parent, out _, out _));
+                    Assert.Equal(TestChunks.Key(opts.EffectiveStagingBuffers + n - 1), parent);
+                    Assert.True(sequence > lastSequence);
+                    lastSequence = sequence;
+                    Assert.True(slot.AsSpan(trailerAt + SlotTrailer.Size).IndexOfAnyExcept((byte)0) < 0);
+                }
+            }
+        }
+        finally
+        {
+            Free(src);
+        }
+    }
+
     private static unsafe nint Alloc(int bytes) => (nint)NativeMemory.AlignedAlloc((nuint)bytes, BlockFile.Alignment);
 
     private static unsafe void Free(nint p) => NativeMemory.AlignedFree((void*)p);

@@ -1,4 +1,3 @@
-using TierKv.Chunks;
 using TierKv.Memory;
 using TierKv.Nvme;
 using TierKv.Nvme.Io;
@@ -8,8 +7,9 @@ namespace TierKv.Cli.Commands;
 
 /// <summary>
 /// <c>tierkv bench ssd</c>: in one directory and at one queue depth, raw <c>O_DIRECT</c> sequential writes and reads of
-/// chunk-sized blocks (the baseline), then the SSD tier's store and retrieve of the same volume, repetitions
-/// interleaved so drift hits both alike, then single random chunk reads for latency.
+/// slot-sized blocks on blocking threads and on one io_uring (the baseline is the faster), and the SSD tier's store and
+/// retrieve of the same volume from the same memory, the passes' order changing every repetition so drift hits all
+/// alike; then single random chunk reads for latency, and reads under a write burst.
 /// </summary>
 internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
 {
@@ -93,7 +93,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
 
         // Distinct source chunks (reused round-robin over the volume) and one destination per I/O in flight.
         int distinct = Math.Min(n, Math.Max(2 * qd, 4));
-        long stride = NvmeTierOptions.AlignUp(ChunkHeader.Size + (long)cb + 64);
+        // A raw block is as long as the tier's slot (header page, payload, trailer page): both move the same bytes.
+        long stride = new NvmeTierOptions { Directory = root, SlotBytes = cb }.SlotStride;
         var source = new NativeBuffers(distinct, stride);
         var rng = new Random(42);
         for (int i = 0; i < distinct; i++)
@@ -105,14 +106,17 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         // flight to the queue depth, so checksumming one chunk overlaps the disk's work on the others.
         int window = 2 * qd;
         var dest = new NativeBuffers(window, stride);
-        var rawBuffers = new NativeBuffers(qd, stride);
-        for (int i = 0; i < qd; i++)
-        {
-            source.Span(i % distinct, cb).CopyTo(rawBuffers.Span(i, cb));
-        }
 
-        var rawWrite = new List<double>();
-        var rawRead = new List<double>();
+        // Raw and tier move the same blocks from and into the same memory: block i is written from source i % distinct
+        // and read into lane i % window, whichever side moves it (how contiguous a buffer is physically changes a
+        // transfer's speed: docs/ssd-tier.md, "Where the write path lost time").
+        var writeFrom = source.Pointers;
+        var readInto = dest.Pointers;
+
+        var rawWriteThreads = new List<double>();
+        var rawWriteRing = new List<double>();
+        var rawReadThreads = new List<double>();
+        var rawReadRing = new List<double>();
         var put = new List<double>();
         var get = new List<double>();
         var lat = new List<double>();
@@ -120,7 +124,9 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         var rawUnderWrites = new List<double>();
         string ioMode;
         string submission;
+        string rawRingState;
         int writesDuringReads;
+        RawRing? ring = null;
         try
         {
             string rawPath = Path.Combine(work, "raw.blocks");
@@ -132,6 +138,11 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             }
 
             raw.ConfirmDirect();
+
+            // The baseline is the faster of two ways to drive the disk raw: blocking threads, and one io_uring (the tier's
+            // default path), each with qd transfers in flight.
+            ring = RawRing.TryCreate(qd, out string ringFailure);
+            rawRingState = ring is null ? $"unavailable: {ringFailure}" : "io_uring";
             using var tier = new NvmeTier(new NvmeTierOptions
             {
                 Directory = Path.Combine(work, "tier"),
@@ -152,34 +163,50 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
                 // Fresh keys each repetition: the tier writes (and evicts) rather than finding them present.
                 keys = PrefixHasher.ComputeKeys(layout, TenantSalt.None, BenchTokens.Distinct(n * layout.TokensPerChunk, offset: r));
 
-                // Raw and tier alternate in slices of the volume, so a shared disk's changing load hits both alike.
-                double w = 0, p = 0, rr = 0, g = 0;
-                // Which goes first alternates by repetition, so neither always meets a disk cache the other filled.
-                bool rawFirst = r % 2 == 0;
+                // Which side goes first, second and third changes every repetition (all orders in turn), so neither meets
+                // a disk or host cache that another filled more often than the others; raw and tier alternate in slices
+                // of the volume, so a shared disk's changing load hits all alike.
+                var sides = PassOrder(r, ring is not null);
+                double wt = 0, wu = 0, p = 0, rt = 0, ru = 0, g = 0;
                 for (int first = 0; first < n; first += Slice)
                 {
                     int count = Math.Min(Slice, n - first);
-                    w += rawFirst ? RawPass(raw, rawBuffers, first, count, stride, write: true, qd) : 0;
-                    p += await PutPass(tier, layout, keys, first, count, source, distinct, window).ConfigureAwait(false);
-                    w += rawFirst ? 0 : RawPass(raw, rawBuffers, first, count, stride, write: true, qd);
+                    foreach (var side in sides)
+                    {
+                        switch (side)
+                        {
+                            case Side.Threads: wt += RawPass(raw, writeFrom, first, count, stride, write: true, qd); break;
+                            case Side.Ring: wu += RingPass(ring!, raw, writeFrom, first, count, stride, write: true); break;
+                            default: p += await PutPass(tier, layout, keys, first, count, source, distinct, window).ConfigureAwait(false); break;
+                        }
+                    }
                 }
 
                 for (int first = 0; first < n; first += Slice)
                 {
                     int count = Math.Min(Slice, n - first);
-                    rr += rawFirst ? RawPass(raw, rawBuffers, first, count, stride, write: false, qd) : 0;
-                    g += await GetPass(tier, layout, keys, first, count, dest, window).ConfigureAwait(false);
-                    rr += rawFirst ? 0 : RawPass(raw, rawBuffers, first, count, stride, write: false, qd);
+                    foreach (var side in sides)
+                    {
+                        switch (side)
+                        {
+                            case Side.Threads: rt += RawPass(raw, readInto, first, count, stride, write: false, qd); break;
+                            case Side.Ring: ru += RingPass(ring!, raw, readInto, first, count, stride, write: false); break;
+                            default: g += await GetPass(tier, layout, keys, first, count, dest, window).ConfigureAwait(false); break;
+                        }
+                    }
                 }
 
-                if (r > 0)
+                // The first repetition warms up (JIT, file extents) and is not counted in the medians.
+                rawWriteThreads.Add(volume / wt / 1e9);
+                rawReadThreads.Add(volume / rt / 1e9);
+                if (ring is not null)
                 {
-                    // The first repetition warms up (JIT, file extents) and is not counted.
-                    rawWrite.Add(volume / w / 1e9);
-                    put.Add(volume / p / 1e9);
-                    rawRead.Add(volume / rr / 1e9);
-                    get.Add(volume / g / 1e9);
+                    rawWriteRing.Add(volume / wu / 1e9);
+                    rawReadRing.Add(volume / ru / 1e9);
                 }
+
+                put.Add(volume / p / 1e9);
+                get.Add(volume / g / 1e9);
             }
 
             // Correctness: every chunk comes back with the bytes that were stored.
@@ -210,16 +237,20 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         }
         finally
         {
+            ring?.Dispose();
             source.Dispose();
             dest.Dispose();
-            rawBuffers.Dispose();
             Directory.Delete(work, recursive: true);
         }
 
-        double rw = Stats.Median(rawWrite);
-        double rd = Stats.Median(rawRead);
-        double pg = Stats.Median(put);
-        double gg = Stats.Median(get);
+        double rwt = Stats.Median(rawWriteThreads[1..]);
+        double rdt = Stats.Median(rawReadThreads[1..]);
+        double rwu = rawWriteRing.Count > 0 ? Stats.Median(rawWriteRing[1..]) : 0;
+        double rdu = rawReadRing.Count > 0 ? Stats.Median(rawReadRing[1..]) : 0;
+        double rw = Math.Max(rwt, rwu);
+        double rd = Math.Max(rdt, rdu);
+        double pg = Stats.Median(put[1..]);
+        double gg = Stats.Median(get[1..]);
         var report = new CommandReport(new JsonObject
         {
             ["bench"] = "ssd",
@@ -236,6 +267,11 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             ["writes_during_reads"] = writesDuringReads,
             ["raw_write_gbs"] = JsonOutput.Round(rw),
             ["raw_read_gbs"] = JsonOutput.Round(rd),
+            ["raw_write_threads_gbs"] = JsonOutput.Round(rwt),
+            ["raw_write_io_uring_gbs"] = JsonOutput.Round(rwu),
+            ["raw_read_threads_gbs"] = JsonOutput.Round(rdt),
+            ["raw_read_io_uring_gbs"] = JsonOutput.Round(rdu),
+            ["raw_io_uring"] = rawRingState,
             ["put_gbs"] = JsonOutput.Round(pg),
             ["get_gbs"] = JsonOutput.Round(gg),
             ["put_vs_raw"] = JsonOutput.Round(pg / rw),
@@ -248,6 +284,12 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             ["raw_read_p50_under_writes_us"] = JsonOutput.Round(Stats.Percentile(rawUnderWrites, 0.50), 1),
             ["raw_read_p99_under_writes_us"] = JsonOutput.Round(Stats.Percentile(rawUnderWrites, 0.99), 1),
             ["reads_under_writes"] = underWrites.Count,
+            ["raw_write_threads_reps_gbs"] = Series(rawWriteThreads),
+            ["raw_write_io_uring_reps_gbs"] = Series(rawWriteRing),
+            ["put_reps_gbs"] = Series(put),
+            ["raw_read_threads_reps_gbs"] = Series(rawReadThreads),
+            ["raw_read_io_uring_reps_gbs"] = Series(rawReadRing),
+            ["get_reps_gbs"] = Series(get),
         });
         return report.Table("measure", "TierKV SSD tier", "raw (same run)", "ratio")
             .Row("store (put)", $"{report["put_gbs"]} GB/s", $"{report["raw_write_gbs"]} GB/s", report["put_vs_raw"])
@@ -256,6 +298,18 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
             .Row("chunk read under writes", $"p50 {report["read_p50_under_writes_us"]} us, p99 {report["read_p99_under_writes_us"]} us", $"p50 {report["raw_read_p50_under_writes_us"]} us, p99 {report["raw_read_p99_under_writes_us"]} us", "")
             .Row("I/O mode", Markup.Escape(ioMode), "", "")
             .Write(settings.Json);
+    }
+
+    /// <summary>Every repetition's figure in order, the warm-up first (not in the medians).</summary>
+    private static JsonArray Series(List<double> gbs)
+    {
+        var a = new JsonArray();
+        foreach (var v in gbs)
+        {
+            a.Add(JsonOutput.Round(v));
+        }
+
+        return a;
     }
 
     /// <summary>
@@ -334,8 +388,32 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         }
     }
 
-    /// <summary>Sequential blocks of the raw file, <paramref name="qd"/> threads each with its own buffer; returns seconds.</summary>
-    private static double RawPass(BlockFile file, NativeBuffers buffers, int firstBlock, int n, long stride, bool write, int qd)
+    private enum Side
+    {
+        Tier,
+        Threads,
+        Ring,
+    }
+
+    /// <summary>The order of the passes in repetition <paramref name="r"/>: every order in turn (6 of 3 sides, 2 of 2).</summary>
+    private static Side[] PassOrder(int r, bool withRing)
+    {
+        if (!withRing)
+        {
+            return r % 2 == 0 ? [Side.Threads, Side.Tier] : [Side.Tier, Side.Threads];
+        }
+
+        Side[] sides = [Side.Threads, Side.Tier, Side.Ring];
+        int rot = r % 3;
+        Side[] o = [sides[rot], sides[(rot + 1) % 3], sides[(rot + 2) % 3]];
+        return (r / 3) % 2 == 0 ? o : [o[2], o[1], o[0]];
+    }
+
+    /// <summary>
+    /// Sequential blocks of the raw file, <paramref name="qd"/> blocking threads taking the next block in turn; block i
+    /// from or into <c>buffers[i % buffers.Length]</c>; returns seconds.
+    /// </summary>
+    private static double RawPass(BlockFile file, nint[] buffers, int firstBlock, int n, long stride, bool write, int qd)
     {
         int next = firstBlock - 1;
         n += firstBlock;
@@ -344,12 +422,12 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         long t0 = Stopwatch.GetTimestamp();
         for (int t = 0; t < qd; t++)
         {
-            nint buf = buffers.Pointer(t);
             threads[t] = new Thread(() =>
             {
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < n)
                 {
+                    nint buf = buffers[i % buffers.Length];
                     long r = write ? file.WriteAt(buf, stride, i * stride) : file.ReadAt(buf, stride, i * stride);
                     if (r != stride)
                     {
@@ -367,6 +445,15 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
 
         double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         return failed > 0 ? throw new IOException($"{failed} raw {(write ? "writes" : "reads")} failed in '{file.Path}'.") : s;
+    }
+
+    /// <summary>The same blocks through one io_uring on this thread, the queue depth in flight; returns seconds.</summary>
+    private static double RingPass(RawRing ring, BlockFile file, nint[] buffers, int firstBlock, int n, long stride, bool write)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        int failed = ring.Run(file, buffers, stride, firstBlock, n, write);
+        double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return failed > 0 ? throw new IOException($"{failed} raw io_uring {(write ? "writes" : "reads")} failed in '{file.Path}'.") : s;
     }
 
     private static async Task<double> PutPass(NvmeTier tier, KvLayout layout, ChunkKey[] keys, int firstChunk, int count, NativeBuffers source, int distinct, int qd)
@@ -458,6 +545,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
         }
 
         public nint Pointer(int i) => _pointers[i];
+
+        public nint[] Pointers => _pointers;
 
         public Span<byte> Span(int i, int length) => new((void*)_pointers[i], Math.Min(length, (int)_bytes));
 
