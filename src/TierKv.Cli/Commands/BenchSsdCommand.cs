@@ -167,34 +167,8 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
                 // a disk or host cache that another filled more often than the others; raw and tier alternate in slices
                 // of the volume, so a shared disk's changing load hits all alike.
                 var sides = PassOrder(r, ring is not null);
-                double wt = 0, wu = 0, p = 0, rt = 0, ru = 0, g = 0;
-                for (int first = 0; first < n; first += Slice)
-                {
-                    int count = Math.Min(Slice, n - first);
-                    foreach (var side in sides)
-                    {
-                        switch (side)
-                        {
-                            case Side.Threads: wt += RawPass(raw, writeFrom, first, count, stride, write: true, qd); break;
-                            case Side.Ring: wu += RingPass(ring!, raw, writeFrom, first, count, stride, write: true); break;
-                            default: p += await PutPass(tier, layout, keys, first, count, source, distinct, window).ConfigureAwait(false); break;
-                        }
-                    }
-                }
-
-                for (int first = 0; first < n; first += Slice)
-                {
-                    int count = Math.Min(Slice, n - first);
-                    foreach (var side in sides)
-                    {
-                        switch (side)
-                        {
-                            case Side.Threads: rt += RawPass(raw, readInto, first, count, stride, write: false, qd); break;
-                            case Side.Ring: ru += RingPass(ring!, raw, readInto, first, count, stride, write: false); break;
-                            default: g += await GetPass(tier, layout, keys, first, count, dest, window).ConfigureAwait(false); break;
-                        }
-                    }
-                }
+                var (wt, wu, p) = await Passes(sides, write: true).ConfigureAwait(false);
+                var (rt, ru, g) = await Passes(sides, write: false).ConfigureAwait(false);
 
                 // The first repetition warms up (JIT, file extents) and is not counted in the medians.
                 rawWriteThreads.Add(volume / wt / 1e9);
@@ -207,6 +181,32 @@ internal sealed class BenchSsdCommand : AsyncCommand<BenchSsdCommand.Settings>
 
                 put.Add(volume / p / 1e9);
                 get.Add(volume / g / 1e9);
+            }
+
+            // One pass over the volume for each side, raw and tier alternating in slices; seconds of each side.
+            async Task<(double Threads, double Ring, double Tier)> Passes(Side[] sides, bool write)
+            {
+                var buffers = write ? writeFrom : readInto;
+                double threads = 0, uring = 0, tiered = 0;
+                for (int first = 0; first < n; first += Slice)
+                {
+                    int count = Math.Min(Slice, n - first);
+                    foreach (var side in sides)
+                    {
+                        switch (side)
+                        {
+                            case Side.Threads: threads += RawPass(raw, buffers, first, count, stride, write, qd); break;
+                            case Side.Ring: uring += RingPass(ring!, raw, buffers, first, count, stride, write); break;
+                            default:
+                                tiered += write
+                                    ? await PutPass(tier, layout, keys, first, count, source, distinct, window).ConfigureAwait(false)
+                                    : await GetPass(tier, layout, keys, first, count, dest, window).ConfigureAwait(false);
+                                break;
+                        }
+                    }
+                }
+
+                return (threads, uring, tiered);
             }
 
             // Correctness: every chunk comes back with the bytes that were stored.
