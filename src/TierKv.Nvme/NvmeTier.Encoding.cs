@@ -9,8 +9,6 @@ namespace TierKv.Nvme;
 /// <summary> The slot image: header, payload and trailer, written and verified on the I/O threads.</summary>
 public sealed partial class NvmeTier
 {
-    private static unsafe void ClearBlock(nint buffer) => new Span<byte>((void*)buffer, BlockFile.Alignment).Clear();
-
     private static unsafe nint PointerOf(System.Buffers.MemoryHandle pin) => (nint)pin.Pointer;
 
     private static bool IsPageAligned(nint pointer, int length) => pointer % BlockFile.Alignment == 0 && length % BlockFile.Alignment == 0;
@@ -143,6 +141,12 @@ public sealed partial class NvmeTier
 
         new ChunkHeader(buf.Layout!.Fingerprint, buf.Key, len, hash).WriteTo(new Span<byte>(p + HeaderOffset, ChunkHeader.Size));
         SlotTrailer.Write(new Span<byte>((void*)buf.Trailer, SlotTrailer.Size), buf.Key, buf.Parent, buf.Sequence, buf.Version, buf.Priority);
+
+        // Padding is zero on disk: a staging buffer last used by a read (or by a longer chunk of another layout) still
+        // holds that slot's bytes there, which would otherwise be written into this slot. At most two pages per write.
+        new Span<byte>(p, HeaderOffset).Clear();
+        nint afterTrailer = buf.Trailer + SlotTrailer.Size;
+        new Span<byte>((void*)afterTrailer, (int)(NvmeTierOptions.AlignUp(afterTrailer) - afterTrailer)).Clear();
     }
 
     /// <summary>Copies with non-temporal 32-byte stores; <paramref name="dst"/> is 32-byte aligned (inside a page-aligned staging buffer).</summary>

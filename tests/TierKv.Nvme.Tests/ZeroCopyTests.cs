@@ -141,6 +141,36 @@ public sealed class ZeroCopyTests
         }
     }
 
+    [Fact]
+    public async Task Padding_is_written_as_zeros_even_after_the_staging_buffer_held_a_longer_chunk()
+    {
+        // A staging buffer is shared by unaligned reads and writes. After it held a 16 KiB chunk of one layout, a 4 KiB
+        // chunk of another layout must not carry the first chunk's bytes into its slot's padding on disk.
+        var small = new KvLayout("test/nvme-small", 1, 1, 4, KvElementType.BFloat16);
+        Assert.True(small.ChunkBytes + SlotTrailer.Size < Layout.ChunkBytes);
+        var backing = new byte[Layout.ChunkBytes + 1];
+        using var dir = new TempDir();
+        using var tier = new NvmeTier(NvmeTierTests.Options(dir.Path) with { StagingBuffers = 1 });
+        var longChunk = backing.AsMemory(1, Layout.ChunkBytes);
+        NvmeTierTests.Payload(1).CopyTo(longChunk);
+        Assert.Equal(TierWriteStatus.Stored, await tier.WriteAsync(Layout, TestChunks.Key(1), null, longChunk));
+        Assert.Equal(TierReadStatus.Hit, await tier.ReadAsync(Layout, TestChunks.Key(1), longChunk));
+
+        var shortChunk = backing.AsMemory(1, small.ChunkBytes);
+        shortChunk.Span.Fill(0x5A);
+        Assert.Equal(TierWriteStatus.Stored, await tier.WriteAsync(small, TestChunks.Key(2), null, shortChunk));
+        Assert.True(tier.TryLocate(TestChunks.Key(2), out string path, out long headerAt));
+        var slot = new byte[BlockFile.Alignment + NvmeTierOptions.AlignUp(small.ChunkBytes + SlotTrailer.Size)];
+        using (var f = File.OpenRead(path))
+        {
+            f.Position = headerAt - NvmeTier.HeaderOffset;
+            f.ReadExactly(slot);
+        }
+
+        Assert.True(slot.AsSpan(0, NvmeTier.HeaderOffset).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(slot.AsSpan(BlockFile.Alignment + small.ChunkBytes + SlotTrailer.Size).IndexOfAnyExcept((byte)0) < 0);
+    }
+
     private static unsafe nint Alloc(int bytes) => (nint)NativeMemory.AlignedAlloc((nuint)bytes, BlockFile.Alignment);
 
     private static unsafe void Free(nint p) => NativeMemory.AlignedFree((void*)p);
