@@ -38,6 +38,8 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.Files>
         { ["replay", Tiny, "--dram-blocks", "many"], "--dram-blocks" },
         { ["replay", Tiny, "--chunk-bytes", "1000"], "--chunk-bytes" },
         { ["replay", Tiny, "--sped", "2"], "--sped" },
+        { ["replay-tenants", Tiny, "--scan-blocks", "4", "--chunk-bytes", "1000"], "--chunk-bytes" },
+        { ["replay-tenants", Tiny, "--scan-blocks", "4", "--dram-blocks", "1"], "--dram-blocks" },
         { ["demo", "--users", "many"], "--users" },
         { ["demo", "--userz", "2"], "--userz" },
         { ["demo", "--dram-mib", "100000000"], "--dram-mib" },

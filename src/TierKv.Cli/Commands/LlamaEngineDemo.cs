@@ -257,12 +257,6 @@ internal static class LlamaEngineDemo
             var turns = new JsonArray();
             foreach (var r in records)
             {
-                var served = new JsonObject();
-                foreach (var (tier, n) in r.Served)
-                {
-                    served[tier] = n;
-                }
-
                 turns.Add(new JsonObject
                 {
                     ["user"] = r.User,
@@ -275,19 +269,13 @@ internal static class LlamaEngineDemo
                     ["ttft_cached_ms"] = JsonOutput.Round(r.CachedMs, 2),
                     ["restore_ms"] = JsonOutput.Round(r.RestoreMs, 3),
                     ["speedup"] = JsonOutput.Round(r.CachedMs > 0 ? r.RecomputeMs / r.CachedMs : 0, 2),
-                    ["served_tokens"] = served,
+                    ["served_tokens"] = TierCounts.ToJson(r.Served),
                     ["plan"] = r.Plan,
                     ["max_logit_diff_vs_llama_cache"] = r.DiffVsLlamaCache,
                     ["max_logit_diff_vs_recompute"] = r.DiffVsRecompute,
                     ["identical_output"] = r.Identical,
                     ["reply"] = r.Reply,
                 });
-            }
-
-            var servedJson = new JsonObject();
-            foreach (var (tier, n) in servedTotal)
-            {
-                servedJson[tier] = n;
             }
 
             JsonOutput.Write(new JsonObject
@@ -333,7 +321,7 @@ internal static class LlamaEngineDemo
                     },
                     ["restore_group_bytes"] = conn.ScratchSequence is null ? 0 : conn.RestoreGroupBytes,
                     ["restored_bytes"] = restoreBytes,
-                    ["served_tokens"] = servedJson,
+                    ["served_tokens"] = TierCounts.ToJson(servedTotal),
                     ["failed_restores"] = conn.FailedRestores,
                     ["seconds"] = JsonOutput.Round(wall.Elapsed.TotalSeconds, 1),
                 },

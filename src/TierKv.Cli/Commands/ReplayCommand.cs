@@ -2,7 +2,6 @@ using TierKv.Analysis.Replay;
 using TierKv.Analysis.Simulation;
 using TierKv.Curves;
 using TierKv.Eviction;
-using TierKv.Tiers;
 using TierKv.Tracing;
 
 namespace TierKv.Cli.Commands;
@@ -71,19 +70,14 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         public string? RecordTrace { get; init; }
 
         public override ValidationResult Validate() =>
-            DramBlocks < 1 ? ValidationResult.Error($"--dram-blocks must be at least 1; got {DramBlocks}.") :
-            SsdBlocks < 0 ? ValidationResult.Error($"--ssd-blocks must be 0 (no SSD tier) or more; got {SsdBlocks}.") :
-            ChunkBytes is < 256 or > MaxChunkBytes || ChunkBytes % 256 != 0 ? ValidationResult.Error($"--chunk-bytes must be a multiple of 256 in [256, {MaxChunkBytes}]; got {ChunkBytes}.") :
-            EstimatorReps is < 0 or > 50 ? ValidationResult.Error($"--estimator-reps must be 0 to 50; got {EstimatorReps}.") :
-            !double.IsFinite(Speed) || Speed < 0 ? ValidationResult.Error($"--speed must be 0 (as fast as possible) or a positive speed-up; got {Speed}.") :
-            !Enum.TryParse<TierKv.Store.WriteBackOverflow>(WriteBackOverflow, ignoreCase: true, out _) || int.TryParse(WriteBackOverflow, out _) ? ValidationResult.Error($"--write-back-overflow must be 'wait' or 'shed', not '{WriteBackOverflow}'.") :
-            ByteSizes.FitsMemory(DramBlocks * SlotBytes, $"--dram-blocks {DramBlocks} of --chunk-bytes {ChunkBytes}");
-
-        /// <summary>The largest synthetic block: 64 MiB, far above any model's chunk.</summary>
-        internal const int MaxChunkBytes = 64 << 20;
-
-        /// <summary>A block's DRAM slot: its bytes rounded up to the tier's page.</summary>
-        private long SlotBytes => ((long)ChunkBytes + HostMemoryTierOptions.PageSize - 1) / HostMemoryTierOptions.PageSize * HostMemoryTierOptions.PageSize;
+            SettingsRules.FirstFailure(
+                (DramBlocks < 1, $"--dram-blocks must be at least 1; got {DramBlocks}."),
+                (SsdBlocks < 0, $"--ssd-blocks must be 0 (no SSD tier) or more; got {SsdBlocks}."),
+                ChunkBytesRule(ChunkBytes),
+                (EstimatorReps is < 0 or > 50, $"--estimator-reps must be 0 to 50; got {EstimatorReps}."),
+                (!double.IsFinite(Speed) || Speed < 0, $"--speed must be 0 (as fast as possible) or a positive speed-up; got {Speed}."),
+                (!Enum.TryParse<TierKv.Store.WriteBackOverflow>(WriteBackOverflow, ignoreCase: true, out _) || int.TryParse(WriteBackOverflow, out _), $"--write-back-overflow must be 'wait' or 'shed', not '{WriteBackOverflow}'."))
+            ?? ByteSizes.FitsMemory(DramBlocks * SlotBytes(ChunkBytes), $"--dram-blocks {DramBlocks} of --chunk-bytes {ChunkBytes}");
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)

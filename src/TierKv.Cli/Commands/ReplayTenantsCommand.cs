@@ -89,15 +89,16 @@ internal sealed class ReplayTenantsCommand : Command<ReplayTenantsCommand.Settin
         public int ChunkBytes { get; init; } = 256;
 
         public override ValidationResult Validate() =>
-            (Tenant2 is null) == (ScanBlocks is null) ? ValidationResult.Error("Give the second tenant as --tenant2 TRACE2 or as --scan-blocks B (one of them).") :
-            ScanBlocks is < 1 ? ValidationResult.Error($"--scan-blocks must be at least 1; got {ScanBlocks}.") :
-            DramBlocks < 2 ? ValidationResult.Error($"--dram-blocks must be at least 2; got {DramBlocks}.") :
-            !(MinShare > 0 && MinShare <= 0.5) ? ValidationResult.Error($"--min-share must be in (0, 0.5]; got {MinShare}.") :
-            !(MaxShare >= 0.5 && MaxShare <= 1) || MaxShare < MinShare ? ValidationResult.Error($"--max-share must be in [0.5, 1]; got {MaxShare}.") :
-            !(StartShare >= MinShare && StartShare <= MaxShare) ? ValidationResult.Error($"--start-share must lie between --min-share and --max-share; got {StartShare}.") :
-            Splits is < 1 or > 200 ? ValidationResult.Error($"--splits must be 1 to 200; got {Splits}.") :
-            ChunkBytes is < 256 or > ReplayCommand.Settings.MaxChunkBytes || ChunkBytes % 256 != 0 ? ValidationResult.Error($"--chunk-bytes must be a multiple of 256 in [256, {ReplayCommand.Settings.MaxChunkBytes}]; got {ChunkBytes}.") :
-            ByteSizes.FitsMemory(2L * DramBlocks * (((long)ChunkBytes + 4095) / 4096 * 4096), $"two pools of up to --dram-blocks {DramBlocks}");
+            SettingsRules.FirstFailure(
+                ((Tenant2 is null) == (ScanBlocks is null), "Give the second tenant as --tenant2 TRACE2 or as --scan-blocks B (one of them)."),
+                (ScanBlocks is < 1, $"--scan-blocks must be at least 1; got {ScanBlocks}."),
+                (DramBlocks < 2, $"--dram-blocks must be at least 2; got {DramBlocks}."),
+                (!(MinShare > 0 && MinShare <= 0.5), $"--min-share must be in (0, 0.5]; got {MinShare}."),
+                (!(MaxShare >= 0.5 && MaxShare <= 1) || MaxShare < MinShare, $"--max-share must be in [0.5, 1]; got {MaxShare}."),
+                (!(StartShare >= MinShare && StartShare <= MaxShare), $"--start-share must lie between --min-share and --max-share; got {StartShare}."),
+                (Splits is < 1 or > 200, $"--splits must be 1 to 200; got {Splits}."),
+                ChunkBytesRule(ChunkBytes))
+            ?? ByteSizes.FitsMemory(2L * DramBlocks * SlotBytes(ChunkBytes), $"two pools of up to --dram-blocks {DramBlocks}");
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using TierKv.Analysis.Traces;
+using TierKv.Tiers;
 
 namespace TierKv.Cli.Flags;
 
@@ -17,4 +18,14 @@ internal abstract class TraceSettings : ModelSettings
         TraceWarnings.Print(trace);
         return trace;
     }
+
+    /// <summary>The largest synthetic block a replay stores: 64 MiB, far above any model's chunk.</summary>
+    internal const int MaxChunkBytes = 64 << 20;
+
+    /// <summary>The rule on a replay's <c>--chunk-bytes</c> (synthetic payload bytes per block).</summary>
+    protected static (bool Fails, string Message) ChunkBytesRule(int chunkBytes) =>
+        (chunkBytes is < 256 or > MaxChunkBytes || chunkBytes % 256 != 0, $"--chunk-bytes must be a multiple of 256 in [256, {MaxChunkBytes}]; got {chunkBytes}.");
+
+    /// <summary>The DRAM slot a block of <paramref name="chunkBytes"/> takes: its bytes rounded up to the tier's page.</summary>
+    protected static long SlotBytes(int chunkBytes) => new HostMemoryTierOptions { SlotBytes = chunkBytes }.AlignedSlotBytes;
 }

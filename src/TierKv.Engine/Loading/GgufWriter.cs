@@ -218,38 +218,23 @@ public static class GgufWriter
             case int i: w.Write(TypeInt32); w.Write(i); break;
             case float f: w.Write(TypeFloat32); w.Write(f); break;
             case bool b: w.Write(TypeBool); w.Write((byte)(b ? 1 : 0)); break;
-            case string[] strings:
-                w.Write(TypeArray);
-                w.Write(TypeString);
-                w.Write((ulong)strings.Length);
-                foreach (string s in strings)
-                {
-                    WriteString(w, s);
-                }
-
-                break;
-            case int[] ints:
-                w.Write(TypeArray);
-                w.Write(TypeInt32);
-                w.Write((ulong)ints.Length);
-                foreach (int i in ints)
-                {
-                    w.Write(i);
-                }
-
-                break;
-            case float[] floats:
-                w.Write(TypeArray);
-                w.Write(TypeFloat32);
-                w.Write((ulong)floats.Length);
-                foreach (float f in floats)
-                {
-                    w.Write(f);
-                }
-
-                break;
+            case string[] strings: WriteArray(w, TypeString, strings, WriteString); break;
+            case int[] ints: WriteArray(w, TypeInt32, ints, static (o, i) => o.Write(i)); break;
+            case float[] floats: WriteArray(w, TypeFloat32, floats, static (o, f) => o.Write(f)); break;
             default:
                 throw new ArgumentException($"GGUF metadata '{key}': values of type {value.GetType().Name} are not written.", nameof(value));
+        }
+    }
+
+    /// <summary>An array value: its element type, its length, then each element.</summary>
+    private static void WriteArray<T>(BinaryWriter w, uint elementType, T[] items, Action<BinaryWriter, T> write)
+    {
+        w.Write(TypeArray);
+        w.Write(elementType);
+        w.Write((ulong)items.Length);
+        foreach (var item in items)
+        {
+            write(w, item);
         }
     }
 
