@@ -15,6 +15,12 @@ public sealed record LearnedCreditOptions
     /// <summary>Accesses recorded before retention times are learned (until then the order is LRU by request).</summary>
     public long MinAccesses { get; init; } = 10_000;
 
+    /// <summary>
+    /// Whether the capacity the priced plan leaves to chunks past their retention is filled by the marginal class, as far
+    /// as the measured occupancy allows (docs/analysis.md, "Filling the capacity"; false: the priced plan alone, as before).
+    /// </summary>
+    public bool Fill { get; init; } = true;
+
     /// <summary>Throws with a message naming the bad setting.</summary>
     public void Validate()
     {

@@ -18,7 +18,8 @@ namespace TierKv.Eviction;
 /// expire are counted as censored. Every 4,096 accesses the policy turns the histograms into per-class hit densities
 /// and survival curves (Kaplan-Meier, each class shrunk towards its f level) and picks the <c>tau</c> of every class
 /// that maximises hits minus a price per slot-access, with the price bisected so the expected occupancy fills the
-/// capacity. Until 10,000 births are recorded and <c>H / 4</c> accesses have passed, <c>tau</c> is 0: the order is LRU
+/// capacity; the capacity that price leaves to chunks past their retention is then filled by the marginal classes as
+/// far as the measured occupancy allows (LearnedCreditPolicy.Plan.cs). Until 10,000 births are recorded and <c>H / 4</c> accesses have passed, <c>tau</c> is 0: the order is LRU
 /// by request, and new tails go to the bottom while they have come back less than half as often as other new chunks.
 /// </para>
 /// <para>
@@ -57,6 +58,7 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
     private readonly double _beta;
     private readonly double _alpha;
     private readonly long _minBirths;
+    private readonly bool _fill;
 
     // Ghost entries: a ring of the last H accesses (record of time t at t mod R, R the horizon at the pool's size, at
     // least H: H follows the tier's limit) and a SlotIndex from key to the ring position of its latest access.
@@ -134,6 +136,7 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
         _beta = options.Occupancy;
         _alpha = options.Shrinkage;
         _minBirths = options.MinAccesses;
+        _fill = options.Fill;
         _demoteTailsBeforeLearning = demoteTailsBeforeLearning;
         _heap = new SlotHeap(capacity);
         _keys = new ChunkKey[capacity];
@@ -497,13 +500,13 @@ public sealed partial class LearnedCreditPolicy : EvictionPolicy
             }
         }
 
-        Solve(hi, _tauScratch);
         if (hi <= 2e-6)
         {
             // The horizon cannot be observed yet: keep the old retention times.
             return;
         }
 
+        Plan(lo, hi, target);
         _tauScratch.AsSpan().CopyTo(_tau);
         _provisionalTau[TailClass] = _tau[TailClass];
         for (int c = BodyClasses - 1; c >= 0; c--)

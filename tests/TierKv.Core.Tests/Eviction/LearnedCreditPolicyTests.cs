@@ -167,4 +167,63 @@ public class LearnedCreditPolicyTests
         Assert.True(maxOld > 0);
         Assert.True(policy.RetentionOf(0, 2) <= maxOld);
     }
+
+    [Fact]
+    public void Fills_the_capacity_left_past_retention_only_below_nine_tenths_within_retention_and_at_a_bounded_cost()
+    {
+        // Hot chains read again and again, between documents (new chains of 8 blocks) of which a third are read again
+        // (all but their tail) about 1,500 accesses later: the priced plan keeps the hot chains and leaves much of the
+        // capacity to chunks past their retention; the fill gives the documents part of their long retention.
+        var filled = new LearnedCreditPolicy(200);
+        var priced = new LearnedCreditPolicy(200, LearnedCreditOptions.Default with { Fill = false });
+        var hf = new PolicyHarness(filled);
+        var hp = new PolicyHarness(priced);
+        var rng = new Random(5);
+        var returns = new Queue<(long At, int Chain)>();
+        int next = 1000, fills = 0, stops = 0;
+        long hitsFilled = 0, hitsPriced = 0;
+        for (int n = 0; n < 12_000; n++)
+        {
+            int chain, depth;
+            if (returns.Count > 0 && returns.Peek().At <= filled.Accesses)
+            {
+                (chain, depth) = (returns.Dequeue().Chain, 6);
+            }
+            else if (rng.Next(10) < 3)
+            {
+                (chain, depth) = (rng.Next(30), rng.Next(4));
+            }
+            else
+            {
+                (chain, depth) = (next++, 7);
+                if (rng.Next(3) == 0)
+                {
+                    returns.Enqueue((filled.Accesses + 1500, chain));
+                }
+            }
+
+            for (int d = 0; d <= depth; d++)
+            {
+                int key = PolicyHarness.Key(chain, d);
+                hitsFilled += hf.IsResident(key) ? 1 : 0;
+                hitsPriced += hp.IsResident(key) ? 1 : 0;
+                hf.Access(key, out _);
+                hp.Access(key, out _);
+                if (filled.Accesses % 4096 == 0 && filled.Learned)
+                {
+                    Assert.Equal(0, priced.FillFraction);
+                    fills += filled.FillFraction > 0 ? 1 : 0;
+                    stops += filled.MeasuredOccupancy >= 0.9 ? 1 : 0;
+                    Assert.False(filled.FillFraction > 0 && filled.MeasuredOccupancy >= 0.9, $"filled at {filled.Accesses} with {filled.MeasuredOccupancy:F3} within retention");
+                }
+            }
+        }
+
+        // Both regimes happen here: the fill overshoots what was modelled (its periods end with the capacity nearly all
+        // within retention) and stops for a period. On this workload it costs hits (1.6% at the time of writing): the
+        // reserve of chunks past their retention is worth more than the model counts (docs/analysis.md); the bound
+        // keeps that cost from growing unnoticed.
+        Assert.True(fills > 0 && stops > 0, $"fills {fills}, stops {stops}");
+        Assert.True(hitsFilled >= 0.97 * hitsPriced, $"filled {hitsFilled} < 0.97 x priced {hitsPriced}");
+    }
 }
