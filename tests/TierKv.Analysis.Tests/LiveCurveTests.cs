@@ -90,8 +90,8 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
     public void Memory_is_fixed_at_construction_bounded_by_the_tracked_keys_and_observing_allocates_nothing()
     {
         var options = new MissRatioCurveOptions { MaxTrackedKeys = 1 << 16, Policies = ["s3fifo"], PolicySampleRate = 1.0 / 64 };
-        var small = new MissRatioCurveEstimator(options, 1_000, "lru");
-        var huge = new MissRatioCurveEstimator(options, 50_000_000, "lru");
+        using var small = new MissRatioCurveEstimator(options, 1_000, "lru");
+        using var huge = new MissRatioCurveEstimator(options, 50_000_000, "lru");
         Assert.Equal(1, small.LruSampleRate);
         Assert.True(huge.LruSampleRate < 1.0 / 1000, $"rate {huge.LruSampleRate}");
         Assert.InRange(huge.MemoryBytes, 1, 64L << 20);
