@@ -56,7 +56,8 @@ public sealed partial class MissRatioCurveEstimator : IDisposable
         Interlocked.Exchange(ref _sleeping, 0);
         _wake!.Release();
         _worker.Join();
-        _wake.Dispose();
+
+        // The semaphore is not disposed: a tier racing this Dispose may still release it once (it holds no handle).
     }
 
     private void Append(in ChunkKey key, ChunkKey? parent)
