@@ -199,6 +199,8 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
         Assert.Equal(0.0, Assert.Single(points, p => (string?)p.Tags["multiple"] == "0.25").Value, 6);
         Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.memory" && s.Value > 0);
         Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.sample_rate" && s.Value == 1);
+        Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.inline_drains" && s.Value == 0);
+        Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.cpu_time" && s.Value >= 0);
     }
 
     private static Dictionary<string, object?> Tags(ReadOnlySpan<KeyValuePair<string, object?>> tags)
