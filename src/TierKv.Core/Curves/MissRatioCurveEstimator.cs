@@ -136,7 +136,8 @@ public sealed partial class MissRatioCurveEstimator
 
     /// <summary>
     /// Bytes the estimator holds, fixed at construction (measured as what its construction allocated): LRU's list and
-    /// index, the miniature caches with their policies' state, the sampler's tables. Nothing is allocated afterwards.
+    /// index, the miniature caches with their policies' state, the sampler's tables, and in the background the ring.
+    /// Nothing is allocated afterwards; the background thread's stack (256 KiB reserved) is not counted.
     /// </summary>
     public long MemoryBytes { get; }
 
