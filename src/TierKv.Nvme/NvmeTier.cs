@@ -395,6 +395,7 @@ public sealed partial class NvmeTier : IWriteBehindTier, IPriorityAware
 
         NativeMemory.AlignedFree((void*)_zeroPage);
         _lockStream.Dispose();
+        Curves?.Dispose();
     }
 
     private void ValidateWrite(KvLayout layout, int length)

@@ -20,6 +20,12 @@ public sealed record ServerCurveOptions
     /// <summary>Share of families the other policies simulate (<see cref="MissRatioCurveOptions.PolicySampleRate"/>).</summary>
     public double PolicySampleRate { get; init; } = new MissRatioCurveOptions().PolicySampleRate;
 
+    /// <summary>Simulate on a thread of each estimator's own, off the serving path (<see cref="MissRatioCurveOptions.Background"/>); false: inline.</summary>
+    public bool Background { get; init; } = true;
+
+    /// <summary>Accesses buffered between a tier and its estimator's thread (<see cref="MissRatioCurveOptions.RingEntries"/>).</summary>
+    public int RingEntries { get; init; } = new MissRatioCurveOptions().RingEntries;
+
     /// <summary>The estimator's options, or null when curves are off.</summary>
     public MissRatioCurveOptions? ToEstimatorOptions()
     {
@@ -28,7 +34,7 @@ public sealed record ServerCurveOptions
             return null;
         }
 
-        var o = new MissRatioCurveOptions { Policies = [.. Policies], MaxTrackedKeys = MaxTrackedKeys, PolicySampleRate = PolicySampleRate };
+        var o = new MissRatioCurveOptions { Policies = [.. Policies], MaxTrackedKeys = MaxTrackedKeys, PolicySampleRate = PolicySampleRate, Background = Background, RingEntries = RingEntries };
         return Multiples.Count == 0 ? o : o with { Multiples = [.. Multiples] };
     }
 }

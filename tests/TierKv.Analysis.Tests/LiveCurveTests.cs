@@ -90,8 +90,8 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
     public void Memory_is_fixed_at_construction_bounded_by_the_tracked_keys_and_observing_allocates_nothing()
     {
         var options = new MissRatioCurveOptions { MaxTrackedKeys = 1 << 16, Policies = ["s3fifo"], PolicySampleRate = 1.0 / 64 };
-        var small = new MissRatioCurveEstimator(options, 1_000, "lru");
-        var huge = new MissRatioCurveEstimator(options, 50_000_000, "lru");
+        using var small = new MissRatioCurveEstimator(options, 1_000, "lru");
+        using var huge = new MissRatioCurveEstimator(options, 50_000_000, "lru");
         Assert.Equal(1, small.LruSampleRate);
         Assert.True(huge.LruSampleRate < 1.0 / 1000, $"rate {huge.LruSampleRate}");
         Assert.InRange(huge.MemoryBytes, 1, 64L << 20);
@@ -199,6 +199,8 @@ public sealed class LiveCurveTests(ITestOutputHelper output)
         Assert.Equal(0.0, Assert.Single(points, p => (string?)p.Tags["multiple"] == "0.25").Value, 6);
         Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.memory" && s.Value > 0);
         Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.sample_rate" && s.Value == 1);
+        Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.inline_drains" && s.Value == 0);
+        Assert.Contains(seen, s => s.Name == "tierkv.tier.curve.cpu_time" && s.Value >= 0);
     }
 
     private static Dictionary<string, object?> Tags(ReadOnlySpan<KeyValuePair<string, object?>> tags)

@@ -24,7 +24,7 @@ public sealed partial class CliHelpTests
         { "serve", "--config --bind --port --metrics-port --dram --slot-bytes --model --data --ssd --remote --max-clients --tls-cert --tls-key --record-trace --log-format" },
         { "top", "--json --host --port --token --user --interval --frames --once" },
         { "analyze", "--json --model --capacities --policies --sweep --report" },
-        { "replay", "--json --model --policy --dram-blocks --ssd-blocks --ssd-dir --write-back-overflow --chunk-bytes --speed --no-live-curve --curve-policies --curve-policy-rate --estimator-reps --record-trace" },
+        { "replay", "--json --model --policy --dram-blocks --ssd-blocks --ssd-dir --write-back-overflow --chunk-bytes --speed --no-live-curve --curve-inline --curve-policies --curve-policy-rate --estimator-reps --record-trace" },
         { "generate", "--json --model --prompt --tokenizer --max-tokens --temperature --top-k --top-p --seed --data --dram-mib --ssd-mib --no-cache" },
         { "chat", "--model --data --system --max-tokens --context" },
         { "make-model", "--out --shape --f32 --seed" },

@@ -46,6 +46,8 @@ public sealed class SsdTierTests : IDisposable
         // The SSD tier has its own live curve: the six reads it served are its accesses (recovery is not).
         var stats = c2.Stats();
         Assert.Equal("6", stats["tier.ssd.curve_accesses"]);
+        Assert.Equal("1", stats["tier.ssd.curve_background"]);
+        Assert.Equal("0", stats["tier.ssd.curve_inline_drains"]);
         Assert.NotNull(TierCurve.From(new StatsSample(stats, 0), "ssd"));
     }
 

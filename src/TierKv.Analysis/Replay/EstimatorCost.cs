@@ -1,4 +1,5 @@
 using TierKv.Analysis.Traces;
+using TierKv.Metrics;
 
 namespace TierKv.Analysis.Replay;
 
@@ -17,8 +18,26 @@ namespace TierKv.Analysis.Replay;
 /// <param name="OnCpuSeconds">Median processor time of this process during a replay with it (every thread).</param>
 /// <param name="OffCpuSeconds">Median processor time of this process during a replay without it.</param>
 /// <param name="ThroughputRatio">Throughput with the estimator over throughput without it (1: free): the median of the pairs' ratios.</param>
+/// <remarks>
+/// With the estimator on its background thread (<see cref="TierKv.Curves.MissRatioCurveOptions.Background"/>) the wall
+/// time measures the serving path; the estimator's own processor time is <see cref="EstimatorCpuSeconds"/> beside it,
+/// and is in <see cref="OnCpuSeconds"/> (every thread of the process).
+/// </remarks>
 public sealed record EstimatorCost(int Reps, double OnSeconds, double OffSeconds, double OnCpuSeconds, double OffCpuSeconds, double ThroughputRatio)
 {
+    /// <summary>Median processor time of the estimator's background thread during a replay with it (null inline or off Linux).</summary>
+    public double? EstimatorCpuSeconds { get; init; }
+
+    /// <summary>
+    /// The throughput ratio in processor time of the replay's own thread (the serving path, which with the estimator in
+    /// the background carries only the ring's appends), by quartets as <see cref="ThroughputRatio"/>: unlike wall time
+    /// it does not count time the thread waited for a core. Null where that clock is unavailable.
+    /// </summary>
+    public double? ServingCpuThroughputRatio { get; init; }
+
+    /// <summary>Times, over every replay with the estimator, that the replay found its ring full and simulated a batch itself.</summary>
+    public long InlineDrains { get; init; }
+
     /// <summary>
     /// The same ratio in processor time: on a machine shared with other work, wall time mostly measures the share of a
     /// core the replay got, which this does not.
@@ -43,6 +62,11 @@ public sealed record EstimatorCost(int Reps, double OnSeconds, double OffSeconds
         var off = new double[reps];
         var onCpu = new double[reps];
         var offCpu = new double[reps];
+        var estimatorCpu = new double[reps];
+        var onServing = new double[reps];
+        var offServing = new double[reps];
+        bool measuredEstimator = true, measuredServing = true;
+        long inlineDrains = 0;
         using var process = System.Diagnostics.Process.GetCurrentProcess();
         for (int r = 0; r < reps; r++)
         {
@@ -52,16 +76,35 @@ public sealed record EstimatorCost(int Reps, double OnSeconds, double OffSeconds
                 using var replayer = new TraceReplayer(trace, options with { Curves = withEstimator ? curves : null, SsdBlocks = 0 });
                 process.Refresh();
                 var cpu = process.TotalProcessorTime;
+                int thread = Environment.CurrentManagedThreadId;
+                double? serving = ThreadCpuClock.Now();
                 var result = await replayer.RunAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+
+                // The replay's own thread, when it ran on one (a DRAM-only replay completes synchronously).
+                double? servingAfter = ThreadCpuClock.Now();
+                measuredServing &= serving.HasValue && servingAfter.HasValue && Environment.CurrentManagedThreadId == thread;
+                (withEstimator ? onServing : offServing)[r] = (servingAfter - serving) ?? 0;
                 process.Refresh();
                 (withEstimator ? on : off)[r] = result.Seconds;
                 (withEstimator ? onCpu : offCpu)[r] = (process.TotalProcessorTime - cpu).TotalSeconds;
+                if (withEstimator)
+                {
+                    measuredEstimator &= result.CurveCpuSeconds.HasValue;
+                    estimatorCpu[r] = result.CurveCpuSeconds ?? 0;
+                    inlineDrains += result.CurveInlineDrains;
+                }
             }
         }
 
         // Before the medians, which sort their arrays in place.
         double ratio = QuartetRatio(on, off);
-        return new EstimatorCost(reps, Median(on), Median(off), Median(onCpu), Median(offCpu), ratio);
+        double? servingRatio = measuredServing ? QuartetRatio(onServing, offServing) : null;
+        return new EstimatorCost(reps, Median(on), Median(off), Median(onCpu), Median(offCpu), ratio)
+        {
+            EstimatorCpuSeconds = measuredEstimator ? Median(estimatorCpu) : null,
+            InlineDrains = inlineDrains,
+            ServingCpuThroughputRatio = servingRatio,
+        };
     }
 
     /// <summary>

@@ -37,6 +37,12 @@ public sealed record ReplayResult(string Policy, long HitBlocks, long Blocks, lo
     /// <summary>Share of prefix families behind the other policies' curves (0 when off or none).</summary>
     public double CurvePolicySampleRate { get; init; }
 
+    /// <summary>Processor time of the curve estimator's background thread during the replay (null when off, inline or unmeasurable).</summary>
+    public double? CurveCpuSeconds { get; init; }
+
+    /// <summary>Times the replay found the estimator's ring full and simulated a batch itself (0 when off or inline).</summary>
+    public long CurveInlineDrains { get; init; }
+
     /// <summary>Tier names, fastest first.</summary>
     public IReadOnlyList<string> TierNames { get; init; } = [];
 

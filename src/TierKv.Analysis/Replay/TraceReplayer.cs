@@ -197,6 +197,8 @@ public sealed class TraceReplayer : IDisposable
             CurveMemoryBytes = _dram.Curves?.MemoryBytes ?? 0,
             CurveLruSampleRate = _dram.Curves?.LruSampleRate ?? 0,
             CurvePolicySampleRate = _dram.Curves?.PolicySampleRate ?? 0,
+            CurveCpuSeconds = _dram.Curves?.BackgroundCpuSeconds,
+            CurveInlineDrains = _dram.Curves?.InlineDrains ?? 0,
         };
     }
 

@@ -6,6 +6,7 @@ using TierKv.Engine.Planning;
 using TierKv.LlamaSharp;
 using TierKv.LlamaSharp.Model;
 using TierKv.LlamaSharp.Session;
+using TierKv.Metrics;
 using TierKv.Nvme;
 using TierKv.Tiers;
 

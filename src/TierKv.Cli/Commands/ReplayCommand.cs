@@ -51,6 +51,10 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         [Description("Run the DRAM tier without its live miss-ratio curve estimator (DRAM-only replays have it by default).")]
         public bool NoLiveCurve { get; init; }
 
+        [CommandOption("--curve-inline")]
+        [Description("Simulate the live curve inline, under the DRAM tier's lock, instead of on the estimator's background thread (to compare the two).")]
+        public bool CurveInline { get; init; }
+
         [CommandOption("--curve-policies")]
         [Description("Policies the live curve estimates besides LRU, comma-separated (default: none; 'tier' for the DRAM tier's own policy).")]
         public string? CurvePolicies { get; init; }
@@ -96,7 +100,7 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
                 extra[i] = extra[i] == "tier" ? policy : extra[i];
             }
 
-            var curves = new MissRatioCurveOptions { Policies = extra, PolicySampleRate = settings.CurvePolicyRate };
+            var curves = new MissRatioCurveOptions { Policies = extra, PolicySampleRate = settings.CurvePolicyRate, Background = !settings.CurveInline };
             curves.Validate();
             options = options with { Curves = curves };
         }
@@ -198,10 +202,15 @@ internal sealed class ReplayCommand : AsyncCommand<ReplayCommand.Settings>
         o["estimator_memory_bytes"] = result.CurveMemoryBytes;
         o["estimator_lru_sample_rate"] = result.CurveLruSampleRate;
         o["estimator_policy_sample_rate"] = result.CurvePolicySampleRate;
+        o["estimator_background"] = options.Curves?.Background ?? false;
+        o["estimator_inline_drains"] = result.CurveInlineDrains;
         if (reps > 0)
         {
             var cost = await EstimatorCost.MeasureAsync(trace, options, reps, cancellationToken);
             o["estimator_throughput_ratio"] = Math.Round(cost.ThroughputRatio, 4);
+            o["estimator_cpu_seconds"] = cost.EstimatorCpuSeconds is { } ec ? Math.Round(ec, 3) : null;
+            o["estimator_inline_drains_measured"] = cost.InlineDrains;
+            o["estimator_serving_cpu_throughput_ratio"] = cost.ServingCpuThroughputRatio is { } sr ? Math.Round(sr, 4) : null;
             o["estimator_reps"] = cost.Reps;
             o["estimator_on_seconds_median"] = Math.Round(cost.OnSeconds, 3);
             o["estimator_off_seconds_median"] = Math.Round(cost.OffSeconds, 3);

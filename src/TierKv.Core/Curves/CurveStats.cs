@@ -6,7 +6,8 @@ namespace TierKv.Curves;
 /// A live curve as name/value pairs for <c>KV.STATS</c> and <c>INFO</c> (docs/operations.md): under a prefix such as
 /// <c>tier.dram.</c>, <c>curve_multiples</c>, <c>curve_capacities</c> and <c>curve_policies</c> (comma-separated), one
 /// <c>curve.&lt;policy&gt;</c> of hit ratios per policy in the order of the sizes, and the estimator's
-/// <c>curve_memory_bytes</c>, <c>curve_sample_rate</c>, <c>curve_policy_sample_rate</c> and <c>curve_accesses</c>.
+/// <c>curve_memory_bytes</c>, <c>curve_sample_rate</c>, <c>curve_policy_sample_rate</c>, <c>curve_accesses</c>, and how
+/// it runs: <c>curve_background</c> (1: on its own thread), <c>curve_inline_drains</c> and <c>curve_cpu_seconds</c>.
 /// </summary>
 public static class CurveStats
 {
@@ -54,6 +55,9 @@ public static class CurveStats
         pairs.Add(new(prefix + "curve_sample_rate", estimator.LruSampleRate.ToString("0.######", CultureInfo.InvariantCulture)));
         pairs.Add(new(prefix + "curve_policy_sample_rate", estimator.PolicySampleRate.ToString("0.######", CultureInfo.InvariantCulture)));
         pairs.Add(new(prefix + "curve_accesses", estimator.ObservedAccesses.ToString(CultureInfo.InvariantCulture)));
+        pairs.Add(new(prefix + "curve_background", estimator.Background ? "1" : "0"));
+        pairs.Add(new(prefix + "curve_inline_drains", estimator.InlineDrains.ToString(CultureInfo.InvariantCulture)));
+        pairs.Add(new(prefix + "curve_cpu_seconds", (estimator.BackgroundCpuSeconds ?? 0).ToString("0.###", CultureInfo.InvariantCulture)));
         return pairs;
     }
 }

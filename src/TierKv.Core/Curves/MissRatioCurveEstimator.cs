@@ -17,11 +17,14 @@ namespace TierKv.Curves;
 /// or cold for both), which is what lets a small sample be accurate when a trace has few families.
 /// </para>
 /// <para>
-/// Concurrency: <see cref="Observe"/> is called by the tier under its lock; readers (<see cref="Snapshot"/>) read the
-/// counters without it and may see them a few accesses apart.
+/// Concurrency: <see cref="Observe"/> is called by the tier under its lock (one producer). With
+/// <see cref="MissRatioCurveOptions.Background"/> it only appends the access to a ring that a thread of the estimator's
+/// own simulates (MissRatioCurveEstimator.Background.cs); otherwise it simulates inline. Readers
+/// (<see cref="Snapshot"/>, <see cref="Flush"/>) first simulate every access observed before they were called, then
+/// read under the estimator's drain lock.
 /// </para>
 /// </remarks>
-public sealed class MissRatioCurveEstimator
+public sealed partial class MissRatioCurveEstimator
 {
     private readonly FamilySampler _sampler;
     private readonly LruStackCurve _lru;
@@ -105,9 +108,18 @@ public sealed class MissRatioCurveEstimator
 
         _sampler = new FamilySampler(options.Seed, _lruThreshold);
         _allToLru = _lruThreshold == ulong.MaxValue && _policies.Length == 0;
+        if (options.Background)
+        {
+            _ring = new ObservationRing(options.RingEntries);
+            _wakeMask = Math.Max(1, options.RingEntries / 4) - 1;
+            _batch = Math.Max(1, Math.Min(MaxBatch, options.RingEntries / 2));
+            _wake = new SemaphoreSlim(0);
+            _worker = new Thread(Work, WorkerStackBytes) { IsBackground = true, Name = "tierkv curves" };
+        }
 
         // Everything is allocated here, once: what this thread allocated is the estimator's memory.
         MemoryBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        _worker?.Start();
     }
 
     /// <summary>The tier's capacity in slots.</summary>
@@ -124,18 +136,34 @@ public sealed class MissRatioCurveEstimator
 
     /// <summary>
     /// Bytes the estimator holds, fixed at construction (measured as what its construction allocated): LRU's list and
-    /// index, the miniature caches with their policies' state, the sampler's tables. Nothing is allocated afterwards.
+    /// index, the miniature caches with their policies' state, the sampler's tables, and in the background the ring.
+    /// Nothing is allocated afterwards; the background thread's stack (256 KiB reserved) is not counted.
     /// </summary>
     public long MemoryBytes { get; }
 
     /// <summary>Accesses the tier reported.</summary>
-    public long ObservedAccesses => Volatile.Read(ref _observed);
+    public long ObservedAccesses => _ring?.Tail ?? Volatile.Read(ref _observed);
 
-    /// <summary>Accesses LRU's curve simulated (its sample).</summary>
+    /// <summary>Accesses LRU's curve simulated (its sample); behind the tier's by the ring's backlog.</summary>
     public long SampledAccesses => _lru.Accesses;
 
-    /// <summary>The tier accessed <paramref name="key"/> (a read hit or an insert); <paramref name="parent"/> is the chunk before it in its chain.</summary>
+    /// <summary>
+    /// The tier accessed <paramref name="key"/> (a read hit or an insert); <paramref name="parent"/> is the chunk before
+    /// it in its chain. Called under the tier's lock.
+    /// </summary>
     public void Observe(in ChunkKey key, ChunkKey? parent)
+    {
+        if (_ring is null)
+        {
+            Simulate(key, parent);
+        }
+        else
+        {
+            Append(key, parent);
+        }
+    }
+
+    private void Simulate(in ChunkKey key, ChunkKey? parent)
     {
         _observed++;
         if (_allToLru)
@@ -150,15 +178,19 @@ public sealed class MissRatioCurveEstimator
     }
 
     /// <summary>
-    /// Simulates what is still held back: a root access in the sampler (a request of a root alone is recognised only
-    /// when the next request starts) and LRU's batch (its last accesses, fewer than 32). Call it when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with
-    /// no access in flight.
+    /// Simulates what is still held back: the ring's backlog, a root access in the sampler (a request of a root alone
+    /// is recognised only when the next request starts) and LRU's batch (its last accesses, fewer than 32). Call it
+    /// when the tier is quiet, e.g. at the end of a replay, under the tier's lock or with no access in flight.
     /// </summary>
     public void Flush()
     {
-        _sampler.Flush();
-        Feed();
-        _lru.Drain();
+        lock (_drainLock)
+        {
+            CatchUpLocked();
+            _sampler.Flush();
+            Feed();
+            _lru.Drain();
+        }
     }
 
     private void Feed()
@@ -184,8 +216,20 @@ public sealed class MissRatioCurveEstimator
         }
     }
 
-    /// <summary>The curve now: LRU at every size, then each other policy at every size (allocates; for reports).</summary>
+    /// <summary>
+    /// The curve now, with every access observed before the call: LRU at every size, then each other policy at every
+    /// size (allocates; for reports).
+    /// </summary>
     public CurvePoint[] Snapshot()
+    {
+        lock (_drainLock)
+        {
+            CatchUpLocked();
+            return PointsLocked();
+        }
+    }
+
+    private CurvePoint[] PointsLocked()
     {
         int k = _sizes.Length;
         var points = new CurvePoint[k * (1 + _policies.Length)];

@@ -31,6 +31,21 @@ public sealed record MissRatioCurveOptions
     /// <summary>Most slots all miniature caches together may have (about 1 KiB each for <c>leader</c>).</summary>
     public int MaxPolicySlots { get; init; } = 1 << 18;
 
+    /// <summary>
+    /// Simulate on a thread of the estimator's own (true, the default): the tier only appends each access to a ring of
+    /// <see cref="RingEntries"/>, and the simulation's memory stalls leave the serving path; the thread's processor
+    /// time is reported (<see cref="MissRatioCurveEstimator.BackgroundCpuSeconds"/>). False: inline, under the tier's
+    /// lock. Both give the same curves.
+    /// </summary>
+    public bool Background { get; init; } = true;
+
+    /// <summary>
+    /// Accesses the ring between the tier and the background thread holds: a power of two from 16 to 2^20, 40 bytes
+    /// each (counted in <see cref="MissRatioCurveEstimator.MemoryBytes"/>). When it is full the tier simulates a batch
+    /// itself rather than drop or wait.
+    /// </summary>
+    public int RingEntries { get; init; } = 4096;
+
     /// <summary>Seed of the family hash (tests vary it; a daemon keeps the default).</summary>
     public ulong Seed { get; init; } = 0x5EED_C0FF_EE15_600DUL;
 
@@ -58,6 +73,11 @@ public sealed record MissRatioCurveOptions
         if (PolicySampleRate is <= 0 or > 1 || !double.IsPow2(1 / PolicySampleRate) || PolicySampleRate < 1.0 / 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(PolicySampleRate), PolicySampleRate, "Curves:PolicySampleRate must be a power of two between 1/1024 and 1.");
+        }
+
+        if (RingEntries is < 16 or > 1 << 20 || !int.IsPow2(RingEntries))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RingEntries), RingEntries, "Curves:RingEntries must be a power of two between 16 and 1048576.");
         }
 
         if (MaxPolicySlots < 16)

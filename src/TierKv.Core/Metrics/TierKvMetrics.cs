@@ -53,8 +53,10 @@ public sealed class TierKvMetrics : IDisposable
         Meter.CreateObservableGauge("tierkv.tier.capacity", ObserveCapacity, "By", "Capacity of a tier.");
         Meter.CreateObservableGauge("tierkv.tier.chunks", ObserveChunks, "{chunk}", "Chunks held by a tier.");
         Meter.CreateObservableGauge("tierkv.tier.curve.hit_ratio", ObserveCurve, null, "Live estimate of the hit ratio a tier would have at another size (multiple of its capacity) or under another policy.");
-        Meter.CreateObservableGauge("tierkv.tier.curve.memory", ObserveCurveMemory, "By", "Memory held by a tier's live curve estimator (fixed at start).");
-        Meter.CreateObservableGauge("tierkv.tier.curve.sample_rate", ObserveCurveRate, null, "Share of prefix families a tier's live LRU curve simulates (1: all; SHARDS sampling below).");
+        Meter.CreateObservableGauge("tierkv.tier.curve.memory", () => ObserveCurves(static c => c.MemoryBytes), "By", "Memory held by a tier's live curve estimator (fixed at start).");
+        Meter.CreateObservableGauge("tierkv.tier.curve.sample_rate", () => ObserveCurves(static c => c.LruSampleRate), null, "Share of prefix families a tier's live LRU curve simulates (1: all; SHARDS sampling below).");
+        Meter.CreateObservableCounter("tierkv.tier.curve.inline_drains", () => ObserveCurves(static c => c.InlineDrains), "{batch}", "Times a tier found its curve estimator's ring full and simulated a batch itself, on the serving path.");
+        Meter.CreateObservableCounter("tierkv.tier.curve.cpu_time", () => ObserveCurves(static c => c.BackgroundCpuSeconds ?? 0), "s", "Processor time of a tier's curve estimator's background thread.");
         Meter.CreateObservableGauge("tierkv.store.pinned_chunks", () => ObservePins(static (p, _) => p.PinnedChunks), "{chunk}", "Pinned chunks a tier of the store holds (pins whose time to live has not ended).");
         Meter.CreateObservableGauge("tierkv.store.pinned_bytes", () => ObservePins(static (p, _) => p.PinnedBytes), "By", "Payload bytes of the store's pinned chunks.");
         Meter.CreateObservableGauge("tierkv.store.pinned_bytes_limit", () => ObservePins(static (_, limit) => limit()), "By", "Payload bytes the store lets pins hold (MaxPinnedBytes).");
@@ -204,24 +206,14 @@ public sealed class TierKvMetrics : IDisposable
         }
     }
 
-    private IEnumerable<Measurement<long>> ObserveCurveMemory()
+    private IEnumerable<Measurement<T>> ObserveCurves<T>(Func<TierKv.Curves.MissRatioCurveEstimator, T> value)
+        where T : struct
     {
         foreach (var t in _tiers.Values)
         {
             if (t.Curves is { } c)
             {
-                yield return new Measurement<long>(c.MemoryBytes, new KeyValuePair<string, object?>("tier", t.Name));
-            }
-        }
-    }
-
-    private IEnumerable<Measurement<double>> ObserveCurveRate()
-    {
-        foreach (var t in _tiers.Values)
-        {
-            if (t.Curves is { } c)
-            {
-                yield return new Measurement<double>(c.LruSampleRate, new KeyValuePair<string, object?>("tier", t.Name));
+                yield return new Measurement<T>(value(c), new KeyValuePair<string, object?>("tier", t.Name));
             }
         }
     }

@@ -32,11 +32,6 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPri
         _slots = (int)(options.CapacityBytes / _slotBytes);
         _slotLimit = _slots;
         _table = new SlotTable(_slots, options.EvictionPolicy);
-        if (options.Curves is { } curves)
-        {
-            _table.Curves = new MissRatioCurveEstimator(curves, _slots, _table.PolicyName);
-        }
-
         _free = FreeLocked;
         _layouts = new KvLayout?[_slots];
         PoolBytes = _slotBytes * _slots;
@@ -44,6 +39,12 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPri
         if (_pool == null)
         {
             throw new OutOfMemoryException($"Could not allocate the DRAM tier's pool of {PoolBytes} bytes ({options.Allocator.Description}).");
+        }
+
+        // Last: its background thread is stopped by Dispose, which a constructor that throws never reaches.
+        if (options.Curves is { } curves)
+        {
+            _table.Curves = new MissRatioCurveEstimator(curves, _slots, _table.PolicyName);
         }
 
         EvictionSink = evictionSink;
@@ -423,6 +424,7 @@ public sealed unsafe partial class HostMemoryTier : IKvTier, IMetricsAware, IPri
             return;
         }
 
+        Curves?.Dispose();
         lock (_table.Lock)
         {
             _table.ClearLocked();

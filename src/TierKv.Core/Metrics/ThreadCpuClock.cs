@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace TierKv.Cli.Commands;
+namespace TierKv.Metrics;
 
 /// <summary>
 /// CPU time the calling thread has run (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>): time a thread spends descheduled does
 /// not count, so a measurement on a loaded machine is not inflated by other processes. Null where unavailable.
 /// </summary>
-internal static partial class ThreadCpuClock
+public static partial class ThreadCpuClock
 {
     private const int ClockThreadCpuTimeId = 3;
 
